@@ -1,0 +1,198 @@
+//! Audit events and the sink they go to.
+//!
+//! Every operation a [`crate::KeyStore`] performs or refuses produces exactly
+//! one [`AuditEvent`], handed to every registered [`AuditSink`] before the
+//! call returns. Events carry ids, names and outcomes — never key material,
+//! plaintext or associated data.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::error::{ErrorKind, Result};
+use crate::key::{KeyId, Timestamp};
+
+/// What was attempted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Operation {
+    /// Open a store.
+    OpenStore,
+    /// Create a key.
+    Create,
+    /// PreActive → Active.
+    Activate,
+    /// Active → Suspended.
+    Suspend,
+    /// Suspended → Active.
+    Resume,
+    /// Active/Suspended → Deactivated.
+    Deactivate,
+    /// Any live state → Compromised.
+    Compromise,
+    /// Deactivated/Compromised → PendingDestruction.
+    ScheduleDestruction,
+    /// PendingDestruction → previous state.
+    CancelDestruction,
+    /// → Destroyed (material removed).
+    Destroy,
+    /// Add a new primary version.
+    Rotate,
+    /// Mark one version compromised.
+    CompromiseVersion,
+    /// Destroy one version's material (trim).
+    DestroyVersion,
+    /// Raise the minimum decryption version.
+    SetMinDecryptionVersion,
+    /// AEAD encrypt.
+    Encrypt,
+    /// AEAD decrypt.
+    Decrypt,
+    /// Decrypt and re-encrypt under the primary version.
+    Rewrap,
+    /// The audited decrypt-to-rewrap override for a compromised key.
+    CompromisedRewrap,
+    /// Sign.
+    Sign,
+    /// Verify a signature.
+    Verify,
+    /// Compute a MAC.
+    Mac,
+    /// Verify a MAC.
+    VerifyMac,
+    /// HKDF derivation.
+    Derive,
+    /// ECDH key agreement.
+    Agree,
+    /// Read a key's metadata or public key.
+    ReadMetadata,
+    /// List keys.
+    List,
+    /// Apply date-driven transitions.
+    Maintenance,
+    /// Import key material.
+    Import,
+    /// Export key material.
+    Export,
+}
+
+/// How it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done.
+    Success,
+    /// Refused by authorization or policy.
+    Denied,
+    /// Attempted and failed (wrong state, bad input, authentication, …).
+    Failed,
+}
+
+/// One audit event. Borrowed, so producing it costs no allocation.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct AuditEvent<'a> {
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub principal: &'a str,
+    /// What.
+    pub operation: Operation,
+    /// On which key, if any.
+    pub key_id: Option<KeyId>,
+    /// On which version, if any.
+    pub version: Option<u32>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The error kind, when it did not succeed.
+    pub error: Option<&'static str>,
+    /// Why (the caller's reason for a state change, or the error message).
+    pub reason: Option<&'a str>,
+}
+
+impl AuditEvent<'_> {
+    /// The event as one JSON object (JSON Lines for SIEMs).
+    ///
+    /// # Errors
+    /// Only if serialization fails, which it does not for these types.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self)
+            .map_err(|e| crate::Error::internal(format!("audit encoding: {e}")))
+    }
+}
+
+/// Receives audit events.
+///
+/// A sink that returns an error fails the operation that produced the event
+/// (for state changes, after the change was made durable: the error then
+/// says the audit record is missing).
+pub trait AuditSink: Send + Sync {
+    /// Records one event.
+    ///
+    /// # Errors
+    /// Sink-specific.
+    fn record(&self, event: &AuditEvent<'_>) -> Result<()>;
+}
+
+/// An owned copy of an [`AuditEvent`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OwnedAuditEvent {
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub principal: String,
+    /// What.
+    pub operation: Operation,
+    /// On which key.
+    pub key_id: Option<KeyId>,
+    /// On which version.
+    pub version: Option<u32>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Error kind name.
+    pub error: Option<&'static str>,
+    /// Reason.
+    pub reason: Option<String>,
+}
+
+/// Keeps events in memory; for tests and small tools.
+///
+/// ```
+/// use std::sync::Arc;
+/// use keylife::{KeyStore, MemoryAuditSink, Principal, KeySpec, audit::Operation, purpose::Mac};
+/// let sink = Arc::new(MemoryAuditSink::default());
+/// let store = KeyStore::in_memory(Principal::admin("ops"))?.with_audit_sink(sink.clone());
+/// store.create(KeySpec::<Mac>::new("m"))?;
+/// assert!(sink.events().iter().any(|e| e.operation == Operation::Create));
+/// # Ok::<(), keylife::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryAuditSink(Mutex<Vec<OwnedAuditEvent>>);
+
+impl MemoryAuditSink {
+    /// A copy of every event so far.
+    #[must_use]
+    pub fn events(&self) -> Vec<OwnedAuditEvent> {
+        self.0.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+}
+
+impl AuditSink for MemoryAuditSink {
+    fn record(&self, e: &AuditEvent<'_>) -> Result<()> {
+        let owned = OwnedAuditEvent {
+            at: e.at,
+            principal: e.principal.to_owned(),
+            operation: e.operation,
+            key_id: e.key_id,
+            version: e.version,
+            outcome: e.outcome,
+            error: e.error,
+            reason: e.reason.map(str::to_owned),
+        };
+        self.0
+            .lock()
+            .map_err(|_| crate::Error::new(ErrorKind::Internal, "audit sink lock poisoned"))?
+            .push(owned);
+        Ok(())
+    }
+}

@@ -1,0 +1,147 @@
+//! Inventory metadata: everything about a key except its material.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::types::{Algorithm, KeyId, Purpose, StateName, Timestamp};
+
+/// The state of one version of a key, independent of the key's own state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionState {
+    /// Usable as the key's state allows.
+    Enabled,
+    /// Marked compromised on its own; never used again except through the
+    /// audited decrypt-to-rewrap override.
+    Compromised,
+    /// Material destroyed (trimmed); metadata kept.
+    Destroyed,
+}
+
+/// Metadata of one key version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VersionInfo {
+    /// Version number, from 1.
+    pub number: u32,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Its own state.
+    pub state: VersionState,
+    /// Apply operations counted against this version. For AES-GCM keys this
+    /// is an upper bound that is never below the true count: counts are
+    /// reserved in blocks before use, so a crash can only over-count.
+    pub usage_count: u64,
+}
+
+/// One recorded state change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StateChange {
+    /// When it happened.
+    pub at: Timestamp,
+    /// State before.
+    pub from: Option<StateName>,
+    /// State after.
+    pub to: StateName,
+    /// Who made it (`keylife:scheduler` for date-driven changes).
+    pub principal: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Where the key material came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Generated inside keylife from the OS CSPRNG.
+    Generated,
+    /// Imported from outside.
+    Imported,
+}
+
+/// Everything keylife knows about a key, except its material. Safe to log,
+/// print and export.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct KeyInfo {
+    /// The key's id.
+    pub id: KeyId,
+    /// Human-readable name (not unique).
+    pub name: String,
+    /// Owning team or person, if set.
+    pub owner: Option<String>,
+    /// Purpose, fixed at creation.
+    pub purpose: Purpose,
+    /// Algorithm, fixed at creation.
+    pub algorithm: Algorithm,
+    /// Current state.
+    pub state: StateName,
+    /// The state the key had before it was scheduled for destruction.
+    pub state_before_pending: Option<StateName>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// When it became Active, if it did.
+    pub activated_at: Option<Timestamp>,
+    /// Last rotation time, if rotated.
+    pub last_rotated_at: Option<Timestamp>,
+    /// Automatic activation date (applied on load, use, or maintenance).
+    pub activation_date: Option<Timestamp>,
+    /// Automatic deactivation date: end of the originator-usage period.
+    pub deactivation_date: Option<Timestamp>,
+    /// Originator-usage period (NIST SP 800-57 Part 1 §5.3) in milliseconds:
+    /// on activation, sets the deactivation date when none was given.
+    pub cryptoperiod_ms: Option<u64>,
+    /// Destruction date while PendingDestruction.
+    pub destruction_date: Option<Timestamp>,
+    /// Version used for apply operations.
+    pub primary_version: u32,
+    /// Versions below this are refused for processing.
+    pub min_decryption_version: u32,
+    /// All versions, oldest first.
+    pub versions: Vec<VersionInfo>,
+    /// Every state change, oldest first.
+    pub history: Vec<StateChange>,
+    /// Maximum apply operations per version (AES-GCM: at most 2^32,
+    /// NIST SP 800-38D §8.3).
+    pub usage_limit: u64,
+    /// Rotate automatically when the primary version reaches the limit,
+    /// instead of refusing.
+    pub rotate_at_usage_limit: bool,
+    /// Whether a Suspended key may still process (decrypt, verify).
+    pub suspended_processing: bool,
+    /// Whether plaintext export may ever be requested.
+    pub exportable: bool,
+    /// Generated or imported.
+    pub origin: Origin,
+    /// Free-form labels (classification, compliance scope, ...).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl KeyInfo {
+    /// Metadata of version `n`, if it exists.
+    #[must_use]
+    pub fn version(&self, n: u32) -> Option<&VersionInfo> {
+        let idx = usize::try_from(n.checked_sub(1)?).ok()?;
+        self.versions.get(idx)
+    }
+
+    pub(crate) fn version_mut(&mut self, n: u32) -> Option<&mut VersionInfo> {
+        let idx = usize::try_from(n.checked_sub(1)?).ok()?;
+        self.versions.get_mut(idx)
+    }
+
+    /// The earliest date at which a date-driven transition is due.
+    pub(crate) fn next_due(&self) -> Option<Timestamp> {
+        match self.state {
+            StateName::PreActive => [self.activation_date, self.deactivation_date]
+                .into_iter()
+                .flatten()
+                .min(),
+            StateName::Active | StateName::Suspended => self.deactivation_date,
+            StateName::PendingDestruction => self.destruction_date,
+            _ => None,
+        }
+    }
+}

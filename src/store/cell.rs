@@ -1,0 +1,212 @@
+//! A loaded key, shared by every handle on it in this process.
+//!
+//! All [`crate::Key`] handles on one key id share one `KeyCell`. State
+//! changes take the write lock and are persisted before it is released;
+//! every use takes the read lock and re-checks the live state, so a key that
+//! one thread revokes stops working for every other thread before the
+//! revoking call returns (DESIGN principle 5).
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{KeyId, KeyInfo, StateName, VersionState};
+
+use super::record::{Loaded, StoredKey};
+
+pub(crate) struct KeyCell {
+    pub(crate) id: KeyId,
+    data: RwLock<CellData>,
+    /// Milliseconds of the next date-driven transition (`i64::MAX`: none).
+    next_due: AtomicI64,
+}
+
+pub(crate) struct CellData {
+    pub(crate) info: KeyInfo,
+    /// Material by version index (version - 1); `None` once destroyed.
+    pub(crate) material: Vec<Option<Loaded>>,
+    /// Per-version invocation counters (see [`Usage`]).
+    pub(crate) usage: Vec<Usage>,
+    /// Backend revision of the record this was loaded from or written as.
+    pub(crate) revision: u64,
+}
+
+/// Invocation counting with block reservation.
+///
+/// The persisted `usage_count` of a version is the end of the last range
+/// reserved by any process. This process hands out indices in
+/// `[next, end)`; when the range is used up it persists a new end first, so
+/// the persisted count is never below the true one, whatever crashes.
+#[derive(Default)]
+pub(crate) struct Usage {
+    pub(crate) next: AtomicU64,
+    pub(crate) end: AtomicU64,
+}
+
+impl Usage {
+    fn at(persisted: u64) -> Usage {
+        Usage {
+            next: AtomicU64::new(persisted),
+            end: AtomicU64::new(persisted),
+        }
+    }
+
+    /// Takes one invocation index from the reserved range, if any is left.
+    pub(crate) fn try_take(&self) -> Option<u64> {
+        let end = self.end.load(Ordering::Acquire);
+        let mut cur = self.next.load(Ordering::Relaxed);
+        loop {
+            if cur >= end {
+                return None;
+            }
+            match self
+                .next
+                .compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(cur),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Reserved but not yet handed out in this process.
+    pub(crate) fn unused(&self) -> u64 {
+        self.end
+            .load(Ordering::Acquire)
+            .saturating_sub(self.next.load(Ordering::Acquire))
+    }
+}
+
+impl CellData {
+    pub(crate) fn from_stored(stored: StoredKey, revision: u64) -> Result<CellData> {
+        let StoredKey { info, material } = stored;
+        let mut slots: Vec<Option<Loaded>> = (0..info.versions.len()).map(|_| None).collect();
+        for m in material {
+            let idx = usize::try_from(m.version.saturating_sub(1)).unwrap_or(usize::MAX);
+            let slot = slots.get_mut(idx).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "key {} has material for unknown version {}",
+                        info.id, m.version
+                    ),
+                )
+            })?;
+            *slot = Some(Loaded::new(info.algorithm, m.key)?);
+        }
+        let usage = info
+            .versions
+            .iter()
+            .map(|v| Usage::at(v.usage_count))
+            .collect();
+        Ok(CellData {
+            info,
+            material: slots,
+            usage,
+            revision,
+        })
+    }
+
+    /// Material of version `n` if it exists and has not been destroyed.
+    pub(crate) fn material(&self, n: u32) -> Result<&Loaded> {
+        let idx = usize::try_from(n.wrapping_sub(1)).unwrap_or(usize::MAX);
+        match self.material.get(idx) {
+            Some(Some(m)) => Ok(m),
+            Some(None) => Err(Error::new(
+                ErrorKind::VersionUnavailable,
+                format!("version {n} of key {} was destroyed", self.info.id),
+            )),
+            None => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("key {} has no version {n}", self.info.id),
+            )),
+        }
+    }
+
+    /// Checks that version `n` may be used to process (decrypt, verify).
+    pub(crate) fn processable(&self, n: u32) -> Result<&Loaded> {
+        let v = self.info.version(n).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("key {} has no version {n}", self.info.id),
+            )
+        })?;
+        match v.state {
+            VersionState::Enabled => {}
+            VersionState::Compromised => {
+                return Err(Error::new(
+                    ErrorKind::VersionUnavailable,
+                    format!("version {n} of key {} is compromised", self.info.id),
+                ));
+            }
+            VersionState::Destroyed => {
+                return Err(Error::new(
+                    ErrorKind::VersionUnavailable,
+                    format!("version {n} of key {} was destroyed", self.info.id),
+                ));
+            }
+        }
+        if n < self.info.min_decryption_version {
+            return Err(Error::new(
+                ErrorKind::VersionUnavailable,
+                format!(
+                    "version {n} of key {} is below the minimum decryption version {}",
+                    self.info.id, self.info.min_decryption_version
+                ),
+            ));
+        }
+        self.material(n)
+    }
+
+    /// Versions usable for processing, newest first.
+    pub(crate) fn processable_versions(&self) -> impl Iterator<Item = (u32, &Loaded)> {
+        (1..=self.info.primary_version)
+            .rev()
+            .filter_map(|n| self.processable(n).ok().map(|m| (n, m)))
+    }
+
+    /// A metadata snapshot with usage counts as seen from this process.
+    pub(crate) fn snapshot(&self) -> KeyInfo {
+        let mut info = self.info.clone();
+        for (v, u) in info.versions.iter_mut().zip(&self.usage) {
+            v.usage_count = v.usage_count.saturating_sub(u.unused());
+        }
+        info
+    }
+
+    pub(crate) fn state(&self) -> StateName {
+        self.info.state
+    }
+}
+
+impl KeyCell {
+    pub(crate) fn new(data: CellData) -> KeyCell {
+        let due = data.info.next_due().map_or(i64::MAX, |t| t.as_millis());
+        KeyCell {
+            id: data.info.id,
+            data: RwLock::new(data),
+            next_due: AtomicI64::new(due),
+        }
+    }
+
+    pub(crate) fn read(&self) -> Result<RwLockReadGuard<'_, CellData>> {
+        self.data
+            .read()
+            .map_err(|_| Error::internal("key lock poisoned"))
+    }
+
+    pub(crate) fn write(&self) -> Result<RwLockWriteGuard<'_, CellData>> {
+        self.data
+            .write()
+            .map_err(|_| Error::internal("key lock poisoned"))
+    }
+
+    pub(crate) fn is_due(&self, now_ms: i64) -> bool {
+        now_ms >= self.next_due.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_next_due(&self, info: &KeyInfo) {
+        let due = info.next_due().map_or(i64::MAX, |t| t.as_millis());
+        self.next_due.store(due, Ordering::Release);
+    }
+}

@@ -1,0 +1,1024 @@
+//! [`KeyStore`]: the principal-bound handle through which every key is
+//! created, found, used and changed.
+
+pub mod backend;
+mod cell;
+mod ops;
+mod record;
+mod seal;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use self::seal::{Kek, KekProvider, RawKek};
+pub(crate) use cell::{CellData, KeyCell};
+pub(crate) use record::Loaded;
+
+use self::backend::{Backend, Expect, MemoryBackend, WriteOp};
+use self::seal::Sealer;
+use crate::audit::{AuditEvent, AuditSink, Operation, Outcome};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::lifecycle::{self, Transition};
+use crate::key::{
+    AnyKey, Key, KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName,
+    Timestamp, VersionInfo, VersionState,
+};
+use crate::principal::{Principal, Role};
+#[cfg(feature = "hazmat")]
+use crate::secret::SecretBytes;
+
+const HEADER_ID: &str = "store/header";
+const KEY_PREFIX: &str = "key/";
+const STORE_FORMAT: u32 = 1;
+/// AES-GCM with random 96-bit nonces: at most 2^32 invocations per key
+/// (NIST SP 800-38D §8.3).
+pub const AES_GCM_INVOCATION_LIMIT: u64 = 1 << 32;
+
+/// Store-wide settings. Policy files (governance) refine them per key.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// Invocations reserved per persisted write for AES-GCM counting. Larger
+    /// blocks mean fewer writes and a larger over-count after a crash.
+    pub usage_block: u64,
+    /// Shortest waiting period accepted by `schedule_destruction`
+    /// (default 7 days, as AWS KMS's minimum).
+    pub min_destruction_wait: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            usage_block: 4096,
+            min_destruction_wait: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Configures and opens a [`KeyStore`].
+pub struct StoreBuilder {
+    backend: Box<dyn Backend>,
+    clock: Arc<dyn Clock>,
+    sinks: Vec<Arc<dyn AuditSink>>,
+    options: StoreOptions,
+}
+
+impl StoreBuilder {
+    /// Uses `clock` instead of the system clock.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> StoreBuilder {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Sends every audit event to `sink` as well.
+    #[must_use]
+    pub fn audit_sink(mut self, sink: Arc<dyn AuditSink>) -> StoreBuilder {
+        self.sinks.push(sink);
+        self
+    }
+
+    /// Store-wide options.
+    #[must_use]
+    pub fn options(mut self, options: StoreOptions) -> StoreBuilder {
+        self.options = options;
+        self
+    }
+
+    /// Opens the store (initialising it when empty) with the KEK from `kek`,
+    /// acting as `principal`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::WrongKek`] when the KEK does not open an existing store;
+    /// [`ErrorKind::UnsupportedVersion`] for a store from a newer keylife;
+    /// [`ErrorKind::Integrity`] for a damaged header; storage errors.
+    pub fn open(self, kek: &dyn KekProvider, principal: Principal) -> Result<KeyStore> {
+        let sealer = open_header(&*self.backend, kek)?;
+        let inner = Arc::new(StoreInner {
+            backend: self.backend,
+            sealer,
+            clock: self.clock,
+            sinks: RwLock::new(self.sinks),
+            cells: Mutex::new(HashMap::new()),
+            options: self.options,
+        });
+        let store = KeyStore { inner, principal };
+        store.audit(Operation::OpenStore, None, None, Ok(()))?;
+        Ok(store)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    format: u32,
+    kek_kind: String,
+    kek_params: Vec<u8>,
+    /// A sealed known value: proves the KEK on open.
+    check: Vec<u8>,
+}
+
+const CHECK_ID: &str = "store/check";
+const CHECK_VALUE: &[u8] = b"keylife store check v1";
+
+fn open_header(backend: &dyn Backend, kek: &dyn KekProvider) -> Result<Sealer> {
+    match backend.get(HEADER_ID)? {
+        None => {
+            let params = kek.init_params()?;
+            let sealer = Sealer::new(&kek.unlock(&params)?)?;
+            let header = Header {
+                format: STORE_FORMAT,
+                kek_kind: kek.kind().to_owned(),
+                kek_params: params,
+                check: sealer.seal(CHECK_ID, CHECK_VALUE)?,
+            };
+            let bytes = serde_json::to_vec(&header)
+                .map_err(|e| Error::internal(format!("header encoding: {e}")))?;
+            match backend.put(HEADER_ID, bytes, Expect::Absent) {
+                Ok(_) => Ok(sealer),
+                // Another process initialised it first: open theirs.
+                Err(e) if e.kind() == ErrorKind::Conflict => open_header(backend, kek),
+                Err(e) => Err(e),
+            }
+        }
+        Some(rec) => {
+            let header: Header = serde_json::from_slice(&rec.value)
+                .map_err(|_| Error::new(ErrorKind::Integrity, "store header is damaged"))?;
+            if header.format > STORE_FORMAT {
+                return Err(Error::new(
+                    ErrorKind::UnsupportedVersion,
+                    format!(
+                        "store format {} is newer than this build ({STORE_FORMAT})",
+                        header.format
+                    ),
+                ));
+            }
+            if header.kek_kind != kek.kind() {
+                return Err(Error::new(
+                    ErrorKind::WrongKek,
+                    format!(
+                        "store was sealed with a '{}' KEK, not '{}'",
+                        header.kek_kind,
+                        kek.kind()
+                    ),
+                ));
+            }
+            let sealer = Sealer::new(&kek.unlock(&header.kek_params)?)?;
+            match sealer.open(CHECK_ID, &header.check) {
+                Ok(v) if v.expose_secret() == CHECK_VALUE => Ok(sealer),
+                _ => Err(Error::new(
+                    ErrorKind::WrongKek,
+                    "the key-encryption key does not open this store",
+                )),
+            }
+        }
+    }
+}
+
+pub(crate) struct StoreInner {
+    backend: Box<dyn Backend>,
+    sealer: Sealer,
+    clock: Arc<dyn Clock>,
+    sinks: RwLock<Vec<Arc<dyn AuditSink>>>,
+    cells: Mutex<HashMap<KeyId, Weak<KeyCell>>>,
+    options: StoreOptions,
+}
+
+/// A handle on a key store, bound to the [`Principal`] it acts for.
+///
+/// Cloning is cheap; clones share the store. Keys are found by id; each
+/// returned [`Key`] carries this handle's principal.
+///
+/// ```
+/// use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+/// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+/// let key = store.create(KeySpec::<Aead>::new("orders"))?.activate()?;
+/// let ct = key.encrypt(b"order #1", b"tenant=7")?;
+/// assert_eq!(store.decrypt(&ct, b"tenant=7")?, b"order #1");
+/// # Ok::<(), keylife::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct KeyStore {
+    inner: Arc<StoreInner>,
+    principal: Principal,
+}
+
+impl core::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    /// Starts configuring a store on `backend`.
+    #[must_use]
+    pub fn builder(backend: impl Backend + 'static) -> StoreBuilder {
+        StoreBuilder {
+            backend: Box::new(backend),
+            clock: Arc::new(SystemClock),
+            sinks: Vec::new(),
+            options: StoreOptions::default(),
+        }
+    }
+
+    /// Opens a store on `backend` with default settings.
+    ///
+    /// # Errors
+    /// As [`StoreBuilder::open`].
+    pub fn open(
+        backend: impl Backend + 'static,
+        kek: &dyn KekProvider,
+        principal: Principal,
+    ) -> Result<KeyStore> {
+        KeyStore::builder(backend).open(kek, principal)
+    }
+
+    /// An ephemeral in-memory store under a random KEK.
+    ///
+    /// # Errors
+    /// If the OS random source fails.
+    pub fn in_memory(principal: Principal) -> Result<KeyStore> {
+        KeyStore::open(
+            MemoryBackend::new(),
+            &RawKek::new(Kek::generate()?),
+            principal,
+        )
+    }
+
+    /// Another handle on the same store, acting for `principal`.
+    #[must_use]
+    pub fn as_principal(&self, principal: Principal) -> KeyStore {
+        KeyStore {
+            inner: self.inner.clone(),
+            principal,
+        }
+    }
+
+    /// Adds an audit sink to the store (all handles see it).
+    #[must_use]
+    pub fn with_audit_sink(self, sink: Arc<dyn AuditSink>) -> KeyStore {
+        if let Ok(mut g) = self.inner.sinks.write() {
+            g.push(sink);
+        }
+        self
+    }
+
+    /// The principal this handle acts for.
+    #[must_use]
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The store's current time.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Store-wide options.
+    #[must_use]
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// Creates a key in PreActive with fresh material from the OS CSPRNG.
+    ///
+    /// ```
+    /// use keylife::{KeyStore, KeySpec, Principal, StateName, purpose::Signing};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let key = store.create(KeySpec::<Signing>::new("release-signing").owner("release-team"))?;
+    /// assert_eq!(key.state(), StateName::PreActive);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::PermissionDenied`] unless the principal is an
+    /// administrator or operator; [`ErrorKind::InvalidArgument`] for an
+    /// inconsistent spec; storage errors.
+    pub fn create<P: KeyPurpose>(&self, spec: KeySpec<P>) -> Result<Key<P, PreActive>> {
+        let material = Loaded::generate(P::PURPOSE.default_algorithm());
+        self.create_with(spec, material, Origin::Generated)
+    }
+
+    /// Creates a key and activates it: [`KeyStore::create`] then
+    /// [`Key::activate`].
+    ///
+    /// # Errors
+    /// As both.
+    pub fn create_active<P: KeyPurpose>(
+        &self,
+        spec: KeySpec<P>,
+    ) -> Result<Key<P, crate::key::Active>> {
+        self.create(spec)?.activate()
+    }
+
+    /// Imports raw key material as a new PreActive key.
+    ///
+    /// Material formats: 32 bytes for AES-256-GCM; a 32-byte big-endian
+    /// scalar for P-256 keys; 16 to 1024 bytes for HMAC and HKDF keys.
+    ///
+    /// # Security warning
+    /// Material that existed outside keylife may have been copied. Prefer
+    /// generated keys, or wrapped import.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for material of the wrong size or out
+    /// of range; as [`KeyStore::create`].
+    #[cfg(feature = "hazmat")]
+    pub fn import_raw<P: KeyPurpose>(
+        &self,
+        spec: KeySpec<P>,
+        material: &[u8],
+    ) -> Result<Key<P, PreActive>> {
+        let alg = P::PURPOSE.default_algorithm();
+        let ok_len = match alg {
+            crate::key::Algorithm::HmacSha256 | crate::key::Algorithm::HkdfSha256 => {
+                (16..=1024).contains(&material.len())
+            }
+            _ => material.len() == 32,
+        };
+        let loaded = if ok_len {
+            Loaded::new(alg, SecretBytes::from_slice(material))
+        } else {
+            Err(Error::invalid(format!(
+                "{} bytes is not a valid {:?} key size",
+                material.len(),
+                alg
+            )))
+        };
+        self.create_with(spec, loaded, Origin::Imported)
+    }
+
+    fn create_with<P: KeyPurpose>(
+        &self,
+        spec: KeySpec<P>,
+        material: Result<Loaded>,
+        origin: Origin,
+    ) -> Result<Key<P, PreActive>> {
+        let op = if origin == Origin::Imported {
+            Operation::Import
+        } else {
+            Operation::Create
+        };
+        let res = (|| {
+            authorize(&self.principal, op)?;
+            let now = self.now();
+            let info = spec.into_info(KeyId::random()?, now, origin, self.principal.name())?;
+            let material = material?;
+            let id = info.id;
+            let sealed = self.seal_key(&info, &[(1, &material)])?;
+            let rev = self
+                .inner
+                .backend
+                .put(&key_record_id(&id), sealed, Expect::Absent)?;
+            let data = CellData::new_single(info, material, rev);
+            Ok(self.register(KeyCell::new(data)))
+        })();
+        let id = res.as_ref().ok().map(|c| c.id);
+        self.audit(
+            op,
+            id,
+            id.map(|_| 1),
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        Ok(Key::from_cell(self.clone(), res?))
+    }
+
+    /// Loads a key of purpose `P` in whatever state it is in.
+    ///
+    /// ```
+    /// use keylife::{AnyKey, KeyStore, KeySpec, Principal, purpose::Mac};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let id = store.create(KeySpec::<Mac>::new("webhooks"))?.id();
+    /// match store.load::<Mac>(&id)? {
+    ///     AnyKey::PreActive(k) => { k.activate()?; }
+    ///     other => panic!("unexpected state {:?}", other.state()),
+    /// }
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`]; [`ErrorKind::WrongPurpose`] if the key has
+    /// another purpose; [`ErrorKind::Integrity`] for a tampered record.
+    pub fn load<P: KeyPurpose>(&self, id: &KeyId) -> Result<AnyKey<P>> {
+        let res = self.cell(id).and_then(|cell| {
+            let purpose = cell.read()?.info.purpose;
+            if purpose != P::PURPOSE {
+                return Err(Error::wrong_purpose(
+                    &format!("loading as {}", P::PURPOSE),
+                    purpose,
+                ));
+            }
+            Ok(cell)
+        });
+        if let Err(e) = &res {
+            self.audit(Operation::ReadMetadata, Some(*id), None, Err(e.clone()))?;
+        }
+        let cell = res?;
+        let state = cell.read()?.state();
+        Ok(AnyKey::from_cell(self.clone(), cell, state))
+    }
+
+    /// Loads a key that must be Active.
+    ///
+    /// # Errors
+    /// As [`KeyStore::load`], and [`ErrorKind::WrongState`] if not Active.
+    pub fn load_active<P: KeyPurpose>(&self, id: &KeyId) -> Result<Key<P, crate::key::Active>> {
+        match self.load::<P>(id)? {
+            AnyKey::Active(k) => Ok(k),
+            other => Err(Error::wrong_state("using the key", other.state())),
+        }
+    }
+
+    /// A key's metadata.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`]; storage and integrity errors.
+    pub fn info(&self, id: &KeyId) -> Result<KeyInfo> {
+        let res = (|| {
+            authorize(&self.principal, Operation::ReadMetadata)?;
+            let cell = self.cell(id)?;
+            let data = cell.read()?;
+            Ok(data.snapshot())
+        })();
+        self.audit(
+            Operation::ReadMetadata,
+            Some(*id),
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    /// Metadata of every key matching `filter` (inventory).
+    ///
+    /// ```
+    /// use keylife::{KeyFilter, KeyStore, KeySpec, Principal, Purpose, purpose::{Aead, Mac}};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// store.create(KeySpec::<Aead>::new("a").owner("team-a"))?;
+    /// store.create(KeySpec::<Mac>::new("b").owner("team-b"))?;
+    /// let mine = store.list(&KeyFilter::new().owner("team-a"))?;
+    /// assert_eq!(mine.len(), 1);
+    /// assert_eq!(mine[0].purpose, Purpose::Aead);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Storage and integrity errors.
+    pub fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyInfo>> {
+        let res = (|| {
+            authorize(&self.principal, Operation::List)?;
+            let mut out = Vec::new();
+            self.for_each_key(|info| {
+                if filter.matches(&info) {
+                    out.push(info);
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })();
+        self.audit(
+            Operation::List,
+            None,
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    /// Applies every due date-driven transition (activation dates, ends of
+    /// cryptoperiods, destruction dates) to every key, and reports what
+    /// changed. Keys are also brought up to date whenever they are loaded or
+    /// used; this call is for keys nobody touches.
+    ///
+    /// # Errors
+    /// [`ErrorKind::PermissionDenied`] unless administrator or operator;
+    /// storage errors.
+    pub fn maintenance(&self) -> Result<MaintenanceReport> {
+        let res = (|| {
+            authorize(&self.principal, Operation::Maintenance)?;
+            let mut ids = Vec::new();
+            self.for_each_key(|info| {
+                ids.push((info.id, info.state));
+                Ok(())
+            })?;
+            let mut report = MaintenanceReport::default();
+            let now = self.now().as_millis();
+            for (id, before) in ids {
+                let cell = self.cell(&id)?;
+                if cell.is_due(now) {
+                    self.refresh_due(&cell)?;
+                }
+                let after = cell.read()?.state();
+                if after != before {
+                    report.transitions.push((id, before, after));
+                }
+            }
+            Ok(report)
+        })();
+        self.audit(
+            Operation::Maintenance,
+            None,
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    // ----- internals shared with key handles and ops -----
+
+    pub(crate) fn inner_options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    fn for_each_key(&self, mut f: impl FnMut(KeyInfo) -> Result<()>) -> Result<()> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.inner.backend.scan(KEY_PREFIX, after.as_deref(), 256)?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            for (rid, rec) in page {
+                let id: KeyId = rid[KEY_PREFIX.len()..].parse()?;
+                // Prefer the live cell (exact usage counts, fresh dates).
+                let live = self.live_cell(&id);
+                let info = match live {
+                    Some(cell) => cell.read()?.snapshot(),
+                    None => {
+                        let plain = self.inner.sealer.open(&rid, &rec.value)?;
+                        record::decode(&rid, plain.expose_secret())?.info
+                    }
+                };
+                f(info)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn live_cell(&self, id: &KeyId) -> Option<Arc<KeyCell>> {
+        self.inner
+            .cells
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).and_then(Weak::upgrade))
+    }
+
+    fn register(&self, cell: KeyCell) -> Arc<KeyCell> {
+        let cell = Arc::new(cell);
+        if let Ok(mut m) = self.inner.cells.lock() {
+            if m.len() > 1024 && m.len().is_power_of_two() {
+                m.retain(|_, w| w.strong_count() > 0);
+            }
+            m.insert(cell.id, Arc::downgrade(&cell));
+        }
+        cell
+    }
+
+    /// The shared cell for `id`, loading it if no handle holds it, with
+    /// due date-driven transitions applied.
+    pub(crate) fn cell(&self, id: &KeyId) -> Result<Arc<KeyCell>> {
+        let cell = match self.live_cell(id) {
+            Some(c) => c,
+            None => {
+                let mut map = self
+                    .inner
+                    .cells
+                    .lock()
+                    .map_err(|_| Error::internal("cell map poisoned"))?;
+                if let Some(c) = map.get(id).and_then(Weak::upgrade) {
+                    c
+                } else {
+                    let data = self.load_data(id)?;
+                    let cell = Arc::new(KeyCell::new(data));
+                    map.insert(*id, Arc::downgrade(&cell));
+                    cell
+                }
+            }
+        };
+        if cell.is_due(self.now().as_millis()) {
+            self.refresh_due(&cell)?;
+        }
+        Ok(cell)
+    }
+
+    fn load_data(&self, id: &KeyId) -> Result<CellData> {
+        let rid = key_record_id(id);
+        let rec = self
+            .inner
+            .backend
+            .get(&rid)?
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no key {id}")))?;
+        let plain = self.inner.sealer.open(&rid, &rec.value)?;
+        let stored = record::decode(&rid, plain.expose_secret())?;
+        if stored.info.id != *id {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!("record {rid} holds another key"),
+            ));
+        }
+        CellData::from_stored(stored, rec.revision)
+    }
+
+    fn seal_key(&self, info: &KeyInfo, material: &[(u32, &Loaded)]) -> Result<Vec<u8>> {
+        let plain = record::encode(info, material)?;
+        self.inner
+            .sealer
+            .seal(&key_record_id(&info.id), plain.expose_secret())
+    }
+
+    /// Applies due date-driven transitions to a cell (as the scheduler).
+    pub(crate) fn refresh_due(&self, cell: &KeyCell) -> Result<()> {
+        let now = self.now();
+        let mut changes = Vec::new();
+        self.mutate(cell, |info, _| {
+            let before = info.history.len();
+            let (_, destroy) = lifecycle::apply_due(info, now);
+            changes = info.history[before..]
+                .iter()
+                .map(|c| (c.to, c.reason.clone()))
+                .collect();
+            Ok(if destroy {
+                MaterialChange::DestroyAll
+            } else {
+                MaterialChange::None
+            })
+        })?;
+        let sched = Principal::scheduler();
+        for (to, reason) in changes {
+            let op = match to {
+                StateName::Active => Operation::Activate,
+                StateName::Deactivated => Operation::Deactivate,
+                _ => Operation::Destroy,
+            };
+            self.audit_as(&sched, op, Some(cell.id), None, Ok(()), Some(&reason))?;
+        }
+        Ok(())
+    }
+
+    /// The one path by which a key record changes: under the cell's write
+    /// lock, `f` edits a copy of the metadata and says what happens to the
+    /// material; the result is sealed and committed with compare-and-swap
+    /// on the record's revision; only then does the cell change. If another
+    /// process wrote first, the record is reloaded and `f` runs again.
+    pub(crate) fn mutate(
+        &self,
+        cell: &KeyCell,
+        mut f: impl FnMut(&mut KeyInfo, &CellData) -> Result<MaterialChange>,
+    ) -> Result<()> {
+        let mut data = cell.write()?;
+        for _attempt in 0..8 {
+            let mut info = data.info.clone();
+            // Persist the usage reservation as it stands in this process.
+            let change = f(&mut info, &data)?;
+            if info == data.info && matches!(change, MaterialChange::None) {
+                return Ok(());
+            }
+            let mut keep: Vec<(u32, &Loaded)> = Vec::new();
+            let drop_all = matches!(change, MaterialChange::DestroyAll);
+            for (i, m) in data.material.iter().enumerate() {
+                let n = u32::try_from(i + 1).map_err(|_| Error::internal("too many versions"))?;
+                let dropped =
+                    drop_all || matches!(&change, MaterialChange::DestroyVersion(v) if *v == n);
+                if let (Some(m), false) = (m, dropped) {
+                    keep.push((n, m));
+                }
+            }
+            if let MaterialChange::Add(m) = &change {
+                keep.push((info.primary_version, m));
+            }
+            let sealed = self.seal_key(&info, &keep)?;
+            drop(keep);
+            let rid = key_record_id(&cell.id);
+            match self.inner.backend.commit(&[WriteOp::Put {
+                id: rid,
+                value: sealed,
+                expect: Expect::Revision(data.revision),
+            }]) {
+                Ok(revs) => {
+                    data.revision = revs.first().copied().unwrap_or(data.revision + 1);
+                    match change {
+                        MaterialChange::None => {}
+                        MaterialChange::Add(m) => {
+                            data.material.push(Some(m));
+                            data.usage.push(cell::Usage::default());
+                        }
+                        MaterialChange::DestroyVersion(v) => {
+                            if let Some(slot) = data
+                                .material
+                                .get_mut(usize::try_from(v - 1).unwrap_or(usize::MAX))
+                            {
+                                *slot = None;
+                            }
+                        }
+                        MaterialChange::DestroyAll => {
+                            data.material.iter_mut().for_each(|m| *m = None)
+                        }
+                        MaterialChange::Reserve {
+                            version,
+                            start,
+                            end,
+                        } => {
+                            // Under the write lock: no reader is taking
+                            // indices while the range is replaced.
+                            if let Some(u) = data
+                                .usage
+                                .get(usize::try_from(version - 1).unwrap_or(usize::MAX))
+                            {
+                                u.next.store(start, std::sync::atomic::Ordering::Release);
+                                u.end.store(end, std::sync::atomic::Ordering::Release);
+                            }
+                        }
+                    }
+                    data.info = info;
+                    cell.set_next_due(&data.info);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    // Another process changed the key: reload and retry on
+                    // its version. Keep this process's unused reservation
+                    // out of the count (it is simply abandoned).
+                    let fresh = self.load_data(&cell.id)?;
+                    *data = fresh;
+                    cell.set_next_due(&data.info);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            format!("key {} kept changing under concurrent writers", cell.id),
+        ))
+    }
+
+    /// Performs a transition on behalf of this handle's principal.
+    pub(crate) fn transition(
+        &self,
+        cell: &KeyCell,
+        t: Transition,
+        reason: &str,
+    ) -> Result<StateName> {
+        let op = t.operation();
+        let res = (|| {
+            authorize(&self.principal, op)?;
+            if cell.is_due(self.now().as_millis()) {
+                self.refresh_due(cell)?;
+            }
+            if let Transition::ScheduleDestruction { at } = t {
+                let min = self.now().plus(self.inner.options.min_destruction_wait);
+                if at < min {
+                    return Err(Error::new(
+                        ErrorKind::Policy,
+                        format!(
+                            "destruction must be at least {:?} away",
+                            self.inner.options.min_destruction_wait
+                        ),
+                    ));
+                }
+            }
+            let now = self.now();
+            let mut to = StateName::PreActive;
+            self.mutate(cell, |info, _| {
+                to = lifecycle::apply(info, t, now, self.principal.name(), reason)?;
+                Ok(if to.has_material() {
+                    MaterialChange::None
+                } else {
+                    MaterialChange::DestroyAll
+                })
+            })?;
+            Ok(to)
+        })();
+        let r = if reason.is_empty() {
+            None
+        } else {
+            Some(reason)
+        };
+        self.audit_as(
+            &self.principal,
+            op,
+            Some(cell.id),
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+            r,
+        )?;
+        res
+    }
+
+    /// Records one audit event, for this handle's principal.
+    pub(crate) fn audit(
+        &self,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: Result<()>,
+    ) -> Result<()> {
+        self.audit_as(&self.principal, op, key, version, res, None)
+    }
+
+    pub(crate) fn audit_as(
+        &self,
+        who: &Principal,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: Result<()>,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let sinks = self
+            .inner
+            .sinks
+            .read()
+            .map_err(|_| Error::internal("audit sinks poisoned"))?;
+        if sinks.is_empty() {
+            return Ok(());
+        }
+        let (outcome, error, msg) = match &res {
+            Ok(()) => (Outcome::Success, None, None),
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                (Outcome::Denied, Some(e.kind().as_str()), e.message())
+            }
+            Err(e) => (Outcome::Failed, Some(e.kind().as_str()), e.message()),
+        };
+        let event = AuditEvent {
+            at: self.now(),
+            principal: who.name(),
+            operation: op,
+            key_id: key,
+            version,
+            outcome,
+            error,
+            reason: reason.or(msg),
+        };
+        for s in sinks.iter() {
+            s.record(&event)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a mutation does to key material.
+// Transient, one per mutation; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum MaterialChange {
+    None,
+    /// A new version (number = the new `primary_version`).
+    Add(Loaded),
+    DestroyVersion(u32),
+    DestroyAll,
+    /// A usage range `[start, end)` for `version`, persisted as its count.
+    Reserve {
+        version: u32,
+        start: u64,
+        end: u64,
+    },
+}
+
+impl CellData {
+    fn new_single(info: KeyInfo, material: Loaded, revision: u64) -> CellData {
+        CellData {
+            info,
+            material: vec![Some(material)],
+            usage: vec![cell::Usage::default()],
+            revision,
+        }
+    }
+}
+
+fn key_record_id(id: &KeyId) -> String {
+    format!("{KEY_PREFIX}{id}")
+}
+
+/// The built-in role rules. Per-key grants and policy refine them
+/// (governance); the check lives here so every path goes through it.
+fn authorize(p: &Principal, op: Operation) -> Result<()> {
+    use Operation::*;
+    let allowed: &[Role] = match op {
+        OpenStore | ReadMetadata | List => &[
+            Role::Administrator,
+            Role::Operator,
+            Role::Application,
+            Role::Auditor,
+            Role::Custodian,
+        ],
+        Encrypt | Decrypt | Rewrap | Sign | Verify | Mac | VerifyMac | Derive | Agree => {
+            &[Role::Administrator, Role::Application]
+        }
+        Create
+        | Import
+        | Activate
+        | Suspend
+        | Resume
+        | Deactivate
+        | Compromise
+        | ScheduleDestruction
+        | CancelDestruction
+        | Rotate
+        | CompromiseVersion
+        | SetMinDecryptionVersion
+        | Maintenance
+        | Destroy
+        | DestroyVersion => &[Role::Administrator, Role::Operator],
+        CompromisedRewrap | Export => &[Role::Administrator],
+    };
+    if p.has_any(allowed) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("principal {} may not perform {op:?}", p.name()),
+        ))
+    }
+}
+
+/// Inventory query. Empty fields match everything.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct KeyFilter {
+    /// Owner equals.
+    pub owner: Option<String>,
+    /// State equals.
+    pub state: Option<StateName>,
+    /// Purpose equals.
+    pub purpose: Option<Purpose>,
+    /// Name equals.
+    pub name: Option<String>,
+    /// Label `(name, value)` present.
+    pub label: Option<(String, String)>,
+}
+
+impl KeyFilter {
+    /// Matches every key.
+    #[must_use]
+    pub fn new() -> KeyFilter {
+        KeyFilter::default()
+    }
+
+    /// Only keys owned by `owner`.
+    #[must_use]
+    pub fn owner(mut self, owner: &str) -> KeyFilter {
+        self.owner = Some(owner.to_owned());
+        self
+    }
+
+    /// Only keys in `state`.
+    #[must_use]
+    pub fn state(mut self, state: StateName) -> KeyFilter {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only keys of `purpose`.
+    #[must_use]
+    pub fn purpose(mut self, purpose: Purpose) -> KeyFilter {
+        self.purpose = Some(purpose);
+        self
+    }
+
+    /// Only keys named `name`.
+    #[must_use]
+    pub fn name(mut self, name: &str) -> KeyFilter {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    /// Only keys with label `key` = `value`.
+    #[must_use]
+    pub fn label(mut self, key: &str, value: &str) -> KeyFilter {
+        self.label = Some((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn matches(&self, i: &KeyInfo) -> bool {
+        self.owner
+            .as_ref()
+            .is_none_or(|o| i.owner.as_ref() == Some(o))
+            && self.state.is_none_or(|s| i.state == s)
+            && self.purpose.is_none_or(|p| i.purpose == p)
+            && self.name.as_ref().is_none_or(|n| &i.name == n)
+            && self
+                .label
+                .as_ref()
+                .is_none_or(|(k, v)| i.labels.get(k) == Some(v))
+    }
+}
+
+/// What [`KeyStore::maintenance`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MaintenanceReport {
+    /// `(key, state before, state after)` for every key that moved.
+    pub transitions: Vec<(KeyId, StateName, StateName)>,
+}
+
+pub(crate) fn new_version_info(number: u32, at: Timestamp) -> VersionInfo {
+    VersionInfo {
+        number,
+        created_at: at,
+        state: VersionState::Enabled,
+        usage_count: 0,
+    }
+}

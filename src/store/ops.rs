@@ -1,0 +1,636 @@
+//! Cryptographic operations and version management on a loaded key, with
+//! the run-time checks that back the typed API: purpose, live state, version
+//! state, authorization, usage limits — and one audit event per call.
+
+use crate::audit::Operation;
+use crate::crypto::{self, AesGcmKey, GCM_NONCE_LEN};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::ciphertext::{self, HEADER_LEN, OVERHEAD};
+use crate::key::{Active, Aead, Key, KeyId, KeyInfo, PublicKey, Purpose, StateName, VersionState};
+use crate::secret::SecretBytes;
+
+use super::{CellData, KeyCell, KeyStore, Loaded, MaterialChange, authorize, new_version_info};
+
+/// Which states allow an operation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Use {
+    /// Encrypt, sign, MAC, derive, agree: Active only.
+    Apply,
+    /// Decrypt, verify: Active, Deactivated, and Suspended where allowed.
+    Process,
+    /// Public key export, metadata: any state with material.
+    Inspect,
+}
+
+fn check_use(info: &KeyInfo, purpose: Purpose, u: Use, op: Operation) -> Result<()> {
+    if info.purpose != purpose {
+        return Err(Error::wrong_purpose(&format!("{op:?}"), info.purpose));
+    }
+    let ok = match (u, info.state) {
+        (_, StateName::Active) => true,
+        (Use::Process, StateName::Deactivated) => true,
+        (Use::Process, StateName::Suspended) => info.suspended_processing,
+        (Use::Inspect, s) => s.has_material(),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::wrong_state(&format!("{op:?}"), info.state))
+    }
+}
+
+/// AEAD associated data: the fixed-length header, then the caller's data.
+/// Small inputs are assembled on the stack (no allocation per message).
+fn with_ad<R>(header: &[u8], aad: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    const STACK: usize = 256;
+    if aad.len() <= STACK {
+        let mut buf = [0u8; HEADER_LEN + STACK];
+        buf[..HEADER_LEN].copy_from_slice(header);
+        buf[HEADER_LEN..HEADER_LEN + aad.len()].copy_from_slice(aad);
+        f(&buf[..HEADER_LEN + aad.len()])
+    } else {
+        f(&[header, aad].concat())
+    }
+}
+
+pub(crate) fn seal_message(
+    aes: &AesGcmKey,
+    id: &KeyId,
+    version: u32,
+    pt: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>> {
+    let mut nonce = [0u8; GCM_NONCE_LEN];
+    crate::nonce::fill_nonce(&mut nonce)?;
+    let mut out = Vec::with_capacity(OVERHEAD + pt.len());
+    ciphertext::write_header(&mut out, id, version, &nonce);
+    out.extend_from_slice(pt);
+    let (header, body) = out.split_at_mut(HEADER_LEN);
+    let tag = with_ad(header, aad, |ad| aes.seal_in_place(&nonce, ad, body))?;
+    out.extend_from_slice(&tag);
+    Ok(out)
+}
+
+fn open_message(
+    data: &CellData,
+    p: &ciphertext::Parsed<'_>,
+    aad: &[u8],
+    allow_compromised: bool,
+) -> Result<Vec<u8>> {
+    let v = p.info.key_version;
+    let material = if allow_compromised {
+        let vi = data.info.version(v).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("key {} has no version {v}", data.info.id),
+            )
+        })?;
+        if vi.state == VersionState::Destroyed {
+            return Err(Error::new(
+                ErrorKind::VersionUnavailable,
+                format!("version {v} was destroyed"),
+            ));
+        }
+        data.material(v)?
+    } else {
+        data.processable(v)?
+    };
+    let aes = material.aes()?;
+    let mut buf = p.body.to_vec();
+    with_ad(p.header, aad, |ad| {
+        aes.open_in_place(&p.nonce, ad, &mut buf, &p.tag)
+    })?;
+    Ok(buf)
+}
+
+impl KeyStore {
+    /// Runs `f` on a key's data after the common checks, and audits it.
+    fn use_key<R>(
+        &self,
+        cell: &KeyCell,
+        op: Operation,
+        purpose: Purpose,
+        u: Use,
+        f: impl FnOnce(&CellData, &mut Option<u32>) -> Result<R>,
+    ) -> Result<R> {
+        let mut version = None;
+        let res = (|| {
+            authorize(&self.principal, op)?;
+            if cell.is_due(self.now().as_millis()) {
+                self.refresh_due(cell)?;
+            }
+            let data = cell.read()?;
+            check_use(&data.info, purpose, u, op)?;
+            f(&data, &mut version)
+        })();
+        self.audit(
+            op,
+            Some(cell.id),
+            version,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    pub(crate) fn op_encrypt(&self, cell: &KeyCell, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let mut version = None;
+        let res = (|| {
+            authorize(&self.principal, Operation::Encrypt)?;
+            loop {
+                if cell.is_due(self.now().as_millis()) {
+                    self.refresh_due(cell)?;
+                }
+                {
+                    let data = cell.read()?;
+                    check_use(&data.info, Purpose::Aead, Use::Apply, Operation::Encrypt)?;
+                    let v = data.info.primary_version;
+                    let idx =
+                        usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
+                    let usage = data
+                        .usage
+                        .get(idx)
+                        .ok_or_else(|| Error::internal("usage slot missing"))?;
+                    if usage.try_take().is_some() {
+                        version = Some(v);
+                        return seal_message(data.material(v)?.aes()?, &cell.id, v, pt, aad);
+                    }
+                }
+                self.reserve_usage(cell)?;
+            }
+        })();
+        self.audit(
+            Operation::Encrypt,
+            Some(cell.id),
+            version,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    /// Persists a new block of invocations for the primary version before
+    /// any of them is used (NIST SP 800-38D §8.3 bound, never under-counted).
+    /// At the limit: rotates if the key says so, otherwise refuses.
+    fn reserve_usage(&self, cell: &KeyCell) -> Result<()> {
+        let block = self.inner_options().usage_block.max(1);
+        let now = self.now();
+        let mut rotated = None;
+        self.mutate(cell, |info, data| {
+            let v = info.primary_version;
+            let idx = usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
+            // Someone else in this process may already have reserved.
+            if data.usage.get(idx).is_some_and(|u| u.unused() > 0) {
+                return Ok(MaterialChange::None);
+            }
+            let limit = info.usage_limit;
+            let vi = info
+                .version_mut(v)
+                .ok_or_else(|| Error::internal("primary version missing"))?;
+            let start = vi.usage_count;
+            if start >= limit {
+                if info.rotate_at_usage_limit {
+                    rotated = Some(v + 1);
+                    return rotate_info(info, now).map(MaterialChange::Add);
+                }
+                return Err(Error::new(
+                    ErrorKind::UsageLimitExceeded,
+                    format!(
+                        "version {v} of key {} reached its limit of {limit} encryptions; rotate it",
+                        info.id
+                    ),
+                ));
+            }
+            let end = start.saturating_add(block).min(limit);
+            vi.usage_count = end;
+            Ok(MaterialChange::Reserve {
+                version: v,
+                start,
+                end,
+            })
+        })?;
+        if let Some(v) = rotated {
+            let sched = crate::Principal::scheduler();
+            self.audit_as(
+                &sched,
+                Operation::Rotate,
+                Some(cell.id),
+                Some(v),
+                Ok(()),
+                Some("usage limit reached"),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn op_decrypt(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        self.use_key(
+            cell,
+            Operation::Decrypt,
+            Purpose::Aead,
+            Use::Process,
+            |data, version| {
+                let p = ciphertext::parse(ct)?;
+                check_owner(&p.info.key_id, &cell.id)?;
+                *version = Some(p.info.key_version);
+                open_message(data, &p, aad, false)
+            },
+        )
+    }
+
+    /// Decrypts any keylife ciphertext this principal may decrypt: the key
+    /// and version are read from the header (O(1), no trial decryption).
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let key = store.create_active(KeySpec::<Aead>::new("k"))?;
+    /// let ct = key.encrypt(b"secret", b"ctx")?;
+    /// assert_eq!(store.decrypt(&ct, b"ctx")?, b"secret");
+    /// assert_eq!(store.decrypt(&ct, b"other").unwrap_err().kind(),
+    ///            keylife::ErrorKind::AuthenticationFailed);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::Malformed`] / [`ErrorKind::UnsupportedVersion`] for bad
+    /// input; [`ErrorKind::NotFound`] for an unknown key;
+    /// [`ErrorKind::WrongState`] / [`ErrorKind::VersionUnavailable`] when the
+    /// key or version may not process; [`ErrorKind::AuthenticationFailed`]
+    /// for a wrong context or tampered ciphertext.
+    pub fn decrypt(&self, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let info = match ciphertext::CiphertextInfo::parse(ct) {
+            Ok(i) => i,
+            Err(e) => {
+                self.audit(Operation::Decrypt, None, None, Err(e.clone()))?;
+                return Err(e);
+            }
+        };
+        let cell = match self.cell(&info.key_id) {
+            Ok(c) => c,
+            Err(e) => {
+                self.audit(
+                    Operation::Decrypt,
+                    Some(info.key_id),
+                    Some(info.key_version),
+                    Err(e.clone()),
+                )?;
+                return Err(e);
+            }
+        };
+        self.op_decrypt(&cell, ct, aad)
+    }
+
+    pub(crate) fn op_rewrap(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let pt = self.use_key(
+            cell,
+            Operation::Rewrap,
+            Purpose::Aead,
+            Use::Apply,
+            |data, version| {
+                let p = ciphertext::parse(ct)?;
+                check_owner(&p.info.key_id, &cell.id)?;
+                *version = Some(p.info.key_version);
+                open_message(data, &p, aad, false).map(zeroize::Zeroizing::new)
+            },
+        )?;
+        self.op_encrypt(cell, &pt, aad)
+    }
+
+    /// The audited decrypt-to-rewrap override: moves a ciphertext made under
+    /// a **compromised** key (or a compromised version) to `target` without
+    /// the plaintext ever reaching the caller.
+    ///
+    /// Administrators only; every call is audited with its reason.
+    ///
+    /// # Errors
+    /// [`ErrorKind::PermissionDenied`]; [`ErrorKind::WrongState`] unless the
+    /// source key is Compromised or the version is; errors of
+    /// [`KeyStore::decrypt`] and [`Key::encrypt`].
+    pub fn rewrap_compromised(
+        &self,
+        ct: &[u8],
+        aad: &[u8],
+        target: &Key<Aead, Active>,
+        reason: &str,
+    ) -> Result<Vec<u8>> {
+        let mut version = None;
+        let mut key_id = None;
+        let res = (|| {
+            authorize(&self.principal, Operation::CompromisedRewrap)?;
+            let p = ciphertext::parse(ct)?;
+            key_id = Some(p.info.key_id);
+            version = Some(p.info.key_version);
+            let cell = self.cell(&p.info.key_id)?;
+            let data = cell.read()?;
+            if data.info.purpose != Purpose::Aead {
+                return Err(Error::wrong_purpose("decrypt", data.info.purpose));
+            }
+            let key_compromised = data.info.state == StateName::Compromised;
+            let version_compromised = data
+                .info
+                .version(p.info.key_version)
+                .is_some_and(|v| v.state == VersionState::Compromised);
+            if !key_compromised && !version_compromised {
+                return Err(Error::wrong_state(
+                    "the compromised-key override",
+                    data.info.state,
+                ));
+            }
+            open_message(&data, &p, aad, true).map(zeroize::Zeroizing::new)
+        })();
+        let r = if reason.is_empty() {
+            None
+        } else {
+            Some(reason)
+        };
+        self.audit_as(
+            &self.principal,
+            Operation::CompromisedRewrap,
+            key_id,
+            version,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+            r,
+        )?;
+        target.encrypt(&res?, aad)
+    }
+
+    pub(crate) fn op_sign(&self, cell: &KeyCell, msg: &[u8], fixed: bool) -> Result<Vec<u8>> {
+        self.use_key(
+            cell,
+            Operation::Sign,
+            Purpose::Signing,
+            Use::Apply,
+            |data, version| {
+                let v = data.info.primary_version;
+                *version = Some(v);
+                let sk = data.material(v)?.p256()?;
+                Ok(if fixed {
+                    sk.sign_fixed(msg).to_vec()
+                } else {
+                    sk.sign_der(msg)
+                })
+            },
+        )
+    }
+
+    pub(crate) fn op_verify(
+        &self,
+        cell: &KeyCell,
+        msg: &[u8],
+        sig: &[u8],
+        fixed: bool,
+    ) -> Result<()> {
+        self.use_key(
+            cell,
+            Operation::Verify,
+            Purpose::Signing,
+            Use::Process,
+            |data, version| {
+                for (v, m) in data.processable_versions() {
+                    let pk = m.p256()?.public_key();
+                    let ok = if fixed {
+                        pk.verify_fixed(msg, sig)
+                    } else {
+                        pk.verify_der(msg, sig)
+                    };
+                    if ok.is_ok() {
+                        *version = Some(v);
+                        return Ok(());
+                    }
+                }
+                Err(Error::auth())
+            },
+        )
+    }
+
+    pub(crate) fn op_mac(&self, cell: &KeyCell, msg: &[u8]) -> Result<[u8; 32]> {
+        self.use_key(
+            cell,
+            Operation::Mac,
+            Purpose::Mac,
+            Use::Apply,
+            |data, version| {
+                let v = data.info.primary_version;
+                *version = Some(v);
+                Ok(crypto::hmac_sha256(
+                    data.material(v)?.raw.expose_secret(),
+                    &[msg],
+                ))
+            },
+        )
+    }
+
+    pub(crate) fn op_verify_mac(&self, cell: &KeyCell, msg: &[u8], tag: &[u8]) -> Result<()> {
+        self.use_key(
+            cell,
+            Operation::VerifyMac,
+            Purpose::Mac,
+            Use::Process,
+            |data, version| {
+                for (v, m) in data.processable_versions() {
+                    let expect = crypto::hmac_sha256(m.raw.expose_secret(), &[msg]);
+                    if crypto::ct_eq(&expect, tag) {
+                        *version = Some(v);
+                        return Ok(());
+                    }
+                }
+                Err(Error::auth())
+            },
+        )
+    }
+
+    pub(crate) fn op_derive(
+        &self,
+        cell: &KeyCell,
+        salt: &[u8],
+        info: &[u8],
+        len: usize,
+        ver: Option<u32>,
+    ) -> Result<SecretBytes> {
+        self.use_key(
+            cell,
+            Operation::Derive,
+            Purpose::Derivation,
+            Use::Apply,
+            |data, version| {
+                let v = ver.unwrap_or(data.info.primary_version);
+                *version = Some(v);
+                let m = data.processable(v)?;
+                crypto::hkdf_sha256(m.raw.expose_secret(), salt, info, len)
+            },
+        )
+    }
+
+    pub(crate) fn op_agree(
+        &self,
+        cell: &KeyCell,
+        peer: &PublicKey,
+        salt: &[u8],
+        info: &[u8],
+        len: usize,
+    ) -> Result<SecretBytes> {
+        self.use_key(
+            cell,
+            Operation::Agree,
+            Purpose::Agreement,
+            Use::Apply,
+            |data, version| {
+                let v = data.info.primary_version;
+                *version = Some(v);
+                let shared = data.material(v)?.p256()?.diffie_hellman(peer.inner());
+                crypto::hkdf_sha256(shared.expose_secret(), salt, info, len)
+            },
+        )
+    }
+
+    pub(crate) fn op_public_key(&self, cell: &KeyCell, ver: Option<u32>) -> Result<PublicKey> {
+        let purpose = cell.read()?.info.purpose;
+        if !matches!(purpose, Purpose::Signing | Purpose::Agreement) {
+            let e = Error::wrong_purpose("public key export", purpose);
+            self.audit(Operation::ReadMetadata, Some(cell.id), ver, Err(e.clone()))?;
+            return Err(e);
+        }
+        self.use_key(
+            cell,
+            Operation::ReadMetadata,
+            purpose,
+            Use::Inspect,
+            |data, version| {
+                let v = ver.unwrap_or(data.info.primary_version);
+                *version = Some(v);
+                Ok(PublicKey::from_inner(
+                    data.material(v)?.p256()?.public_key(),
+                ))
+            },
+        )
+    }
+
+    /// Runs a version-management mutation with authorization and audit.
+    fn manage(
+        &self,
+        cell: &KeyCell,
+        op: Operation,
+        version: Option<u32>,
+        reason: &str,
+        f: impl FnMut(&mut KeyInfo, &CellData) -> Result<MaterialChange>,
+    ) -> Result<()> {
+        let res = (|| {
+            authorize(&self.principal, op)?;
+            if cell.is_due(self.now().as_millis()) {
+                self.refresh_due(cell)?;
+            }
+            self.mutate(cell, f)
+        })();
+        let r = if reason.is_empty() {
+            None
+        } else {
+            Some(reason)
+        };
+        self.audit_as(&self.principal, op, Some(cell.id), version, res.clone(), r)?;
+        res
+    }
+
+    pub(crate) fn op_rotate(&self, cell: &KeyCell) -> Result<u32> {
+        let now = self.now();
+        let mut newv = 0;
+        self.manage(cell, Operation::Rotate, None, "", |info, _| {
+            if info.state != StateName::Active {
+                return Err(Error::wrong_state("Rotate", info.state));
+            }
+            newv = info.primary_version + 1;
+            rotate_info(info, now).map(MaterialChange::Add)
+        })?;
+        Ok(newv)
+    }
+
+    pub(crate) fn op_version_state(
+        &self,
+        cell: &KeyCell,
+        v: u32,
+        to: VersionState,
+        reason: &str,
+    ) -> Result<()> {
+        let op = if to == VersionState::Destroyed {
+            Operation::DestroyVersion
+        } else {
+            Operation::CompromiseVersion
+        };
+        self.manage(cell, op, Some(v), reason, |info, _| {
+            if !info.state.has_material() {
+                return Err(Error::wrong_state(&format!("{op:?}"), info.state));
+            }
+            if v == info.primary_version && to == VersionState::Destroyed {
+                return Err(Error::invalid(
+                    "the primary version cannot be destroyed; rotate first",
+                ));
+            }
+            let vi = info
+                .version_mut(v)
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no version {v}")))?;
+            match (vi.state, to) {
+                (VersionState::Destroyed, _) => {
+                    return Err(Error::new(
+                        ErrorKind::VersionUnavailable,
+                        format!("version {v} is already destroyed"),
+                    ));
+                }
+                (VersionState::Compromised, VersionState::Compromised) => {
+                    return Ok(MaterialChange::None);
+                }
+                _ => vi.state = to,
+            }
+            Ok(if to == VersionState::Destroyed {
+                MaterialChange::DestroyVersion(v)
+            } else {
+                MaterialChange::None
+            })
+        })
+    }
+
+    pub(crate) fn op_min_decryption_version(&self, cell: &KeyCell, v: u32) -> Result<()> {
+        self.manage(
+            cell,
+            Operation::SetMinDecryptionVersion,
+            Some(v),
+            "",
+            |info, _| {
+                if v == 0 || v > info.primary_version {
+                    return Err(Error::invalid(format!(
+                        "minimum decryption version must be 1..={}",
+                        info.primary_version
+                    )));
+                }
+                if v < info.min_decryption_version {
+                    return Err(Error::invalid(
+                        "the minimum decryption version only moves forward",
+                    ));
+                }
+                info.min_decryption_version = v;
+                Ok(MaterialChange::None)
+            },
+        )
+    }
+}
+
+fn check_owner(ct_key: &KeyId, this: &KeyId) -> Result<()> {
+    if ct_key == this {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "ciphertext was made by key {ct_key}, not {this}"
+        )))
+    }
+}
+
+/// Adds a new primary version to `info` and returns its material.
+fn rotate_info(info: &mut KeyInfo, now: crate::key::Timestamp) -> Result<Loaded> {
+    let n = info
+        .primary_version
+        .checked_add(1)
+        .ok_or_else(|| Error::invalid("too many versions"))?;
+    let material = Loaded::generate(info.algorithm)?;
+    info.versions.push(new_version_info(n, now));
+    info.primary_version = n;
+    info.last_rotated_at = Some(now);
+    Ok(material)
+}

@@ -1,0 +1,141 @@
+//! The plaintext layout of a key record (sealed before storage) and the
+//! in-memory form of loaded key material.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{AesGcmKey, P256Secret};
+use crate::error::{Error, Result};
+use crate::key::{Algorithm, KeyInfo};
+use crate::secret::{SecretBytes, to_json_secret};
+
+/// Prepared material of one version: raw bytes (for re-sealing) plus the
+/// expanded form the primitive needs (AES key schedule, P-256 scalar).
+pub(crate) struct Loaded {
+    pub(crate) raw: SecretBytes,
+    pub(crate) prepared: Prepared,
+}
+
+// One per key version, held in place; the size difference is irrelevant.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Prepared {
+    Aes(AesGcmKey),
+    P256(P256Secret),
+    /// HMAC and HKDF keys are used as raw bytes.
+    Raw,
+}
+
+impl Loaded {
+    pub(crate) fn new(alg: Algorithm, raw: SecretBytes) -> Result<Loaded> {
+        let prepared = match alg {
+            Algorithm::Aes256Gcm => Prepared::Aes(AesGcmKey::new(raw.expose_secret())?),
+            Algorithm::EcdsaP256Sha256 | Algorithm::EcdhP256 => {
+                Prepared::P256(P256Secret::from_bytes(raw.expose_secret())?)
+            }
+            Algorithm::HmacSha256 | Algorithm::HkdfSha256 => Prepared::Raw,
+        };
+        Ok(Loaded { raw, prepared })
+    }
+
+    pub(crate) fn generate(alg: Algorithm) -> Result<Loaded> {
+        let raw = match alg {
+            Algorithm::EcdsaP256Sha256 | Algorithm::EcdhP256 => P256Secret::generate()?.to_bytes(),
+            Algorithm::Aes256Gcm | Algorithm::HmacSha256 | Algorithm::HkdfSha256 => {
+                SecretBytes::random(crate::crypto::SYM_KEY_LEN)?
+            }
+        };
+        Loaded::new(alg, raw)
+    }
+
+    pub(crate) fn aes(&self) -> Result<&AesGcmKey> {
+        match &self.prepared {
+            Prepared::Aes(k) => Ok(k),
+            _ => Err(Error::internal("material is not an AES key")),
+        }
+    }
+
+    pub(crate) fn p256(&self) -> Result<&P256Secret> {
+        match &self.prepared {
+            Prepared::P256(k) => Ok(k),
+            _ => Err(Error::internal("material is not a P-256 key")),
+        }
+    }
+}
+
+/// Serialized form, borrowed.
+#[derive(Serialize)]
+struct StoredKeyRef<'a> {
+    info: &'a KeyInfo,
+    material: Vec<StoredMaterialRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct StoredMaterialRef<'a> {
+    version: u32,
+    #[serde(serialize_with = "ser_b64")]
+    key: &'a [u8],
+}
+
+fn ser_b64<S: serde::Serializer>(bytes: &&[u8], s: S) -> core::result::Result<S::Ok, S::Error> {
+    use base64ct::Encoding;
+    // Encode into a zeroizing buffer of the exact size.
+    let mut buf = SecretBytes::zeroed(base64ct::Base64::encoded_len(bytes));
+    let enc = base64ct::Base64::encode(bytes, buf.expose_secret_mut())
+        .map_err(serde::ser::Error::custom)?;
+    s.serialize_str(enc)
+}
+
+/// Serialized form, owned.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoredKey {
+    pub(crate) info: KeyInfo,
+    pub(crate) material: Vec<StoredMaterial>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoredMaterial {
+    pub(crate) version: u32,
+    #[serde(deserialize_with = "de_b64")]
+    pub(crate) key: SecretBytes,
+}
+
+fn de_b64<'de, D: serde::Deserializer<'de>>(d: D) -> core::result::Result<SecretBytes, D::Error> {
+    use base64ct::Encoding;
+    let s = <&str>::deserialize(d)?;
+    let mut buf = SecretBytes::zeroed(s.len() / 4 * 3 + 3);
+    let dec =
+        base64ct::Base64::decode(s, buf.expose_secret_mut()).map_err(serde::de::Error::custom)?;
+    Ok(SecretBytes::from_slice(dec))
+}
+
+/// Encodes a key record (metadata and the material of every version that
+/// still has material) into a zeroizing buffer.
+pub(crate) fn encode(info: &KeyInfo, material: &[(u32, &Loaded)]) -> Result<SecretBytes> {
+    let rec = StoredKeyRef {
+        info,
+        material: material
+            .iter()
+            .map(|(v, l)| StoredMaterialRef {
+                version: *v,
+                key: l.raw.expose_secret(),
+            })
+            .collect(),
+    };
+    to_json_secret(&rec)
+}
+
+pub(crate) fn decode(id: &str, bytes: &[u8]) -> Result<StoredKey> {
+    serde_json::from_slice(bytes)
+        // The message deliberately omits serde's text, which can quote input.
+        .map_err(|e| {
+            Error::new(
+                crate::ErrorKind::Integrity,
+                format!(
+                    "record {id} does not decode (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })
+}
