@@ -632,6 +632,69 @@ impl Key<Agreement, Active> {
     }
 }
 
+#[cfg(feature = "hazmat")]
+impl Key<Aead, Active> {
+    /// Raw AES-256-GCM encryption with a caller-chosen nonce; returns
+    /// `ciphertext || tag` with no keylife header. For interoperability tests
+    /// and known-answer vectors only. Counts against the usage limit.
+    ///
+    /// # Security warning
+    /// Reusing a nonce under one key reveals the XOR of plaintexts and lets an
+    /// attacker forge messages (NIST SP 800-38D §8). The caller must
+    /// guarantee every nonce is unique for this key. Use [`Key::encrypt`].
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Unsupported`] for nonces other than 12 bytes; as
+    /// [`Key::encrypt`].
+    pub fn hazmat_encrypt_assume_unique_nonce(
+        &self,
+        nonce: &[u8],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.store.op_raw_encrypt(&self.cell, nonce, plaintext, aad)
+    }
+}
+
+#[cfg(feature = "hazmat")]
+macro_rules! aead_raw_process {
+    ($($s:ty),+) => {$(
+        impl Key<Aead, $s> {
+            /// Raw AES-256-GCM decryption of `ciphertext || tag` with the
+            /// primary version, with no keylife header. For known-answer
+            /// vectors and interoperability.
+            ///
+            /// # Errors
+            /// [`crate::ErrorKind::AuthenticationFailed`];
+            /// [`crate::ErrorKind::Unsupported`] for nonces other than 12 bytes.
+            pub fn hazmat_decrypt_raw(&self, nonce: &[u8], ciphertext_and_tag: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+                self.store.op_raw_decrypt(&self.cell, nonce, ciphertext_and_tag, aad)
+            }
+        }
+    )+};
+}
+#[cfg(feature = "hazmat")]
+aead_raw_process!(Active, Suspended, Deactivated);
+
+#[cfg(feature = "hazmat")]
+impl<P: KeyPurpose, S: KeyState> Key<P, S> {
+    /// Exports the raw material of `version` (the primary when `None`):
+    /// 32 bytes for AES, P-256 scalars, HMAC and HKDF keys of their length.
+    /// Only keys created [`KeySpec::exportable`], only administrators, never
+    /// compromised or destroyed keys; always audited.
+    ///
+    /// # Security warning
+    /// The returned bytes are the key. Once outside keylife nothing governs
+    /// them: no state, no audit, no destruction.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::Policy`] if not exportable;
+    /// [`crate::ErrorKind::PermissionDenied`]; [`crate::ErrorKind::WrongState`].
+    pub fn hazmat_export_raw(&self, version: Option<u32>) -> Result<SecretBytes> {
+        self.store.op_export_raw(&self.cell, version)
+    }
+}
+
 /// A key of purpose `P` in a state known only at run time: the bridge for
 /// storage, the C ABI and Python. Match on it to get a typed handle.
 #[derive(Debug)]

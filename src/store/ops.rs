@@ -634,3 +634,115 @@ fn rotate_info(info: &mut KeyInfo, now: crate::key::Timestamp) -> Result<Loaded>
     info.last_rotated_at = Some(now);
     Ok(material)
 }
+
+#[cfg(feature = "hazmat")]
+impl KeyStore {
+    pub(crate) fn op_raw_encrypt(
+        &self,
+        cell: &KeyCell,
+        nonce: &[u8],
+        pt: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>> {
+        let nonce: [u8; GCM_NONCE_LEN] = nonce.try_into().map_err(|_| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("AES-GCM nonces are {GCM_NONCE_LEN} bytes here"),
+            )
+        })?;
+        let mut version = None;
+        let res = (|| {
+            authorize(&self.principal, Operation::Encrypt)?;
+            loop {
+                {
+                    let data = cell.read()?;
+                    check_use(&data.info, Purpose::Aead, Use::Apply, Operation::Encrypt)?;
+                    let v = data.info.primary_version;
+                    let idx =
+                        usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
+                    if data.usage.get(idx).is_some_and(|u| u.try_take().is_some()) {
+                        version = Some(v);
+                        let mut out = pt.to_vec();
+                        let tag = data
+                            .material(v)?
+                            .aes()?
+                            .seal_in_place(&nonce, aad, &mut out)?;
+                        out.extend_from_slice(&tag);
+                        return Ok(out);
+                    }
+                }
+                self.reserve_usage(cell)?;
+            }
+        })();
+        self.audit(
+            Operation::Encrypt,
+            Some(cell.id),
+            version,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    pub(crate) fn op_raw_decrypt(
+        &self,
+        cell: &KeyCell,
+        nonce: &[u8],
+        ct: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.use_key(
+            cell,
+            Operation::Decrypt,
+            Purpose::Aead,
+            Use::Process,
+            |data, version| {
+                let nonce: [u8; GCM_NONCE_LEN] = nonce.try_into().map_err(|_| {
+                    Error::new(
+                        ErrorKind::Unsupported,
+                        format!("AES-GCM nonces are {GCM_NONCE_LEN} bytes here"),
+                    )
+                })?;
+                let tag_at = ct
+                    .len()
+                    .checked_sub(crypto::GCM_TAG_LEN)
+                    .ok_or_else(Error::auth)?;
+                let mut tag = [0u8; crypto::GCM_TAG_LEN];
+                tag.copy_from_slice(&ct[tag_at..]);
+                let v = data.info.primary_version;
+                *version = Some(v);
+                let mut buf = ct[..tag_at].to_vec();
+                data.processable(v)?
+                    .aes()?
+                    .open_in_place(&nonce, aad, &mut buf, &tag)?;
+                Ok(buf)
+            },
+        )
+    }
+
+    pub(crate) fn op_export_raw(&self, cell: &KeyCell, ver: Option<u32>) -> Result<SecretBytes> {
+        let mut version = None;
+        let res = (|| {
+            authorize(&self.principal, Operation::Export)?;
+            let data = cell.read()?;
+            if !data.info.exportable {
+                return Err(Error::new(
+                    ErrorKind::Policy,
+                    format!("key {} was not created exportable", cell.id),
+                ));
+            }
+            if !data.info.state.has_material() || data.info.state == StateName::Compromised {
+                return Err(Error::wrong_state("Export", data.info.state));
+            }
+            let v = ver.unwrap_or(data.info.primary_version);
+            version = Some(v);
+            Ok(data.material(v)?.raw.duplicate())
+        })();
+        self.audit(
+            Operation::Export,
+            Some(cell.id),
+            version,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+}
