@@ -19,6 +19,8 @@ pub(crate) struct KeyCell {
     data: RwLock<CellData>,
     /// Milliseconds of the next date-driven transition (`i64::MAX`: none).
     next_due: AtomicI64,
+    /// The store's sync epoch this cell was last checked against.
+    epoch: AtomicU64,
 }
 
 pub(crate) struct CellData {
@@ -186,6 +188,7 @@ impl KeyCell {
             id: data.info.id,
             data: RwLock::new(data),
             next_due: AtomicI64::new(due),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -199,6 +202,14 @@ impl KeyCell {
         self.data
             .write()
             .map_err(|_| Error::internal("key lock poisoned"))
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_epoch(&self, e: u64) {
+        self.epoch.store(e, Ordering::Release);
     }
 
     pub(crate) fn is_due(&self, now_ms: i64) -> bool {

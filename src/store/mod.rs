@@ -6,6 +6,7 @@ mod cell;
 mod ops;
 mod record;
 mod seal;
+mod sync;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -48,6 +49,11 @@ pub struct StoreOptions {
     /// Shortest waiting period accepted by `schedule_destruction`
     /// (default 7 days, as AWS KMS's minimum).
     pub min_destruction_wait: Duration,
+    /// How often, at most, a handle asks the backend whether another process
+    /// committed (default 250 ms). A key revoked by another process stops
+    /// working here within this interval (plus the time of one call); a
+    /// state change made through this store is visible at once.
+    pub refresh_interval: Duration,
 }
 
 impl Default for StoreOptions {
@@ -55,6 +61,7 @@ impl Default for StoreOptions {
         StoreOptions {
             usage_block: 4096,
             min_destruction_wait: Duration::from_secs(7 * 24 * 3600),
+            refresh_interval: Duration::from_millis(250),
         }
     }
 }
@@ -98,7 +105,9 @@ impl StoreBuilder {
     /// [`ErrorKind::Integrity`] for a damaged header; storage errors.
     pub fn open(self, kek: &dyn KekProvider, principal: Principal) -> Result<KeyStore> {
         let sealer = open_header(&*self.backend, kek)?;
+        let sync = sync::Sync::new(&*self.backend)?;
         let inner = Arc::new(StoreInner {
+            sync,
             backend: self.backend,
             sealer,
             clock: self.clock,
@@ -180,6 +189,7 @@ fn open_header(backend: &dyn Backend, kek: &dyn KekProvider) -> Result<Sealer> {
 }
 
 pub(crate) struct StoreInner {
+    sync: sync::Sync,
     backend: Box<dyn Backend>,
     sealer: Sealer,
     clock: Arc<dyn Clock>,
@@ -509,12 +519,9 @@ impl KeyStore {
                 Ok(())
             })?;
             let mut report = MaintenanceReport::default();
-            let now = self.now().as_millis();
             for (id, before) in ids {
+                // `cell` brings the key up to date (dates, other processes).
                 let cell = self.cell(&id)?;
-                if cell.is_due(now) {
-                    self.refresh_due(&cell)?;
-                }
                 let after = cell.read()?.state();
                 if after != before {
                     report.transitions.push((id, before, after));
@@ -600,9 +607,7 @@ impl KeyStore {
                 }
             }
         };
-        if cell.is_due(self.now().as_millis()) {
-            self.refresh_due(&cell)?;
-        }
+        self.prepare(&cell)?;
         Ok(cell)
     }
 
@@ -629,6 +634,33 @@ impl KeyStore {
         self.inner
             .sealer
             .seal(&key_record_id(&info.id), plain.expose_secret())
+    }
+
+    /// Brings a cell up to date before use: first other processes' writes
+    /// (checked at most every [`StoreOptions::refresh_interval`]), then due
+    /// date-driven transitions.
+    pub(crate) fn prepare(&self, cell: &KeyCell) -> Result<()> {
+        let epoch = self
+            .inner
+            .sync
+            .current_epoch(&*self.inner.backend, self.inner.options.refresh_interval)?;
+        if cell.epoch() != epoch {
+            let fresh_rev = self
+                .inner
+                .backend
+                .get(&key_record_id(&cell.id))?
+                .map(|r| r.revision);
+            let mut data = cell.write()?;
+            if fresh_rev != Some(data.revision) {
+                *data = self.load_data(&cell.id)?;
+                cell.set_next_due(&data.info);
+            }
+            cell.set_epoch(epoch);
+        }
+        if cell.is_due(self.now().as_millis()) {
+            self.refresh_due(cell)?;
+        }
+        Ok(())
     }
 
     /// Applies due date-driven transitions to a cell (as the scheduler).
@@ -765,9 +797,7 @@ impl KeyStore {
         let op = t.operation();
         let res = (|| {
             authorize(&self.principal, op)?;
-            if cell.is_due(self.now().as_millis()) {
-                self.refresh_due(cell)?;
-            }
+            self.prepare(cell)?;
             if let Transition::ScheduleDestruction { at } = t {
                 let min = self.now().plus(self.inner.options.min_destruction_wait);
                 if at < min {

@@ -117,9 +117,7 @@ impl KeyStore {
         let mut version = None;
         let res = (|| {
             authorize(&self.principal, op)?;
-            if cell.is_due(self.now().as_millis()) {
-                self.refresh_due(cell)?;
-            }
+            self.prepare(cell)?;
             let data = cell.read()?;
             check_use(&data.info, purpose, u, op)?;
             f(&data, &mut version)
@@ -138,9 +136,7 @@ impl KeyStore {
         let res = (|| {
             authorize(&self.principal, Operation::Encrypt)?;
             loop {
-                if cell.is_due(self.now().as_millis()) {
-                    self.refresh_due(cell)?;
-                }
+                self.prepare(cell)?;
                 {
                     let data = cell.read()?;
                     check_use(&data.info, Purpose::Aead, Use::Apply, Operation::Encrypt)?;
@@ -516,9 +512,7 @@ impl KeyStore {
     ) -> Result<()> {
         let res = (|| {
             authorize(&self.principal, op)?;
-            if cell.is_due(self.now().as_millis()) {
-                self.refresh_due(cell)?;
-            }
+            self.prepare(cell)?;
             self.mutate(cell, f)
         })();
         let r = if reason.is_empty() {

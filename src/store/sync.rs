@@ -1,0 +1,51 @@
+//! Noticing other processes' writes without a daemon.
+//!
+//! Every use of a key asks [`Sync::current_epoch`]. At most once per refresh
+//! interval it reads the backend's change counter (SQLite: `data_version`);
+//! if it moved, the epoch advances and every cell re-reads its record's
+//! revision on its next use, reloading when it differs. So a key compromised
+//! by another process stops working here within one interval.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::backend::Backend;
+use crate::error::Result;
+
+pub(crate) struct Sync {
+    start: Instant,
+    /// Milliseconds since `start` of the last counter read.
+    last_check: AtomicU64,
+    counter: AtomicU64,
+    /// Starts at 1 so fresh cells (epoch 0) check once.
+    epoch: AtomicU64,
+}
+
+impl Sync {
+    pub(crate) fn new(backend: &dyn Backend) -> Result<Sync> {
+        Ok(Sync {
+            start: Instant::now(),
+            last_check: AtomicU64::new(0),
+            counter: AtomicU64::new(backend.change_counter()?),
+            epoch: AtomicU64::new(1),
+        })
+    }
+
+    pub(crate) fn current_epoch(&self, backend: &dyn Backend, interval: Duration) -> Result<u64> {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_check.load(Ordering::Acquire);
+        let interval = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+        if now.saturating_sub(last) >= interval
+            && self
+                .last_check
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            let c = backend.change_counter()?;
+            if self.counter.swap(c, Ordering::AcqRel) != c {
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        Ok(self.epoch.load(Ordering::Acquire))
+    }
+}
