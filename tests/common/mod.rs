@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use keylife::backend::MemoryBackend;
-use keylife::{Kek, KeyStore, ManualClock, MemoryAuditSink, Principal, RawKek, StoreOptions, Timestamp};
+use keylife::{
+    Kek, KeyStore, ManualClock, MemoryAuditSink, Principal, RawKek, StoreOptions, Timestamp,
+};
 
 /// 2026-01-01T00:00:00Z.
 pub const T0: Timestamp = Timestamp(1_767_225_600_000);
@@ -34,7 +36,13 @@ impl Fixture {
             .options(options)
             .open(&raw(&kek), Principal::admin("alice"))
             .expect("open store");
-        Fixture { store, clock, audit, backend, kek }
+        Fixture {
+            store,
+            clock,
+            audit,
+            backend,
+            kek,
+        }
     }
 
     /// A second, independent store handle on the same backend (another
