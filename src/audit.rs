@@ -75,6 +75,8 @@ pub enum Operation {
     Import,
     /// Export key material.
     Export,
+    /// Move the store to a new key-encryption key.
+    RotateKek,
 }
 
 /// How it ended.

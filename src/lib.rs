@@ -24,6 +24,6 @@ pub use key::{
 pub use principal::{Principal, Role};
 pub use secret::SecretBytes;
 pub use store::{
-    AES_GCM_INVOCATION_LIMIT, Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport, RawKek,
-    StoreBuilder, StoreOptions, backend,
+    AES_GCM_INVOCATION_LIMIT, Argon2Params, Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport,
+    PassphraseKek, RawKek, StoreBuilder, StoreOptions, backend,
 };

@@ -3,6 +3,7 @@
 
 pub mod backend;
 mod cell;
+mod kek;
 mod ops;
 mod record;
 mod seal;
@@ -12,9 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-pub use self::seal::{Kek, KekProvider, RawKek};
+pub use self::kek::{Argon2Params, Kek, KekProvider, PassphraseKek, RawKek};
 pub(crate) use cell::{CellData, KeyCell};
 pub(crate) use record::Loaded;
 
@@ -32,9 +31,7 @@ use crate::principal::{Principal, Role};
 #[cfg(feature = "hazmat")]
 use crate::secret::SecretBytes;
 
-const HEADER_ID: &str = "store/header";
 const KEY_PREFIX: &str = "key/";
-const STORE_FORMAT: u32 = 1;
 /// AES-GCM with random 96-bit nonces: at most 2^32 invocations per key
 /// (NIST SP 800-38D §8.3).
 pub const AES_GCM_INVOCATION_LIMIT: u64 = 1 << 32;
@@ -104,12 +101,13 @@ impl StoreBuilder {
     /// [`ErrorKind::UnsupportedVersion`] for a store from a newer keylife;
     /// [`ErrorKind::Integrity`] for a damaged header; storage errors.
     pub fn open(self, kek: &dyn KekProvider, principal: Principal) -> Result<KeyStore> {
-        let sealer = open_header(&*self.backend, kek)?;
+        let (sealer, kek) = seal::open(&*self.backend, kek)?;
         let sync = sync::Sync::new(&*self.backend)?;
         let inner = Arc::new(StoreInner {
             sync,
             backend: self.backend,
-            sealer,
+            sealer: RwLock::new(Arc::new(sealer)),
+            kek: Mutex::new(kek),
             clock: self.clock,
             sinks: RwLock::new(self.sinks),
             cells: Mutex::new(HashMap::new()),
@@ -121,77 +119,12 @@ impl StoreBuilder {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Header {
-    format: u32,
-    kek_kind: String,
-    kek_params: Vec<u8>,
-    /// A sealed known value: proves the KEK on open.
-    check: Vec<u8>,
-}
-
-const CHECK_ID: &str = "store/check";
-const CHECK_VALUE: &[u8] = b"keylife store check v1";
-
-fn open_header(backend: &dyn Backend, kek: &dyn KekProvider) -> Result<Sealer> {
-    match backend.get(HEADER_ID)? {
-        None => {
-            let params = kek.init_params()?;
-            let sealer = Sealer::new(&kek.unlock(&params)?)?;
-            let header = Header {
-                format: STORE_FORMAT,
-                kek_kind: kek.kind().to_owned(),
-                kek_params: params,
-                check: sealer.seal(CHECK_ID, CHECK_VALUE)?,
-            };
-            let bytes = serde_json::to_vec(&header)
-                .map_err(|e| Error::internal(format!("header encoding: {e}")))?;
-            match backend.put(HEADER_ID, bytes, Expect::Absent) {
-                Ok(_) => Ok(sealer),
-                // Another process initialised it first: open theirs.
-                Err(e) if e.kind() == ErrorKind::Conflict => open_header(backend, kek),
-                Err(e) => Err(e),
-            }
-        }
-        Some(rec) => {
-            let header: Header = serde_json::from_slice(&rec.value)
-                .map_err(|_| Error::new(ErrorKind::Integrity, "store header is damaged"))?;
-            if header.format > STORE_FORMAT {
-                return Err(Error::new(
-                    ErrorKind::UnsupportedVersion,
-                    format!(
-                        "store format {} is newer than this build ({STORE_FORMAT})",
-                        header.format
-                    ),
-                ));
-            }
-            if header.kek_kind != kek.kind() {
-                return Err(Error::new(
-                    ErrorKind::WrongKek,
-                    format!(
-                        "store was sealed with a '{}' KEK, not '{}'",
-                        header.kek_kind,
-                        kek.kind()
-                    ),
-                ));
-            }
-            let sealer = Sealer::new(&kek.unlock(&header.kek_params)?)?;
-            match sealer.open(CHECK_ID, &header.check) {
-                Ok(v) if v.expose_secret() == CHECK_VALUE => Ok(sealer),
-                _ => Err(Error::new(
-                    ErrorKind::WrongKek,
-                    "the key-encryption key does not open this store",
-                )),
-            }
-        }
-    }
-}
-
 pub(crate) struct StoreInner {
     sync: sync::Sync,
     backend: Box<dyn Backend>,
-    sealer: Sealer,
+    sealer: RwLock<Arc<Sealer>>,
+    /// The KEK that opened the store, kept for KEK rotation.
+    kek: Mutex<Kek>,
     clock: Arc<dyn Clock>,
     sinks: RwLock<Vec<Arc<dyn AuditSink>>>,
     cells: Mutex<HashMap<KeyId, Weak<KeyCell>>>,
@@ -557,7 +490,7 @@ impl KeyStore {
                 let info = match live {
                     Some(cell) => cell.read()?.snapshot(),
                     None => {
-                        let plain = self.inner.sealer.open(&rid, &rec.value)?;
+                        let plain = self.sealer()?.open(&rid, &rec.value)?;
                         record::decode(&rid, plain.expose_secret())?.info
                     }
                 };
@@ -618,7 +551,7 @@ impl KeyStore {
             .backend
             .get(&rid)?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no key {id}")))?;
-        let plain = self.inner.sealer.open(&rid, &rec.value)?;
+        let plain = self.sealer()?.open(&rid, &rec.value)?;
         let stored = record::decode(&rid, plain.expose_secret())?;
         if stored.info.id != *id {
             return Err(Error::new(
@@ -631,9 +564,166 @@ impl KeyStore {
 
     fn seal_key(&self, info: &KeyInfo, material: &[(u32, &Loaded)]) -> Result<Vec<u8>> {
         let plain = record::encode(info, material)?;
+        self.sealer()?
+            .seal(&key_record_id(&info.id), plain.expose_secret())
+    }
+
+    fn sealer(&self) -> Result<Arc<Sealer>> {
         self.inner
             .sealer
-            .seal(&key_record_id(&info.id), plain.expose_secret())
+            .read()
+            .map(|s| s.clone())
+            .map_err(|_| Error::internal("sealer lock poisoned"))
+    }
+
+    /// Moves the store to a new KEK: a fresh record key under `new`, every
+    /// record re-sealed with it, then the old KEK and record keys dropped.
+    /// `progress(done, total)` is called as records are re-sealed.
+    ///
+    /// Crash-safe: if the process dies at any point, the store opens under
+    /// either KEK, and calling `rotate_kek` again (with the same `new`)
+    /// finishes the job. Run it while no other process writes to the store:
+    /// a process that opened the store before the rotation keeps sealing with
+    /// the old record key until it reopens.
+    ///
+    /// ```
+    /// use keylife::{Kek, KeyStore, KeySpec, Principal, RawKek, backend::MemoryBackend, purpose::Aead};
+    /// use std::sync::Arc;
+    /// let backend = Arc::new(MemoryBackend::new());
+    /// let (old, new) = (Kek::generate()?, Kek::generate()?);
+    /// let new_bytes = new.expose_secret().to_vec();
+    /// let store = KeyStore::open(backend.clone(), &RawKek::new(old), Principal::admin("ops"))?;
+    /// let key = store.create_active(KeySpec::<Aead>::new("k"))?;
+    /// let ct = key.encrypt(b"m", b"")?;
+    /// store.rotate_kek(&RawKek::new(new), &mut |done, total| println!("{done}/{total}"))?;
+    /// let reopened = KeyStore::open(backend, &RawKek::new(Kek::from_bytes(&new_bytes)?), Principal::admin("ops"))?;
+    /// assert_eq!(reopened.decrypt(&ct, b"")?, b"m");
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::PermissionDenied`] unless administrator;
+    /// [`ErrorKind::WrongKek`] when resuming with another new KEK; storage
+    /// errors (the rotation can then be resumed).
+    pub fn rotate_kek(
+        &self,
+        new: &dyn KekProvider,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<()> {
+        let res = self.rotate_kek_inner(new, progress);
+        self.audit(Operation::RotateKek, None, None, res.clone())?;
+        res
+    }
+
+    fn rotate_kek_inner(
+        &self,
+        new: &dyn KekProvider,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<()> {
+        authorize(&self.principal, Operation::RotateKek)?;
+        let backend = &*self.inner.backend;
+        let mut kek = self
+            .inner
+            .kek
+            .lock()
+            .map_err(|_| Error::internal("kek lock poisoned"))?;
+        let (sealer, new_kek) = seal::begin_rotation(backend, &kek, new)?;
+        let sealer = Arc::new(sealer);
+        *self
+            .inner
+            .sealer
+            .write()
+            .map_err(|_| Error::internal("sealer lock poisoned"))? = sealer.clone();
+        *kek = new_kek;
+        // Count first, for progress; then re-seal page by page.
+        let mut total = 0u64;
+        self.scan_all(|_, _| {
+            total += 1;
+            Ok(())
+        })?;
+        let mut done = 0u64;
+        progress(done, total);
+        self.scan_all(|id, rec| {
+            self.reseal_record(&sealer, id, rec)?;
+            done += 1;
+            progress(done.min(total), total);
+            Ok(())
+        })?;
+        // Nothing may remain under an old record key before it is dropped.
+        self.scan_all(|id, rec| match Sealer::epoch_of(&rec.value) {
+            Some(e) if e == sealer.current_epoch() => Ok(()),
+            _ => Err(Error::new(ErrorKind::Conflict, format!("record {id} was written under the old KEK during rotation; run rotate_kek again"))),
+        })?;
+        seal::finish_rotation(backend)
+    }
+
+    /// Whether a KEK rotation was interrupted and should be resumed with
+    /// [`KeyStore::rotate_kek`].
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn kek_rotation_pending(&self) -> Result<bool> {
+        seal::rotation_pending(&*self.inner.backend)
+    }
+
+    /// Every record except the header, page by page.
+    fn scan_all(&self, mut f: impl FnMut(&str, &backend::Record) -> Result<()>) -> Result<()> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.inner.backend.scan("", after.as_deref(), 256)?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            for (id, rec) in &page {
+                if id != seal::HEADER_ID {
+                    f(id, rec)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn reseal_record(&self, sealer: &Sealer, id: &str, rec: &backend::Record) -> Result<()> {
+        // A live key cell caches its record's revision: hold its lock so a
+        // concurrent change cannot slip between read and write.
+        let cell = id
+            .strip_prefix(KEY_PREFIX)
+            .and_then(|h| h.parse::<KeyId>().ok())
+            .and_then(|k| self.live_cell(&k));
+        let mut guard = match &cell {
+            Some(c) => Some(c.write()?),
+            None => None,
+        };
+        let mut rec = rec.clone();
+        for _ in 0..8 {
+            let Some(value) = sealer.reseal(id, &rec.value)? else {
+                return Ok(());
+            };
+            match self.inner.backend.commit(&[WriteOp::Put {
+                id: id.to_owned(),
+                value,
+                expect: Expect::Revision(rec.revision),
+            }]) {
+                Ok(revs) => {
+                    if let Some(g) = guard.as_mut()
+                        && g.revision == rec.revision
+                    {
+                        g.revision = revs.first().copied().unwrap_or(g.revision);
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    rec = match self.inner.backend.get(id)? {
+                        Some(r) => r,
+                        None => return Ok(()),
+                    };
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            format!("record {id} kept changing during KEK rotation"),
+        ))
     }
 
     /// Brings a cell up to date before use: first other processes' writes
@@ -952,7 +1042,7 @@ fn authorize(p: &Principal, op: Operation) -> Result<()> {
         | Maintenance
         | Destroy
         | DestroyVersion => &[Role::Administrator, Role::Operator],
-        CompromisedRewrap | Export => &[Role::Administrator],
+        CompromisedRewrap | Export | RotateKek => &[Role::Administrator],
     };
     if p.has_any(allowed) {
         Ok(())
