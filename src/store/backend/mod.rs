@@ -4,10 +4,20 @@
 //! (AES-256-GCM under the store key, record id bound into the associated
 //! data) before it reached them. A backend only has to keep bytes, count
 //! revisions and commit several writes atomically.
+//!
+//! Backends: [`MemoryBackend`] (tests), [`FileBackend`] (one file, small
+//! keysets shipped with an application), `SqliteBackend` (the embedded
+//! default, feature `sqlite`).
 
+mod file;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
+pub use file::FileBackend;
 pub use memory::MemoryBackend;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteBackend, SqliteOptions};
 
 use crate::error::Result;
 
