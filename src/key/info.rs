@@ -115,7 +115,9 @@ pub struct KeyInfo {
     pub exportable: bool,
     /// Generated or imported.
     pub origin: Origin,
-    /// Free-form labels (classification, compliance scope, ...).
+    /// Classification level (e.g. "confidential"); policy lists the levels.
+    pub classification: Option<String>,
+    /// Free-form labels (compliance scope, cost centre, ...).
     pub labels: BTreeMap<String, String>,
 }
 

@@ -33,6 +33,7 @@ pub struct KeySpec<P: KeyPurpose> {
     rotate_at_usage_limit: bool,
     suspended_processing: bool,
     exportable: bool,
+    classification: Option<String>,
     labels: BTreeMap<String, String>,
     _p: PhantomData<fn() -> P>,
 }
@@ -51,6 +52,7 @@ impl<P: KeyPurpose> KeySpec<P> {
             rotate_at_usage_limit: false,
             suspended_processing: true,
             exportable: false,
+            classification: None,
             labels: BTreeMap::new(),
             _p: PhantomData,
         }
@@ -107,7 +109,13 @@ impl<P: KeyPurpose> KeySpec<P> {
         self
     }
 
-    /// A free-form label (classification, compliance scope, …).
+    /// Classification level (e.g. "confidential"); checked against policy.
+    pub fn classification(mut self, level: &str) -> Self {
+        self.classification = Some(level.to_owned());
+        self
+    }
+
+    /// A free-form label (compliance scope, cost centre, …).
     pub fn label(mut self, name: &str, value: &str) -> Self {
         self.labels.insert(name.to_owned(), value.to_owned());
         self
@@ -183,6 +191,7 @@ impl<P: KeyPurpose> KeySpec<P> {
             suspended_processing: self.suspended_processing,
             exportable: self.exportable,
             origin,
+            classification: self.classification,
             labels: self.labels,
         })
     }

@@ -1068,6 +1068,8 @@ pub struct KeyFilter {
     pub name: Option<String>,
     /// Label `(name, value)` present.
     pub label: Option<(String, String)>,
+    /// Classification equals.
+    pub classification: Option<String>,
 }
 
 impl KeyFilter {
@@ -1105,6 +1107,13 @@ impl KeyFilter {
         self
     }
 
+    /// Only keys classified `level`.
+    #[must_use]
+    pub fn classification(mut self, level: &str) -> KeyFilter {
+        self.classification = Some(level.to_owned());
+        self
+    }
+
     /// Only keys with label `key` = `value`.
     #[must_use]
     pub fn label(mut self, key: &str, value: &str) -> KeyFilter {
@@ -1123,6 +1132,10 @@ impl KeyFilter {
                 .label
                 .as_ref()
                 .is_none_or(|(k, v)| i.labels.get(k) == Some(v))
+            && self
+                .classification
+                .as_ref()
+                .is_none_or(|c| i.classification.as_ref() == Some(c))
     }
 }
 
