@@ -2,6 +2,9 @@
 //! backend: memory, single file and SQLite. `contract!` generates one
 //! `#[test]` per backend per property, so a failure names both.
 
+// A test fails by panicking; `expect` messages say which step failed.
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

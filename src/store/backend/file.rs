@@ -52,19 +52,7 @@ const HEAD_LEN: usize = MAGIC.len() + 4 + 8;
 /// Suited to keysets of up to a few thousand keys: reads are served from
 /// memory, and each commit writes the whole file and fsyncs it twice.
 ///
-/// ```
-/// use keylife::backend::{Backend, Expect, FileBackend};
-/// let dir = tempfile::tempdir().expect("temporary directory");
-/// let path = dir.path().join("app.keys");
-///
-/// let store = FileBackend::open(&path)?;            // creates the file
-/// store.put("key/1", b"sealed".to_vec(), Expect::Absent)?;
-/// drop(store);                                       // releases the lock
-///
-/// let store = FileBackend::open(&path)?;
-/// assert_eq!(store.get("key/1")?.map(|r| r.value), Some(b"sealed".to_vec()));
-/// # Ok::<(), keylife::Error>(())
-/// ```
+/// Open one with [`FileBackend::open`].
 pub struct FileBackend {
     path: PathBuf,
     state: Mutex<State>,
@@ -111,6 +99,20 @@ impl core::fmt::Debug for FileBackend {
 impl FileBackend {
     /// Opens the store file at `path`, creating an empty one if it does not
     /// exist, and locks it for the lifetime of the returned value.
+    ///
+    /// ```
+    /// use keylife::backend::{Backend, Expect, FileBackend};
+    /// let dir = tempfile::tempdir().expect("temporary directory");
+    /// let path = dir.path().join("app.keys");
+    ///
+    /// let store = FileBackend::open(&path)?;            // creates the file
+    /// store.put("key/1", b"sealed".to_vec(), Expect::Absent)?;
+    /// drop(store);                                       // releases the lock
+    ///
+    /// let store = FileBackend::open(&path)?;
+    /// assert_eq!(store.get("key/1")?.map(|r| r.value), Some(b"sealed".to_vec()));
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
     ///
     /// # Errors
     /// - [`ErrorKind::Storage`] "store is locked by another process" if
@@ -499,9 +501,9 @@ mod tests {
         let path = Path::new("/x/store.keys");
         assert_eq!(decode(path, &bytes)?, m);
         for n in 0..bytes.len() {
-            let Err(err) = decode(path, &bytes[..n]) else {
-                panic!("a file cut at {n} bytes was accepted");
-            };
+            let res = decode(path, &bytes[..n]);
+            assert!(res.is_err(), "a file cut at {n} bytes was accepted");
+            let Err(err) = res else { continue };
             assert_eq!(err.kind(), ErrorKind::Integrity, "cut at {n}: {err}");
             assert!(err.to_string().contains("/x/store.keys"), "{err}");
         }

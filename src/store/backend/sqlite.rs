@@ -137,19 +137,7 @@ impl SqliteOptions {
 /// connection); concurrent writers are serialised by SQLite's lock and
 /// compare-and-swap revisions make lost updates impossible.
 ///
-/// ```
-/// use keylife::backend::{Backend, Expect, SqliteBackend};
-/// let dir = tempfile::tempdir().expect("temporary directory");
-/// let path = dir.path().join("keys.db");
-///
-/// let db = SqliteBackend::open(&path)?;
-/// assert_eq!(db.put("key/1", b"sealed".to_vec(), Expect::Absent)?, 1);
-/// drop(db);
-///
-/// let db = SqliteBackend::open(&path)?;           // durable across reopen
-/// assert_eq!(db.get("key/1")?.map(|r| r.revision), Some(1));
-/// # Ok::<(), keylife::Error>(())
-/// ```
+/// Open one with [`SqliteBackend::open`] or [`SqliteBackend::open_with`].
 pub struct SqliteBackend {
     conn: Mutex<Connection>,
     path: PathBuf,
@@ -173,6 +161,20 @@ impl SqliteBackend {
 
     /// Opens the database at `path`, creating it if missing, with default
     /// [`SqliteOptions`].
+    ///
+    /// ```
+    /// use keylife::backend::{Backend, Expect, SqliteBackend};
+    /// let dir = tempfile::tempdir().expect("temporary directory");
+    /// let path = dir.path().join("keys.db");
+    ///
+    /// let db = SqliteBackend::open(&path)?;
+    /// assert_eq!(db.put("key/1", b"sealed".to_vec(), Expect::Absent)?, 1);
+    /// drop(db);
+    ///
+    /// let db = SqliteBackend::open(&path)?;           // durable across reopen
+    /// assert_eq!(db.get("key/1")?.map(|r| r.revision), Some(1));
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`SqliteBackend::open_with`].
@@ -345,43 +347,94 @@ fn sql_err(path: &Path, what: &str, e: &rusqlite::Error) -> Error {
     }
 }
 
-/// Refuses anything that does not start with a complete SQLite header —
-/// including an empty file — before SQLite would treat it as a new database.
+/// Refuses anything that is not a whole SQLite database — an empty file, a
+/// bad header, a truncated file — before SQLite would treat it as a new or
+/// shorter database.
+///
+/// The size checks only apply when the `-wal` file is missing or empty
+/// (before and after reading the database): with a non-empty WAL, SQLite
+/// may legitimately be between a checkpoint's page writes and its final
+/// size, and recovery from the WAL repairs that. A failing size check is
+/// retried once, in case a checkpoint ran between the reads.
 fn check_header(path: &Path) -> Result<()> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(SQLITE_HEADER_LEN);
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(SQLITE_HEADER_LEN as u64)
-                .read_to_end(&mut head)
-                .map(|_| ())
-        })
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Storage,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
-    if head.len() < SQLITE_HEADER_LEN {
-        return Err(Error::new(
-            ErrorKind::Integrity,
-            format!(
-                "{} is truncated ({} bytes): not a complete SQLite database; refusing to start a fresh store over it",
-                path.display(),
-                head.len()
-            ),
-        ));
+    match check_file(path)? {
+        None => Ok(()),
+        Some(_) => match check_file(path)? {
+            None => Ok(()),
+            Some(why) => Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{} is truncated ({why}); refusing to open it or start a fresh store over it",
+                    path.display()
+                ),
+            )),
+        },
     }
-    if !head.starts_with(SQLITE_MAGIC) {
-        return Err(Error::new(
+}
+
+/// `Ok(Some(reason))` when the file is shorter than its header says.
+fn check_file(path: &Path) -> Result<Option<String>> {
+    use std::io::Read;
+    let wal = {
+        let mut p = path.as_os_str().to_owned();
+        p.push("-wal");
+        PathBuf::from(p)
+    };
+    let wal_empty = || match std::fs::metadata(&wal) {
+        Ok(m) => m.len() == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    };
+    let read_err = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    };
+    let empty_before = wal_empty();
+    let mut head = Vec::with_capacity(SQLITE_HEADER_LEN);
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let len = file.metadata().map_err(read_err)?.len();
+    file.take(SQLITE_HEADER_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(read_err)?;
+    let refuse = |why: String| {
+        Err(Error::new(
             ErrorKind::Integrity,
             format!(
-                "{} is not a SQLite database (bad header); refusing to start a fresh store over it",
+                "{} is not a SQLite database ({why}); refusing to open it or start a fresh store over it",
                 path.display()
             ),
-        ));
+        ))
+    };
+    if head.len() < SQLITE_HEADER_LEN {
+        return refuse(format!("only {} bytes", head.len()));
     }
-    Ok(())
+    if !head.starts_with(SQLITE_MAGIC) {
+        return refuse("bad header".into());
+    }
+    let be32 = |at: usize| u32::from_be_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
+    let page_size = match u16::from_be_bytes([head[16], head[17]]) {
+        1 => 65_536,
+        n if n >= 512 && n.is_power_of_two() => u64::from(n),
+        n => return refuse(format!("invalid page size {n}")),
+    };
+    if !(empty_before && wal_empty()) {
+        return Ok(None);
+    }
+    if len % page_size != 0 {
+        return Ok(Some(format!(
+            "{len} bytes is not a whole number of {page_size}-byte pages"
+        )));
+    }
+    // The in-header page count is valid when "version-valid-for" (offset
+    // 92) equals the change counter (offset 24).
+    let pages = u64::from(be32(28));
+    if be32(92) == be32(24) && pages * page_size > len {
+        return Ok(Some(format!(
+            "{len} bytes, but the header says {pages} pages of {page_size} bytes"
+        )));
+    }
+    Ok(None)
 }
 
 /// Builds a complete, empty keylife database under a temporary name in the
