@@ -7,6 +7,11 @@ pub mod audit;
 mod clock;
 mod crypto;
 mod error;
+/// The C ABI (`include/keylife.h`): opaque handles, stable result codes,
+/// caller buffers. The only module allowed to use `unsafe`.
+#[cfg(feature = "ffi")]
+#[allow(unsafe_code)]
+pub mod ffi;
 pub mod key;
 mod nonce;
 mod principal;

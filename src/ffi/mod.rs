@@ -1,0 +1,646 @@
+//! The C ABI. `include/keylife.h` is generated from this module by cbindgen
+//! (see `cbindgen.toml`); the doc comments here are the C manual.
+//!
+//! The conventions every entry point follows (results, the thread-local
+//! last error, caller buffers, secrets, ownership, threads) are written at
+//! the top of the header, from `cbindgen.toml`.
+
+// C names: these types and constants appear in the header as they are.
+#![allow(non_camel_case_types)]
+// The entry points are `extern "C"` functions for C callers, which pass raw
+// pointers whose validity is the documented contract of each function (as in
+// rustls-ffi). Rust callers use the safe Rust API instead.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
+// Declared in this order so the header reads: stores, keys, hazmat.
+mod store;
+
+mod key;
+
+#[cfg(feature = "hazmat")]
+mod hazmat;
+
+use core::ffi::c_char;
+use core::ptr::NonNull;
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+#[cfg(feature = "hazmat")]
+pub use self::hazmat::*;
+pub use self::key::*;
+pub use self::store::*;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{Purpose, StateName};
+use crate::principal::Role;
+use crate::secret::SecretBytes;
+
+/// keylife's major version.
+pub const KEYLIFE_VERSION_MAJOR: u32 = 0;
+/// keylife's minor version.
+pub const KEYLIFE_VERSION_MINOR: u32 = 1;
+/// keylife's patch version.
+pub const KEYLIFE_VERSION_PATCH: u32 = 0;
+
+/// The result of every fallible call: `KL_OK` or a `KL_ERR_*` code.
+pub type kl_result = u32;
+
+/// Success.
+pub const KL_OK: kl_result = 0;
+/// An argument was out of range or inconsistent (the last error says which).
+pub const KL_ERR_INVALID_ARGUMENT: kl_result = 1;
+/// A caller buffer was too small; `*out_len` holds the size needed.
+pub const KL_ERR_BUFFER_TOO_SMALL: kl_result = 2;
+/// A required pointer was NULL.
+pub const KL_ERR_NULL_POINTER: kl_result = 3;
+/// The library caught a panic at the boundary; this is a bug in keylife.
+pub const KL_ERR_PANIC: kl_result = 4;
+/// The `kl_key` handle was consumed by a failed transition; load the key
+/// again with `kl_key_load`.
+pub const KL_ERR_ALREADY_CONSUMED: kl_result = 5;
+/// No key (or record, or version) with that identifier exists.
+pub const KL_ERR_NOT_FOUND: kl_result = 10;
+/// An object with that identifier already exists.
+pub const KL_ERR_ALREADY_EXISTS: kl_result = 11;
+/// The key is not in a state that allows the operation.
+pub const KL_ERR_WRONG_STATE: kl_result = 12;
+/// The key's purpose does not allow the operation.
+pub const KL_ERR_WRONG_PURPOSE: kl_result = 13;
+/// The algorithm, parameter or feature is not supported.
+pub const KL_ERR_UNSUPPORTED: kl_result = 14;
+/// Input bytes could not be parsed (ciphertext, key encoding, id).
+pub const KL_ERR_MALFORMED: kl_result = 15;
+/// Authentication failed: wrong key, wrong context, or tampered data.
+/// Deliberately opaque.
+pub const KL_ERR_AUTHENTICATION_FAILED: kl_result = 16;
+/// The principal is not allowed to perform the operation.
+pub const KL_ERR_PERMISSION_DENIED: kl_result = 17;
+/// The operation needs approvals (dual control) that were not supplied.
+pub const KL_ERR_APPROVAL_REQUIRED: kl_result = 18;
+/// A usage limit (e.g. the AES-GCM invocation bound) was reached.
+pub const KL_ERR_USAGE_LIMIT_EXCEEDED: kl_result = 19;
+/// A concurrent writer changed the record first.
+pub const KL_ERR_CONFLICT: kl_result = 20;
+/// A stored record failed its integrity check.
+pub const KL_ERR_INTEGRITY: kl_result = 21;
+/// The key-encryption key does not open this store.
+pub const KL_ERR_WRONG_KEK: kl_result = 22;
+/// The storage backend failed (I/O, database, full disk).
+pub const KL_ERR_STORAGE: kl_result = 23;
+/// The request violates policy.
+pub const KL_ERR_POLICY: kl_result = 24;
+/// Data was produced by a newer, unknown format version.
+pub const KL_ERR_UNSUPPORTED_VERSION: kl_result = 25;
+/// The key version exists but may not be used.
+pub const KL_ERR_VERSION_UNAVAILABLE: kl_result = 26;
+/// An internal invariant failed; this is a bug in keylife.
+pub const KL_ERR_INTERNAL: kl_result = 99;
+
+/// The `KL_ERR_*` constant for an error kind. The match is exhaustive, so a
+/// new `ErrorKind` does not compile until it has a C constant; the tests
+/// check every constant against `ErrorKind::code`.
+#[must_use]
+pub const fn result_for(kind: ErrorKind) -> kl_result {
+    match kind {
+        ErrorKind::InvalidArgument => KL_ERR_INVALID_ARGUMENT,
+        ErrorKind::BufferTooSmall => KL_ERR_BUFFER_TOO_SMALL,
+        ErrorKind::NullPointer => KL_ERR_NULL_POINTER,
+        ErrorKind::Panic => KL_ERR_PANIC,
+        ErrorKind::AlreadyConsumed => KL_ERR_ALREADY_CONSUMED,
+        ErrorKind::NotFound => KL_ERR_NOT_FOUND,
+        ErrorKind::AlreadyExists => KL_ERR_ALREADY_EXISTS,
+        ErrorKind::WrongState => KL_ERR_WRONG_STATE,
+        ErrorKind::WrongPurpose => KL_ERR_WRONG_PURPOSE,
+        ErrorKind::Unsupported => KL_ERR_UNSUPPORTED,
+        ErrorKind::Malformed => KL_ERR_MALFORMED,
+        ErrorKind::AuthenticationFailed => KL_ERR_AUTHENTICATION_FAILED,
+        ErrorKind::PermissionDenied => KL_ERR_PERMISSION_DENIED,
+        ErrorKind::ApprovalRequired => KL_ERR_APPROVAL_REQUIRED,
+        ErrorKind::UsageLimitExceeded => KL_ERR_USAGE_LIMIT_EXCEEDED,
+        ErrorKind::Conflict => KL_ERR_CONFLICT,
+        ErrorKind::Integrity => KL_ERR_INTEGRITY,
+        ErrorKind::WrongKek => KL_ERR_WRONG_KEK,
+        ErrorKind::Storage => KL_ERR_STORAGE,
+        ErrorKind::Policy => KL_ERR_POLICY,
+        ErrorKind::UnsupportedVersion => KL_ERR_UNSUPPORTED_VERSION,
+        ErrorKind::VersionUnavailable => KL_ERR_VERSION_UNAVAILABLE,
+        ErrorKind::Internal => KL_ERR_INTERNAL,
+    }
+}
+
+/// Authenticated encryption (AES-256-GCM).
+pub const KL_PURPOSE_AEAD: u32 = 1;
+/// Signatures (ECDSA P-256 / SHA-256).
+pub const KL_PURPOSE_SIGNING: u32 = 2;
+/// Message authentication (HMAC-SHA-256).
+pub const KL_PURPOSE_MAC: u32 = 3;
+/// Key agreement (ECDH P-256, output through HKDF-SHA-256).
+pub const KL_PURPOSE_AGREEMENT: u32 = 4;
+/// Key derivation (HKDF-SHA-256).
+pub const KL_PURPOSE_DERIVATION: u32 = 5;
+
+/// The `KL_PURPOSE_*` constant for a purpose (exhaustive, tested).
+#[must_use]
+pub const fn purpose_constant(p: Purpose) -> u32 {
+    match p {
+        Purpose::Aead => KL_PURPOSE_AEAD,
+        Purpose::Signing => KL_PURPOSE_SIGNING,
+        Purpose::Mac => KL_PURPOSE_MAC,
+        Purpose::Agreement => KL_PURPOSE_AGREEMENT,
+        Purpose::Derivation => KL_PURPOSE_DERIVATION,
+    }
+}
+
+/// Generated, not yet usable.
+pub const KL_STATE_PRE_ACTIVE: u32 = 1;
+/// In use.
+pub const KL_STATE_ACTIVE: u32 = 2;
+/// Temporarily out of use; processing only where the key allows it.
+pub const KL_STATE_SUSPENDED: u32 = 3;
+/// Processing only (decrypt, verify).
+pub const KL_STATE_DEACTIVATED: u32 = 4;
+/// Known or suspected to be exposed; nothing works.
+pub const KL_STATE_COMPROMISED: u32 = 5;
+/// Waiting for its destruction date; cancellable.
+pub const KL_STATE_PENDING_DESTRUCTION: u32 = 6;
+/// Material destroyed; metadata kept.
+pub const KL_STATE_DESTROYED: u32 = 7;
+/// Destroyed after having been compromised.
+pub const KL_STATE_DESTROYED_COMPROMISED: u32 = 8;
+
+/// The `KL_STATE_*` constant for a state (exhaustive, tested).
+#[must_use]
+pub const fn state_constant(s: StateName) -> u32 {
+    match s {
+        StateName::PreActive => KL_STATE_PRE_ACTIVE,
+        StateName::Active => KL_STATE_ACTIVE,
+        StateName::Suspended => KL_STATE_SUSPENDED,
+        StateName::Deactivated => KL_STATE_DEACTIVATED,
+        StateName::Compromised => KL_STATE_COMPROMISED,
+        StateName::PendingDestruction => KL_STATE_PENDING_DESTRUCTION,
+        StateName::Destroyed => KL_STATE_DESTROYED,
+        StateName::DestroyedCompromised => KL_STATE_DESTROYED_COMPROMISED,
+    }
+}
+
+/// Manages keys, policy and principals; may do everything.
+pub const KL_ROLE_ADMINISTRATOR: u32 = 1;
+/// Creates, rotates and changes the state of keys.
+pub const KL_ROLE_OPERATOR: u32 = 2;
+/// Uses keys (encrypt, sign, ...) but cannot change their state.
+pub const KL_ROLE_APPLICATION: u32 = 3;
+/// Reads inventory and audit; cannot use keys.
+pub const KL_ROLE_AUDITOR: u32 = 4;
+/// Holds backup shares; reads inventory.
+pub const KL_ROLE_CUSTODIAN: u32 = 5;
+
+/// The `KL_ROLE_*` constant for a role (exhaustive, tested).
+#[must_use]
+pub const fn role_constant(r: Role) -> u32 {
+    match r {
+        Role::Administrator => KL_ROLE_ADMINISTRATOR,
+        Role::Operator => KL_ROLE_OPERATOR,
+        Role::Application => KL_ROLE_APPLICATION,
+        Role::Auditor => KL_ROLE_AUDITOR,
+        Role::Custodian => KL_ROLE_CUSTODIAN,
+    }
+}
+
+/// `kl_store_open` backend: a single file (small keysets shipped with an
+/// application).
+pub const KL_BACKEND_FILE: u32 = 1;
+/// `kl_store_open` backend: SQLite (the embedded default; needs the
+/// `sqlite` feature, on by default).
+pub const KL_BACKEND_SQLITE: u32 = 2;
+
+/// `kl_store_open` KEK kind: 32 raw bytes.
+pub const KL_KEK_RAW: u32 = 1;
+/// `kl_store_open` KEK kind: a UTF-8 passphrase, stretched with Argon2id.
+pub const KL_KEK_PASSPHRASE: u32 = 2;
+
+/// `kl_key_create_ex` flag: the key may be exported with the hazmat export
+/// (fixed at creation).
+pub const KL_CREATE_EXPORTABLE: u32 = 1;
+/// `kl_key_create_ex` flag: a Suspended key may not decrypt or verify
+/// (by default it may).
+pub const KL_CREATE_NO_SUSPENDED_PROCESSING: u32 = 2;
+
+/// Length of a key id in hex digits. `kl_key_id` needs a buffer of
+/// `KL_KEY_ID_HEX_LEN + 1` bytes (the NUL).
+pub const KL_KEY_ID_HEX_LEN: usize = 32;
+/// Bytes a keylife ciphertext adds to its plaintext (header and tag).
+pub const KL_CIPHERTEXT_OVERHEAD: usize = 50;
+/// Upper bound of a DER ECDSA P-256 signature's length.
+pub const KL_SIGNATURE_DER_MAX_LEN: usize = 72;
+/// Length of a fixed-width (`r || s`) ECDSA P-256 signature.
+pub const KL_SIGNATURE_FIXED_LEN: usize = 64;
+/// Length of an HMAC-SHA-256 tag.
+pub const KL_MAC_LEN: usize = 32;
+
+const _: () = assert!(KL_CIPHERTEXT_OVERHEAD == crate::key::ciphertext::OVERHEAD);
+
+// ----- results, last error, panic boundary -----
+
+thread_local! {
+    /// The detail message of the last failed call on this thread. Never
+    /// process-global: one thread's failure cannot overwrite another's.
+    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn set_last_error(msg: String) {
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut s) = slot.try_borrow_mut() {
+            *s = Some(msg);
+        }
+    });
+}
+
+fn clear_last_error() {
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut s) = slot.try_borrow_mut()
+            && s.is_some()
+        {
+            *s = None;
+        }
+    });
+}
+
+/// Runs an entry point's body inside the panic boundary and turns its
+/// result into a `kl_result`, recording the message of a failure.
+fn guard(f: impl FnOnce() -> Result<()>) -> kl_result {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => {
+            clear_last_error();
+            KL_OK
+        }
+        Ok(Err(e)) => {
+            set_last_error(e.to_string());
+            result_for(e.kind())
+        }
+        Err(_) => {
+            set_last_error("internal panic: a bug in keylife, please report it".to_owned());
+            KL_ERR_PANIC
+        }
+    }
+}
+
+/// Runs a `void` function (the `kl_*_free` family) inside the panic
+/// boundary: a panic there is swallowed rather than unwinding into C.
+fn guard_void(f: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(f));
+}
+
+fn null(what: &str) -> Error {
+    Error::new(ErrorKind::NullPointer, format!("{what} is NULL"))
+}
+
+/// Returns a static, NUL-terminated description of a result code, e.g.
+/// `"wrong key state"` for `KL_ERR_WRONG_STATE`, `"ok"` for `KL_OK`, and
+/// `"unknown result code"` for codes this version does not know.
+///
+/// The string is owned by the library and lives for the whole program: do
+/// not free it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_result_str(code: u32) -> *const c_char {
+    let s: &'static CStr = if code == KL_OK {
+        c"ok"
+    } else {
+        match ErrorKind::from_code(code) {
+            Some(k) => kind_cstr(k),
+            None => c"unknown result code",
+        }
+    };
+    s.as_ptr()
+}
+
+const fn kind_cstr(k: ErrorKind) -> &'static CStr {
+    match k {
+        ErrorKind::InvalidArgument => c"invalid argument",
+        ErrorKind::BufferTooSmall => c"buffer too small",
+        ErrorKind::NullPointer => c"null pointer",
+        ErrorKind::Panic => c"internal panic",
+        ErrorKind::AlreadyConsumed => c"handle already consumed",
+        ErrorKind::NotFound => c"not found",
+        ErrorKind::AlreadyExists => c"already exists",
+        ErrorKind::WrongState => c"wrong key state",
+        ErrorKind::WrongPurpose => c"wrong key purpose",
+        ErrorKind::Unsupported => c"unsupported",
+        ErrorKind::Malformed => c"malformed input",
+        ErrorKind::AuthenticationFailed => c"authentication failed",
+        ErrorKind::PermissionDenied => c"permission denied",
+        ErrorKind::ApprovalRequired => c"approval required",
+        ErrorKind::UsageLimitExceeded => c"usage limit exceeded",
+        ErrorKind::Conflict => c"concurrent modification",
+        ErrorKind::Integrity => c"integrity check failed",
+        ErrorKind::WrongKek => c"wrong key-encryption key",
+        ErrorKind::Storage => c"storage failure",
+        ErrorKind::Policy => c"policy violation",
+        ErrorKind::UnsupportedVersion => c"unsupported format version",
+        ErrorKind::VersionUnavailable => c"key version unavailable",
+        ErrorKind::Internal => c"internal error",
+    }
+}
+
+/// Copies the detail message of the most recent failed call **on the
+/// calling thread** into `buf`, NUL-terminated, and returns the number of
+/// bytes the message needs including the NUL (0 when the last call on this
+/// thread succeeded, or no call failed yet).
+///
+/// The message is written only when `cap` is at least the returned size;
+/// otherwise `buf` is left untouched (call again with a larger buffer).
+/// `buf` may be NULL when `cap` is 0. Messages never contain key material.
+///
+/// Every `kl_*` call that returns a `kl_result` replaces the message: a
+/// success clears it. Reading it does not clear it. Thread-safe: each
+/// thread has its own message.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_last_error(buf: *mut c_char, cap: usize) -> usize {
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        LAST_ERROR
+            .try_with(|slot| {
+                let slot = slot.try_borrow().ok()?;
+                let msg = slot.as_ref()?;
+                // Interior NULs cannot occur in our messages; cut at one if
+                // it ever did, so C sees the whole string we report.
+                let bytes = msg.as_bytes();
+                let bytes = bytes
+                    .iter()
+                    .position(|b| *b == 0)
+                    .map_or(bytes, |i| &bytes[..i]);
+                let needed = bytes.len() + 1;
+                if !buf.is_null() && cap >= needed {
+                    // SAFETY: the caller passes a buffer valid for `cap`
+                    // bytes of writes (documented contract), `needed <= cap`,
+                    // and our own `bytes` cannot overlap a C buffer.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(
+                            bytes.as_ptr(),
+                            buf.cast::<u8>(),
+                            bytes.len(),
+                        );
+                        buf.add(bytes.len()).write(0);
+                    }
+                }
+                Some(needed)
+            })
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }));
+    r.unwrap_or(0)
+}
+
+/// Returns keylife's version, `"major.minor.patch"`, as a static
+/// NUL-terminated string (equal to `KEYLIFE_VERSION` of the header the
+/// program was compiled with, unless it runs against another build). Do not
+/// free it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_version() -> *const c_char {
+    const V: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    V.as_ptr().cast()
+}
+
+// ----- pointer helpers -----
+//
+// Each entry point turns its raw pointers into references and slices in one
+// place, through these `unsafe fn`s, whose safety conditions are the
+// function's documented C contract.
+
+/// A shared reference from a C pointer.
+///
+/// # Safety
+/// `p` is NULL or points to a live `T` for `'a`.
+unsafe fn try_ref<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
+    // SAFETY: forwarded to the caller.
+    unsafe { p.as_ref() }.ok_or_else(|| null(what))
+}
+
+/// A byte input. `(NULL, 0)` is the empty slice.
+///
+/// # Safety
+/// `p` is NULL or valid for reads of `len` bytes for `'a`.
+unsafe fn try_bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(null(what));
+    }
+    if isize::try_from(len).is_err() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{what}: length {len} is too large"),
+        ));
+    }
+    // SAFETY: non-NULL, valid for `len` bytes (caller), `len <= isize::MAX`.
+    Ok(unsafe { core::slice::from_raw_parts(p, len) })
+}
+
+/// A NUL-terminated UTF-8 string input.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string valid for `'a`.
+unsafe fn try_str<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    if p.is_null() {
+        return Err(null(what));
+    }
+    // SAFETY: non-NULL and NUL-terminated (caller).
+    let c = unsafe { CStr::from_ptr(p) };
+    c.to_str().map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{what} is not valid UTF-8"),
+        )
+    })
+}
+
+/// An output parameter: checked for NULL up front, written on success.
+struct Out<T>(NonNull<T>);
+
+impl<T> Out<T> {
+    /// # Safety
+    /// `p` is NULL or valid for a write of one `T` until `write` is called.
+    unsafe fn new(p: *mut T, what: &str) -> Result<Out<T>> {
+        NonNull::new(p).map(Out).ok_or_else(|| null(what))
+    }
+
+    fn write(self, v: T) {
+        // SAFETY: `new`'s contract: valid for one write of `T`. `write`
+        // (not assignment) so no old value is dropped.
+        unsafe { self.0.as_ptr().write(v) }
+    }
+}
+
+/// A caller buffer `(out, out_cap, out_len)`.
+struct OutBuf {
+    ptr: *mut u8,
+    cap: usize,
+    len: Out<usize>,
+}
+
+impl OutBuf {
+    /// # Safety
+    /// `out` is valid for writes of `cap` bytes (or NULL with `cap == 0`)
+    /// and `len` is NULL or valid for a write of one `size_t`.
+    unsafe fn new(out: *mut u8, cap: usize, len: *mut usize) -> Result<OutBuf> {
+        // SAFETY: forwarded to the caller.
+        let len = unsafe { Out::new(len, "out_len") }?;
+        if out.is_null() && cap != 0 {
+            return Err(null("out"));
+        }
+        Ok(OutBuf { ptr: out, cap, len })
+    }
+
+    /// Fails with `KL_ERR_BUFFER_TOO_SMALL` (reporting `needed`) before an
+    /// operation whose output size is known in advance, so no work (and no
+    /// AES-GCM invocation) is wasted.
+    fn require(&self, needed: usize) -> Result<()> {
+        if needed > self.cap {
+            // SAFETY: as `Out::write`; the documented exception to "outputs
+            // only on success".
+            unsafe { self.len.0.as_ptr().write(needed) };
+            return Err(too_small(needed, self.cap));
+        }
+        Ok(())
+    }
+
+    /// Writes `data` (and a NUL when `text`), or reports the size needed.
+    fn fill(self, data: &[u8], text: bool) -> Result<()> {
+        let needed = data.len() + usize::from(text);
+        self.require(needed)?;
+        if needed > 0 {
+            // SAFETY: `ptr` is valid for `cap >= needed` bytes (`new`'s
+            // contract; non-NULL since cap > 0) and cannot overlap `data`,
+            // which the library owns.
+            unsafe {
+                core::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr, data.len());
+                if text {
+                    self.ptr.add(data.len()).write(0);
+                }
+            }
+        }
+        self.len.write(needed);
+        Ok(())
+    }
+}
+
+fn too_small(needed: usize, cap: usize) -> Error {
+    Error::new(
+        ErrorKind::BufferTooSmall,
+        format!("output needs {needed} bytes, the buffer has {cap}"),
+    )
+}
+
+fn purpose_from(code: u32) -> Result<Purpose> {
+    Purpose::from_code(code).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("unknown purpose {code} (KL_PURPOSE_*)"),
+        )
+    })
+}
+
+fn role_from(code: u32) -> Result<Role> {
+    Role::from_code(code).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("unknown role {code} (KL_ROLE_*)"),
+        )
+    })
+}
+
+// ----- secrets -----
+
+/// Secret bytes owned by the library (a derived key, an agreed key,
+/// exported key material).
+///
+/// Read with `kl_secret_data` and `kl_secret_len`; release with
+/// `kl_secret_free`, which overwrites the bytes with zeros before freeing
+/// them. Copy the bytes out only as far as you must, and wipe your copies.
+pub struct kl_secret {
+    bytes: SecretBytes,
+}
+
+impl kl_secret {
+    fn boxed(bytes: SecretBytes) -> *mut kl_secret {
+        Box::into_raw(Box::new(kl_secret { bytes }))
+    }
+}
+
+/// Returns a pointer to the secret's bytes, valid until `kl_secret_free`.
+/// Returns NULL when `secret` is NULL. Do not free the pointer.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_secret_data(secret: *const kl_secret) -> *const u8 {
+    // SAFETY: NULL or a live `kl_secret` from this library (contract).
+    match unsafe { secret.as_ref() } {
+        Some(s) => s.bytes.expose_secret().as_ptr(),
+        None => core::ptr::null(),
+    }
+}
+
+/// Returns the secret's length in bytes (0 when `secret` is NULL).
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_secret_len(secret: *const kl_secret) -> usize {
+    // SAFETY: NULL or a live `kl_secret` from this library (contract).
+    unsafe { secret.as_ref() }.map_or(0, |s| s.bytes.len())
+}
+
+/// Overwrites the secret's bytes with zeros and frees it. `NULL` is a no-op.
+/// The pointer must not be used afterwards.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_secret_free(secret: *mut kl_secret) {
+    guard_void(|| {
+        if !secret.is_null() {
+            // SAFETY: a pointer from `kl_secret::boxed` (Box::into_raw),
+            // freed once (contract). Dropping zeroizes (`SecretBytes`).
+            drop(unsafe { Box::from_raw(secret) });
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_has_its_constant() {
+        for k in ErrorKind::ALL {
+            assert_eq!(result_for(k), k.code(), "{k:?}");
+            // SAFETY: kl_result_str returns a static NUL-terminated string.
+            let s = unsafe { CStr::from_ptr(kl_result_str(k.code())) };
+            assert_eq!(s.to_str().ok(), Some(k.as_str()), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn enum_constants_match_the_rust_codes() {
+        for code in 0..16 {
+            if let Some(p) = Purpose::from_code(code) {
+                assert_eq!(purpose_constant(p), p as u32);
+            }
+            if let Some(s) = StateName::from_code(code) {
+                assert_eq!(state_constant(s), s as u32);
+            }
+            if let Some(r) = Role::from_code(code) {
+                assert_eq!(role_constant(r), r as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn version_constants_match_cargo() {
+        assert_eq!(
+            KEYLIFE_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            KEYLIFE_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            KEYLIFE_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! `kl_store`: opening stores, principals, store-wide operations.
+
+use core::ffi::c_char;
+
+use zeroize::Zeroizing;
+
+use super::{
+    KL_BACKEND_FILE, KL_BACKEND_SQLITE, KL_KEK_PASSPHRASE, KL_KEK_RAW, Out, OutBuf, guard,
+    guard_void, kl_result, purpose_from, role_from, try_bytes, try_ref, try_str,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::StateName;
+use crate::principal::Principal;
+use crate::store::backend::FileBackend;
+use crate::store::{Kek, KekProvider, KeyFilter, KeyStore, PassphraseKek, RawKek};
+
+/// A handle on a key store, acting for one principal (a name and a role).
+///
+/// Create it with `kl_store_open_memory` (or another `kl_store_open_*`),
+/// derive handles for other principals with `kl_store_as_principal`, and
+/// release each handle with `kl_store_free`. The store itself lives as long
+/// as any handle on it, or any `kl_key` loaded through one: keys keep their
+/// store alive, so a store handle may be freed before its keys.
+///
+/// Thread safety: a `kl_store` may be used from any number of threads at
+/// once.
+pub struct kl_store {
+    pub(crate) store: KeyStore,
+}
+
+impl kl_store {
+    fn boxed(store: KeyStore) -> *mut kl_store {
+        Box::into_raw(Box::new(kl_store { store }))
+    }
+}
+
+fn principal(name: &str, role: u32) -> Result<Principal> {
+    let role = role_from(role)?;
+    if name.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the principal name must not be empty",
+        ));
+    }
+    Ok(Principal::new(name, &[role]))
+}
+
+/// Opens a new, empty, in-memory store under a random key-encryption key,
+/// acting as the principal `principal_name` with role `role` (a
+/// `KL_ROLE_*` value). Everything is lost when the last handle is freed:
+/// for tests and examples.
+///
+/// On success `*out` receives a new handle; free it with `kl_store_free`.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
+/// role, an empty name or a name that is not UTF-8.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_open_memory(
+    principal_name: *const c_char,
+    role: u32,
+    out: *mut *mut kl_store,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, `principal_name` is NULL or a
+        // NUL-terminated string and `out` NULL or writable.
+        let (name, out) = unsafe {
+            (
+                try_str(principal_name, "principal_name")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let store = KeyStore::in_memory(principal(name, role)?)?;
+        out.write(kl_store::boxed(store));
+        Ok(())
+    })
+}
+
+/// Opens (creating it when missing) a persistent store at `path`, unlocked
+/// with a key-encryption key, acting as `principal_name` with role `role`
+/// (a `KL_ROLE_*` value).
+///
+/// - `backend`: `KL_BACKEND_FILE` (one file, small keysets shipped with an
+///   application) or `KL_BACKEND_SQLITE` (the embedded default; several
+///   processes may share it). SQLite needs a build with the `sqlite`
+///   feature (the default), else `KL_ERR_UNSUPPORTED`.
+/// - `kek_kind`: `KL_KEK_RAW` — `kek` is exactly 32 random bytes, kept
+///   somewhere safe; or `KL_KEK_PASSPHRASE` — `kek` is a UTF-8 passphrase
+///   (stretched with Argon2id; slow on purpose).
+///
+/// The library copies `kek`; the caller should wipe its copy. On success
+/// `*out` receives a new handle; free it with `kl_store_free`.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
+/// backend, KEK kind or role, or a raw KEK that is not 32 bytes;
+/// `KL_ERR_WRONG_KEK` when the KEK does not open an existing store;
+/// `KL_ERR_INTEGRITY` for a damaged file; `KL_ERR_STORAGE` for I/O errors;
+/// `KL_ERR_UNSUPPORTED_VERSION` for a store from a newer keylife.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_open(
+    backend: u32,
+    path: *const c_char,
+    kek_kind: u32,
+    kek: *const u8,
+    kek_len: usize,
+    principal_name: *const c_char,
+    role: u32,
+    out: *mut *mut kl_store,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid for its
+        // length (inputs) or writable (output).
+        let (path, kek, name, out) = unsafe {
+            (
+                try_str(path, "path")?,
+                try_bytes(kek, kek_len, "kek")?,
+                try_str(principal_name, "principal_name")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let who = principal(name, role)?;
+        let provider: Box<dyn KekProvider> = match kek_kind {
+            KL_KEK_RAW => Box::new(RawKek::new(Kek::from_bytes(kek)?)),
+            KL_KEK_PASSPHRASE => {
+                let pass = Zeroizing::new(
+                    core::str::from_utf8(kek)
+                        .map_err(|_| {
+                            Error::new(ErrorKind::InvalidArgument, "the passphrase is not UTF-8")
+                        })?
+                        .to_owned(),
+                );
+                Box::new(PassphraseKek::new(&pass))
+            }
+            other => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("unknown KEK kind {other} (KL_KEK_*)"),
+                ));
+            }
+        };
+        let store = match backend {
+            KL_BACKEND_FILE => KeyStore::open(FileBackend::open(path)?, &*provider, who)?,
+            KL_BACKEND_SQLITE => open_sqlite(path, &*provider, who)?,
+            other => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("unknown backend {other} (KL_BACKEND_*)"),
+                ));
+            }
+        };
+        out.write(kl_store::boxed(store));
+        Ok(())
+    })
+}
+
+#[cfg(feature = "sqlite")]
+fn open_sqlite(path: &str, kek: &dyn KekProvider, who: Principal) -> Result<KeyStore> {
+    KeyStore::open(crate::store::backend::SqliteBackend::open(path)?, kek, who)
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn open_sqlite(_: &str, _: &dyn KekProvider, _: Principal) -> Result<KeyStore> {
+    Err(Error::new(
+        ErrorKind::Unsupported,
+        "this keylife build has no SQLite backend (feature `sqlite`)",
+    ))
+}
+
+/// Returns, in `*out`, a new handle on the same store acting as another
+/// principal (`principal_name` with role `role`, a `KL_ROLE_*` value). Both
+/// handles must be freed with `kl_store_free`.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
+/// role or an empty name.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_as_principal(
+    store: *const kl_store,
+    principal_name: *const c_char,
+    role: u32,
+    out: *mut *mut kl_store,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, `store` is NULL or a live handle,
+        // `principal_name` NULL or a NUL-terminated string, `out` NULL or
+        // writable.
+        let (store, name, out) = unsafe {
+            (
+                try_ref(store, "store")?,
+                try_str(principal_name, "principal_name")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let other = store.store.as_principal(principal(name, role)?);
+        out.write(kl_store::boxed(other));
+        Ok(())
+    })
+}
+
+/// Frees a store handle. `NULL` is a no-op. Keys loaded through it stay
+/// valid (they keep the store alive). The handle must not be used
+/// afterwards, nor freed twice.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_free(store: *mut kl_store) {
+    guard_void(|| {
+        if !store.is_null() {
+            // SAFETY: a pointer from `kl_store::boxed`, freed once (contract).
+            drop(unsafe { Box::from_raw(store) });
+        }
+    });
+}
+
+/// Decrypts any keylife ciphertext this principal may decrypt: the key and
+/// version are read from the ciphertext's header (no trial decryption).
+/// `aad` is the associated data given to `kl_key_encrypt`.
+///
+/// The plaintext (`ciphertext_len - KL_CIPHERTEXT_OVERHEAD` bytes) is written
+/// to the caller buffer `(out, out_cap, out_len)`; see the buffer rules at
+/// the top of this header.
+///
+/// Errors: `KL_ERR_MALFORMED` / `KL_ERR_UNSUPPORTED_VERSION` for bad input;
+/// `KL_ERR_NOT_FOUND` for an unknown key; `KL_ERR_WRONG_STATE` /
+/// `KL_ERR_VERSION_UNAVAILABLE` when the key may not decrypt;
+/// `KL_ERR_AUTHENTICATION_FAILED` for a wrong `aad` or tampered data;
+/// `KL_ERR_PERMISSION_DENIED`; `KL_ERR_BUFFER_TOO_SMALL`.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_decrypt(
+    store: *const kl_store,
+    ciphertext: *const u8,
+    ciphertext_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid for its
+        // length (inputs) or capacity (outputs).
+        let (store, ct, aad, out) = unsafe {
+            (
+                try_ref(store, "store")?,
+                try_bytes(ciphertext, ciphertext_len, "ciphertext")?,
+                try_bytes(aad, aad_len, "aad")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        if let Some(n) = ct.len().checked_sub(super::KL_CIPHERTEXT_OVERHEAD) {
+            out.require(n)?;
+        }
+        let pt = Zeroizing::new(store.store.decrypt(ct, aad)?);
+        out.fill(&pt, false)
+    })
+}
+
+/// Writes the inventory — the metadata of every key matching the filter —
+/// as a NUL-terminated JSON array of key-info objects (the format of
+/// `kl_key_info_json`) into `(out, out_cap, out_len)`.
+///
+/// Filter: `purpose` is a `KL_PURPOSE_*` value or 0 for any; `state` a
+/// `KL_STATE_*` value or 0 for any; `owner` an owner name or `""` for any.
+/// The list may change between a size query and the real call; retry on
+/// `KL_ERR_BUFFER_TOO_SMALL`.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for unknown
+/// filter values; `KL_ERR_PERMISSION_DENIED`; storage errors;
+/// `KL_ERR_BUFFER_TOO_SMALL`.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_list_json(
+    store: *const kl_store,
+    purpose: u32,
+    state: u32,
+    owner: *const c_char,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid.
+        let (store, owner, out) = unsafe {
+            (
+                try_ref(store, "store")?,
+                try_str(owner, "owner")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        let mut filter = KeyFilter::new();
+        if purpose != 0 {
+            filter = filter.purpose(purpose_from(purpose)?);
+        }
+        if state != 0 {
+            let s = StateName::from_code(state).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("unknown state {state} (KL_STATE_*)"),
+                )
+            })?;
+            filter = filter.state(s);
+        }
+        if !owner.is_empty() {
+            filter = filter.owner(owner);
+        }
+        let list = store.store.list(&filter)?;
+        let json = serde_json::to_string(&list)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("JSON encoding: {e}")))?;
+        out.fill(json.as_bytes(), true)
+    })
+}
+
+/// Applies every due date-driven transition (activation dates, ends of
+/// cryptoperiods, destruction dates) to every key of the store, and writes
+/// the number of keys whose state changed to `*out_changed`.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_PERMISSION_DENIED` unless the
+/// principal is an administrator or operator; storage errors.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_maintenance(
+    store: *const kl_store,
+    out_changed: *mut usize,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid.
+        let (store, out) = unsafe {
+            (
+                try_ref(store, "store")?,
+                Out::new(out_changed, "out_changed")?,
+            )
+        };
+        let report = store.store.maintenance()?;
+        out.write(report.transitions.len());
+        Ok(())
+    })
+}
