@@ -133,16 +133,23 @@ impl SqliteOptions {
 ///
 /// Every commit is one `BEGIN IMMEDIATE` transaction: all preconditions are
 /// checked, all writes applied, and the WAL fsynced before `commit` returns.
-/// Open one `SqliteBackend` per process (or several: each is its own
-/// connection); concurrent writers are serialised by SQLite's lock and
+/// Open one `SqliteBackend` per process (or several: each has its own
+/// connections); concurrent writers are serialised by SQLite's lock and
 /// compare-and-swap revisions make lost updates impossible.
+///
+/// Each backend holds two connections: one for commits and one for reads
+/// and [`Backend::change_counter`], so readers (and the change polling that
+/// cross-process revocation relies on) never queue behind a commit waiting
+/// for another process's lock.
 ///
 /// Open one with [`SqliteBackend::open`] or [`SqliteBackend::open_with`].
 pub struct SqliteBackend {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
     path: PathBuf,
-    /// Commits made through this connection: `PRAGMA data_version` only
-    /// changes for other connections' commits.
+    /// Commits made through `writer`. `PRAGMA data_version` on `reader`
+    /// already changes for them (another connection); counting them too
+    /// keeps the counter correct even if reads and writes ever share one.
     own_commits: AtomicU64,
 }
 
@@ -230,15 +237,23 @@ impl SqliteBackend {
                 ));
             }
         }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sql_err(&path, "cannot open", &e))?;
-        let mut conn = conn;
-        prepare(&mut conn, &path, &options)?;
+        let connect = || {
+            Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| sql_err(&path, "cannot open", &e))
+        };
+        let mut writer = connect()?;
+        prepare(&mut writer, &path, &options)?;
+        let reader = connect()?;
+        reader
+            .busy_timeout(options.busy_timeout)
+            .and_then(|()| reader.pragma_update(None, "query_only", "ON"))
+            .map_err(|e| sql_err(&path, "cannot configure", &e))?;
         Ok(SqliteBackend {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
             path,
             own_commits: AtomicU64::new(0),
         })
@@ -258,7 +273,7 @@ impl SqliteBackend {
     /// [`ErrorKind::Storage`] if the checkpoint cannot run to completion
     /// (another connection is reading or writing).
     pub fn checkpoint(&self) -> Result<()> {
-        let conn = self.lock()?;
+        let conn = lock(&self.writer, &self.path)?;
         let (busy, _log, _done): (i64, i64, i64) = conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -283,7 +298,7 @@ impl SqliteBackend {
     /// [`ErrorKind::Integrity`] listing the first problems found;
     /// [`ErrorKind::Storage`] if the check cannot run.
     pub fn integrity_check(&self) -> Result<()> {
-        let conn = self.lock()?;
+        let conn = lock(&self.reader, &self.path)?;
         let mut stmt = conn
             .prepare("PRAGMA integrity_check(10)")
             .map_err(|e| self.err("integrity check of", &e))?;
@@ -305,18 +320,18 @@ impl SqliteBackend {
         }
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.conn.lock().map_err(|_| {
-            Error::new(
-                ErrorKind::Storage,
-                format!("sqlite backend {} lock poisoned", self.path.display()),
-            )
-        })
-    }
-
     fn err(&self, what: &str, e: &rusqlite::Error) -> Error {
         sql_err(&self.path, what, e)
     }
+}
+
+fn lock<'a>(conn: &'a Mutex<Connection>, path: &Path) -> Result<MutexGuard<'a, Connection>> {
+    conn.lock().map_err(|_| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("sqlite backend {} lock poisoned", path.display()),
+        )
+    })
 }
 
 /// Maps a SQLite failure to a keylife error whose message names the file.
@@ -639,7 +654,7 @@ fn conflict(id: &str) -> Error {
 
 impl Backend for SqliteBackend {
     fn get(&self, id: &str) -> Result<Option<Record>> {
-        let conn = self.lock()?;
+        let conn = lock(&self.reader, &self.path)?;
         let row: Option<(Vec<u8>, i64)> = conn
             .prepare_cached("SELECT value, revision FROM records WHERE id = ?1")
             .and_then(|mut s| s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
@@ -654,7 +669,7 @@ impl Backend for SqliteBackend {
     }
 
     fn commit(&self, ops: &[WriteOp]) -> Result<Vec<u64>> {
-        let mut conn = self.lock()?;
+        let mut conn = lock(&self.writer, &self.path)?;
         let e = |err: rusqlite::Error| self.err("cannot commit to", &err);
         // Dropping `tx` without `commit` rolls everything back.
         let tx = conn
@@ -736,8 +751,15 @@ impl Backend for SqliteBackend {
             args.push(after);
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
-        let conn = self.lock()?;
+        sql.push_str(if args.len() == 1 {
+            " ORDER BY id LIMIT ?2"
+        } else if args.len() == 2 {
+            " ORDER BY id LIMIT ?3"
+        } else {
+            " ORDER BY id LIMIT ?4"
+        });
+        args.push(&limit);
+        let conn = lock(&self.reader, &self.path)?;
         let mut stmt = conn
             .prepare_cached(&sql)
             .map_err(|e| self.err("cannot read", &e))?;
@@ -760,9 +782,9 @@ impl Backend for SqliteBackend {
     }
 
     fn change_counter(&self) -> Result<u64> {
-        let conn = self.lock()?;
-        // `data_version` changes when another connection (in any process)
-        // commits; this connection's own commits are counted separately.
+        let conn = lock(&self.reader, &self.path)?;
+        // `data_version` changes when another connection — this backend's
+        // writer, or any connection of any process — commits.
         let other: i64 = conn
             .prepare_cached("PRAGMA data_version")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
@@ -796,7 +818,7 @@ mod tests {
     fn scan_uses_the_primary_key_range() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::new(ErrorKind::Storage, e.to_string()))?;
         let db = SqliteBackend::open(dir.path().join("plan.db"))?;
-        let conn = db.lock()?;
+        let conn = lock(&db.reader, &db.path)?;
         let plan: Vec<String> = conn
             .prepare(
                 "EXPLAIN QUERY PLAN SELECT id, value, revision FROM records
