@@ -1,0 +1,154 @@
+//! AES-256-GCM through a store handle, beside the raw `aes-gcm` call with a
+//! counter nonce, in the same run: each keylife result reads as a ratio to
+//! its `raw_aes_gcm` twin (`scripts/bench.sh` prints the table).
+//!
+//! What keylife adds on top of the raw call: authorization, the live-state
+//! check, the invocation count (SP 800-38D §8.3), a fresh random nonce, the
+//! 34-byte header (also authenticated), and the audit hook. The raw side
+//! allocates its output as keylife does (`Aead::encrypt` returns a `Vec`).
+//!
+//! Groups:
+//! - `aead_encrypt/{raw_aes_gcm,keylife}/<bytes>` and the same for
+//!   `aead_decrypt`, at 64 B, 1 KiB, 16 KiB, 1 MiB (`Throughput::Bytes`);
+//! - `aead_encrypt_64/raw_aes_gcm_inplace`: the floor (no allocation, no
+//!   nonce generation) for the small-message analysis;
+//! - `nonce_source/*`: what a fresh nonce used to cost (one `getrandom`
+//!   call) and what a `getpid` costs, for the report.
+
+// A benchmark's setup either works or the run is meaningless: panicking on
+// a failed setup is the right behaviour here, unlike in library code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Payload};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use keylife::purpose::Aead as AeadPurpose;
+use keylife::{KeySpec, KeyStore, Principal};
+
+const SIZES: [usize; 4] = [64, 1024, 16 * 1024, 1024 * 1024];
+/// Caller associated data, the same on both sides.
+const AAD: &[u8] = b"tenant=42;table=orders";
+
+fn raw_key() -> Aes256Gcm {
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).unwrap();
+    Aes256Gcm::new_from_slice(&k).unwrap()
+}
+
+/// A 96-bit nonce from a 64-bit counter (SP 800-38D §8.2.1 style), the
+/// cheapest correct nonce for a single writer.
+fn counter_nonce(n: &mut u64) -> [u8; 12] {
+    *n += 1;
+    let mut nonce = [0u8; 12];
+    nonce[4..].copy_from_slice(&n.to_be_bytes());
+    nonce
+}
+
+fn encrypt(c: &mut Criterion) {
+    let store = KeyStore::in_memory(Principal::admin("bench")).unwrap();
+    let key = store
+        .create_active(KeySpec::<AeadPurpose>::new("bench-aead"))
+        .unwrap();
+    let raw = raw_key();
+    let mut g = c.benchmark_group("aead_encrypt");
+    for size in SIZES {
+        let pt = vec![0x5au8; size];
+        g.throughput(Throughput::Bytes(size as u64));
+        let mut ctr = 0u64;
+        g.bench_with_input(BenchmarkId::new("raw_aes_gcm", size), &pt, |b, pt| {
+            b.iter(|| {
+                let nonce = counter_nonce(&mut ctr);
+                raw.encrypt(
+                    (&nonce).into(),
+                    Payload {
+                        msg: black_box(pt),
+                        aad: AAD,
+                    },
+                )
+                .unwrap()
+            });
+        });
+        g.bench_with_input(BenchmarkId::new("keylife", size), &pt, |b, pt| {
+            b.iter(|| key.encrypt(black_box(pt), AAD).unwrap());
+        });
+    }
+    g.finish();
+
+    // The floor for small messages: in place, no allocation.
+    let mut g = c.benchmark_group("aead_encrypt_64");
+    g.throughput(Throughput::Bytes(64));
+    let mut buf = [0x5au8; 64];
+    let mut ctr = 0u64;
+    g.bench_function("raw_aes_gcm_inplace", |b| {
+        b.iter(|| {
+            let nonce = counter_nonce(&mut ctr);
+            raw.encrypt_inout_detached((&nonce).into(), AAD, black_box(&mut buf[..]).into())
+                .unwrap()
+        });
+    });
+    g.finish();
+}
+
+fn decrypt(c: &mut Criterion) {
+    let store = KeyStore::in_memory(Principal::admin("bench")).unwrap();
+    let key = store
+        .create_active(KeySpec::<AeadPurpose>::new("bench-aead"))
+        .unwrap();
+    let raw = raw_key();
+    let mut g = c.benchmark_group("aead_decrypt");
+    for size in SIZES {
+        let pt = vec![0x5au8; size];
+        g.throughput(Throughput::Bytes(size as u64));
+        let nonce = [7u8; 12];
+        let raw_ct = raw
+            .encrypt((&nonce).into(), Payload { msg: &pt, aad: AAD })
+            .unwrap();
+        g.bench_with_input(BenchmarkId::new("raw_aes_gcm", size), &raw_ct, |b, ct| {
+            b.iter(|| {
+                raw.decrypt(
+                    (&nonce).into(),
+                    Payload {
+                        msg: black_box(ct),
+                        aad: AAD,
+                    },
+                )
+                .unwrap()
+            });
+        });
+        let ct = key.encrypt(&pt, AAD).unwrap();
+        g.bench_with_input(BenchmarkId::new("keylife", size), &ct, |b, ct| {
+            b.iter(|| store.decrypt(black_box(ct), AAD).unwrap());
+        });
+    }
+    g.finish();
+}
+
+fn nonce_source(c: &mut Criterion) {
+    let mut g = c.benchmark_group("nonce_source");
+    g.bench_function("getrandom_12", |b| {
+        b.iter(|| {
+            let mut n = [0u8; 12];
+            getrandom::fill(&mut n).unwrap();
+            n
+        });
+    });
+    g.bench_function("getpid", |b| b.iter(std::process::id));
+    g.finish();
+}
+
+fn config() -> Criterion {
+    // Short runs: a 2-core machine shared with other builds.
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = encrypt, decrypt, nonce_source
+}
+criterion_main!(benches);

@@ -1,0 +1,143 @@
+//! Key management operations and the audit hook.
+//!
+//! Groups:
+//! - `lifecycle_memory/{create,rotate,suspend_resume}` and the same for
+//!   `lifecycle_sqlite` (a file in a temporary directory, WAL,
+//!   `synchronous=FULL`: every state change is an fsynced commit);
+//! - `audit_encrypt_64/{no_sink,memory_sink,json_lines_sink}`: a 64-byte
+//!   encrypt with no audit sink, with `MemoryAuditSink`, and with a sink
+//!   that formats each event as a JSON line (written to `io::sink`);
+//! - `audit_suspend_resume/{no_sink,memory_sink}`: two state changes.
+//!
+//! There is no raw primitive to compare these with; `no_sink` is the
+//! baseline of the audit groups.
+
+// Benchmark setup either works or the run is meaningless: panicking on a
+// failed setup is right here, unlike in library code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use keylife::purpose::Aead;
+use keylife::{
+    AuditEvent, AuditSink, ErrorKind, Kek, KeySpec, KeyStore, MemoryAuditSink, Principal, RawKek,
+};
+
+fn memory_store() -> KeyStore {
+    KeyStore::in_memory(Principal::admin("bench")).unwrap()
+}
+
+fn sqlite_store(dir: &std::path::Path) -> KeyStore {
+    let backend = keylife::backend::SqliteBackend::open(dir.join("bench.db")).unwrap();
+    KeyStore::open(
+        backend,
+        &RawKek::new(Kek::generate().unwrap()),
+        Principal::admin("bench"),
+    )
+    .unwrap()
+}
+
+fn lifecycle_ops(c: &mut Criterion, name: &str, store: &KeyStore, samples: usize) {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(samples);
+    let mut n = 0u64;
+    g.bench_function("create", |b| {
+        b.iter(|| {
+            n += 1;
+            store
+                .create(KeySpec::<Aead>::new(&format!("k{n}")))
+                .unwrap()
+        });
+    });
+    // Fresh keys per iteration: a key's record grows with its versions and
+    // history, so reusing one key would measure ever larger records.
+    g.bench_function("rotate", |b| {
+        b.iter_batched(
+            || store.create_active(KeySpec::<Aead>::new("r")).unwrap(),
+            |k| {
+                black_box(k.rotate().unwrap());
+                k
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("suspend_resume", |b| {
+        b.iter_batched(
+            || store.create_active(KeySpec::<Aead>::new("s")).unwrap(),
+            |k| k.suspend("bench").unwrap().resume().unwrap(),
+            BatchSize::SmallInput,
+        );
+    });
+    g.finish();
+}
+
+fn lifecycle(c: &mut Criterion) {
+    lifecycle_ops(c, "lifecycle_memory", &memory_store(), 100);
+    let dir = tempfile::tempdir().unwrap();
+    // fsync per commit: milliseconds per operation, so fewer samples.
+    lifecycle_ops(c, "lifecycle_sqlite", &sqlite_store(dir.path()), 10);
+}
+
+/// Formats every event as one JSON line, as a SIEM feed would.
+struct JsonLinesSink(Mutex<std::io::Sink>);
+
+impl AuditSink for JsonLinesSink {
+    fn record(&self, event: &AuditEvent<'_>) -> keylife::Result<()> {
+        let line = event.to_json()?;
+        let mut w = self
+            .0
+            .lock()
+            .map_err(|_| keylife::Error::new(ErrorKind::Internal, "sink poisoned"))?;
+        writeln!(w, "{line}").map_err(|e| keylife::Error::new(ErrorKind::Internal, e.to_string()))
+    }
+}
+
+fn audit(c: &mut Criterion) {
+    let plain = memory_store();
+    let memory = memory_store().with_audit_sink(Arc::new(MemoryAuditSink::default()));
+    let json = memory_store().with_audit_sink(Arc::new(JsonLinesSink(Mutex::new(std::io::sink()))));
+    let pt = [0x5au8; 64];
+
+    let mut g = c.benchmark_group("audit_encrypt_64");
+    for (name, store) in [
+        ("no_sink", &plain),
+        ("memory_sink", &memory),
+        ("json_lines_sink", &json),
+    ] {
+        let key = store.create_active(KeySpec::<Aead>::new("a")).unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| key.encrypt(black_box(&pt), b"").unwrap())
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("audit_suspend_resume");
+    for (name, store) in [("no_sink", &plain), ("memory_sink", &memory)] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || store.create_active(KeySpec::<Aead>::new("s")).unwrap(),
+                |k| k.suspend("bench").unwrap().resume().unwrap(),
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    // Short runs: a 2-core machine shared with other builds.
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = lifecycle, audit
+}
+criterion_main!(benches);
