@@ -14,6 +14,7 @@ mod error;
 pub mod ffi;
 pub mod key;
 mod nonce;
+pub mod policy;
 mod principal;
 mod secret;
 mod store;
@@ -26,6 +27,7 @@ pub use key::{
     PublicKey, Purpose, StateChange, StateName, Timestamp, VersionInfo, VersionState, purpose,
     state,
 };
+pub use policy::Policy;
 pub use principal::{Principal, Role};
 pub use secret::SecretBytes;
 pub use store::{
