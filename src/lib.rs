@@ -16,6 +16,7 @@ pub mod key;
 mod nonce;
 pub mod policy;
 mod principal;
+pub mod report;
 mod secret;
 mod store;
 
@@ -29,6 +30,7 @@ pub use key::{
 };
 pub use policy::Policy;
 pub use principal::{Principal, Role};
+pub use report::ComplianceReport;
 pub use secret::SecretBytes;
 pub use store::{
     AES_GCM_INVOCATION_LIMIT, Argon2Params, Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport,
