@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod approval;
 pub mod audit;
 mod clock;
 mod crypto;
@@ -20,6 +21,7 @@ pub mod report;
 mod secret;
 mod store;
 
+pub use approval::{Approval, ApprovalRequest, ApproverRegistry};
 pub use audit::{AuditEvent, AuditSink, MemoryAuditSink, Operation, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
