@@ -421,18 +421,44 @@ impl ApprovalTables {
 /// "internal", "confidential", "secret"]`, `[destruction]` = 7 days minimum
 /// and 30 days default, no purpose rules (every algorithm, no periods, the
 /// algorithm's own usage limit), no approvals.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// `Policy` implements serde's `Deserialize` with the same checks (for
+/// policies embedded in other documents), but only the two parsers above
+/// report line numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Policy {
+    version: u64,
+    classifications: Vec<String>,
+    destruction: DestructionRules,
+    #[serde(skip_serializing_if = "is_default")]
+    purpose: PurposeTables,
+    #[serde(skip_serializing_if = "is_default")]
+    approvals: ApprovalTables,
+}
+
+/// The document as parsed, before validation. Only `Policy::check` turns
+/// it into a `Policy`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyDoc {
     version: u64,
     #[serde(default = "default_classifications")]
     classifications: Vec<String>,
     #[serde(default)]
     destruction: DestructionRules,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     purpose: PurposeTables,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     approvals: ApprovalTables,
+}
+
+impl<'de> Deserialize<'de> for Policy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> core::result::Result<Policy, D::Error> {
+        let doc = PolicyDoc::deserialize(d)?;
+        Policy::check(doc, |_| None).map_err(|e| {
+            serde::de::Error::custom(e.message().unwrap_or("invalid policy").to_owned())
+        })
+    }
 }
 
 fn is_default<T: Default + PartialEq>(t: &T) -> bool {
@@ -504,10 +530,11 @@ impl Policy {
             ))
         })?;
         let tree = doc.clone();
-        let mut policy = Policy::deserialize(toml::de::Deserializer::from(doc))
+        let doc = PolicyDoc::deserialize(toml::de::Deserializer::from(doc))
             .map_err(|e| policy_error(describe_toml_error(src, tree.get_ref(), &e)))?;
-        policy.check(|path| locate(tree.get_ref(), path).map(|offset| line_of(src, offset)))?;
-        Ok(policy)
+        Policy::check(doc, |path| {
+            locate(tree.get_ref(), path).map(|offset| line_of(src, offset))
+        })
     }
 
     /// Parses and validates a JSON policy with the same schema as TOML.
@@ -524,7 +551,7 @@ impl Policy {
     /// serde_json's line and column; semantic errors give the field's dotted
     /// path (JSON parsing keeps no positions).
     pub fn from_json(src: &str) -> Result<Policy> {
-        let mut policy: Policy = serde_json::from_str(src).map_err(|e| {
+        let doc: PolicyDoc = serde_json::from_str(src).map_err(|e| {
             let full = e.to_string();
             let suffix = format!(" at line {} column {}", e.line(), e.column());
             let msg = full.strip_suffix(&suffix).unwrap_or(&full);
@@ -535,8 +562,7 @@ impl Policy {
                 quote(msg)
             ))
         })?;
-        policy.check(|_| None)?;
-        Ok(policy)
+        Policy::check(doc, |_| None)
     }
 
     /// The canonical TOML form: fixed table and field order, sets sorted,
@@ -789,14 +815,22 @@ impl Policy {
             .collect()
     }
 
-    /// Validates and normalizes (sorts sets). `line` maps a field path to its
-    /// line in the source, when the format keeps positions.
-    fn check(&mut self, line: impl Fn(&[Seg]) -> Option<usize>) -> Result<()> {
+    /// Validates and normalizes (sorts sets) a parsed document. `line` maps
+    /// a field path to its line in the source, when the format keeps
+    /// positions.
+    fn check(doc: PolicyDoc, line: impl Fn(&[Seg]) -> Option<usize>) -> Result<Policy> {
+        let mut policy = Policy {
+            version: doc.version,
+            classifications: doc.classifications,
+            destruction: doc.destruction,
+            purpose: doc.purpose,
+            approvals: doc.approvals,
+        };
         let mut issues = Vec::new();
-        self.validate(&mut issues);
+        policy.validate(&mut issues);
         if issues.is_empty() {
-            self.normalize();
-            return Ok(());
+            policy.normalize();
+            return Ok(policy);
         }
         let mut msgs: Vec<(usize, String)> = issues
             .into_iter()
@@ -1827,6 +1861,25 @@ mod tests {
             Ok(p) => panic!("accepted: {p:?}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn serde_deserialize_validates_too() {
+        let bad = r#"{"version": 1, "approvals": {"export": {"required": 3, "approvers": ["a"]}}}"#;
+        let e = serde_json::from_str::<Policy>(bad).map(|p| p.version());
+        assert!(
+            e.as_ref().is_err_and(|e| e
+                .to_string()
+                .contains("approvals.export.required (3) exceeds the number of approvers (1)")),
+            "{e:?}"
+        );
+        let good =
+            r#"{"version": 1, "approvals": {"export": {"required": 1, "approvers": ["b", "a"]}}}"#;
+        assert_eq!(
+            serde_json::from_str::<Policy>(good).ok(),
+            Policy::from_json(good).ok()
+        );
+        assert!(Policy::from_json(good).is_ok());
     }
 
     #[test]
