@@ -7,13 +7,13 @@
 
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorKind, Result};
 use crate::key::{KeyId, Timestamp};
 
 /// What was attempted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Operation {
@@ -77,10 +77,12 @@ pub enum Operation {
     Export,
     /// Move the store to a new key-encryption key.
     RotateKek,
+    /// Read, verify, export or checkpoint the audit log.
+    ReadAudit,
 }
 
 /// How it ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Done.
@@ -196,5 +198,91 @@ impl AuditSink for MemoryAuditSink {
             .map_err(|_| crate::Error::new(ErrorKind::Internal, "audit sink lock poisoned"))?
             .push(owned);
         Ok(())
+    }
+}
+
+/// A signed statement of the audit log's head: "entry `seq` has MAC
+/// `head_mac`". Kept outside the store (by an auditor, a SIEM, a
+/// transparency log), it lets anyone holding the signer's public key prove
+/// later that the log was not cut back or rewritten before that point
+/// ([`crate::KeyStore::verify_audit_against`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuditCheckpoint {
+    /// Sequence number of the last entry covered.
+    pub seq: u64,
+    /// Hex MAC of that entry.
+    pub head_mac: String,
+    /// When the checkpoint was made.
+    pub at: Timestamp,
+    /// The signing key's id (informational).
+    pub signer: KeyId,
+    /// ECDSA P-256 / SHA-256 DER signature over [`AuditCheckpoint::signed_bytes`].
+    #[serde(with = "sig_hex")]
+    pub signature: Vec<u8>,
+}
+
+impl AuditCheckpoint {
+    /// The exact bytes signed: `"keylife/audit-checkpoint/v1\0" || seq (u64 BE)
+    /// || head_mac (ASCII hex) || "\0" || at (i64 BE) || signer (16 bytes)`.
+    #[must_use]
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        checkpoint_bytes(self.seq, &self.head_mac, self.at, &self.signer)
+    }
+
+    /// Checks the signature with the signer's public key.
+    ///
+    /// # Errors
+    /// [`ErrorKind::AuthenticationFailed`] if it does not verify.
+    pub fn verify(&self, signer: &crate::PublicKey) -> Result<()> {
+        signer.verify(&self.signed_bytes(), &self.signature)
+    }
+
+    /// As JSON, to hand to an outside party.
+    ///
+    /// # Errors
+    /// Only on an internal encoding failure.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self)
+            .map_err(|e| crate::Error::internal(format!("checkpoint encoding: {e}")))
+    }
+
+    /// From JSON.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Malformed`].
+    pub fn from_json(s: &str) -> Result<AuditCheckpoint> {
+        serde_json::from_str(s).map_err(|e| {
+            crate::Error::new(
+                ErrorKind::Malformed,
+                format!("checkpoint line {}, column {}", e.line(), e.column()),
+            )
+        })
+    }
+}
+
+pub(crate) fn checkpoint_bytes(seq: u64, head_mac: &str, at: Timestamp, signer: &KeyId) -> Vec<u8> {
+    let mut b = b"keylife/audit-checkpoint/v1\0".to_vec();
+    b.extend_from_slice(&seq.to_be_bytes());
+    b.extend_from_slice(head_mac.as_bytes());
+    b.push(0);
+    b.extend_from_slice(&at.as_millis().to_be_bytes());
+    b.extend_from_slice(signer.as_bytes());
+    b
+}
+
+mod sig_hex {
+    pub(super) fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::store::hex(b))
+    }
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <&str as serde::Deserialize>::deserialize(d)?;
+        if s.len() % 2 != 0 || s.len() > 512 {
+            return Err(serde::de::Error::custom("bad signature hex"));
+        }
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom))
+            .collect()
     }
 }

@@ -22,7 +22,7 @@ mod secret;
 mod store;
 
 pub use approval::{Approval, ApprovalRequest, ApproverRegistry};
-pub use audit::{AuditEvent, AuditSink, MemoryAuditSink, Operation, Outcome};
+pub use audit::{AuditCheckpoint, AuditEvent, AuditSink, MemoryAuditSink, Operation, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
 pub use key::{
@@ -35,6 +35,7 @@ pub use principal::{Principal, Role};
 pub use report::ComplianceReport;
 pub use secret::SecretBytes;
 pub use store::{
-    AES_GCM_INVOCATION_LIMIT, Argon2Params, Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport,
-    PassphraseKek, RawKek, StoreBuilder, StoreOptions, backend,
+    AES_GCM_INVOCATION_LIMIT, Argon2Params, AuditEntry, AuditVerification, Kek, KekProvider,
+    KeyFilter, KeyStore, MaintenanceReport, PassphraseKek, RawKek, StoreBuilder, StoreOptions,
+    backend,
 };

@@ -134,17 +134,22 @@ fn kek_rotation_reseals_everything_and_reports_progress() {
             .unwrap();
         cts.push(k.encrypt(format!("m{i}").as_bytes(), b"").unwrap());
     }
+    store.flush_audit().unwrap();
     let before = backend.raw_records().unwrap();
+    // Every record but the header: keys, audit entries, the audit head.
+    let n = before.len() as u64 - 1;
+    assert!(n > 20, "{n}");
     let mut seen = Vec::new();
     store
         .rotate_kek(&cheap("new passphrase"), &mut |d, t| seen.push((d, t)))
         .unwrap();
-    assert_eq!(seen.first(), Some(&(0, 10)));
-    assert_eq!(seen.last(), Some(&(10, 10)));
+    assert_eq!(seen.first(), Some(&(0, n)));
+    assert_eq!(seen.last(), Some(&(n, n)));
+    assert_eq!(seen.len() as u64, n + 1);
     // Every record's bytes changed.
     let after = backend.raw_records().unwrap();
     for (id, rec) in &before {
-        if id.starts_with("key/") {
+        if id != "store/header" {
             let new = after.iter().find(|(i, _)| i == id).unwrap();
             assert_ne!(new.1.value, rec.value, "{id} was not re-sealed");
         }
@@ -205,8 +210,11 @@ fn kek_rotation_interrupted_at_every_step_opens_under_either_kek_and_resumes() {
     const KEYS: usize = 5;
     let old = [1u8; 32];
     let new = [2u8; 32];
-    // 1 header write + KEYS re-seals + 1 final header write.
-    for crash_after in 0..(KEYS as i64 + 2) {
+    // Records to re-seal: keys, audit entries and head (measured below).
+    let mut steps = None;
+    let mut crash_after = 0;
+    // 1 header write + one re-seal per record + 1 final header write.
+    while steps.is_none_or(|s| crash_after < s) {
         let inner = Arc::new(MemoryBackend::new());
         let setup = KeyStore::open(inner.clone(), &raw(&old), admin()).unwrap();
         let mut cts = Vec::new();
@@ -216,7 +224,10 @@ fn kek_rotation_interrupted_at_every_step_opens_under_either_kek_and_resumes() {
                 .unwrap();
             cts.push(k.encrypt(&[i as u8; 8], b"").unwrap());
         }
+        setup.flush_audit().unwrap();
         drop(setup);
+        let records = inner.raw_records().unwrap().len() as i64 - 1;
+        steps = Some(records + 2);
         let crashing = Crashing {
             inner: inner.clone(),
             budget: AtomicI64::new(i64::MAX),
@@ -266,7 +277,11 @@ fn kek_rotation_interrupted_at_every_step_opens_under_either_kek_and_resumes() {
             ErrorKind::WrongKek,
             "crash after {crash_after}"
         );
+        // The audit log survived every step intact.
+        check(&new).unwrap().verify_audit().unwrap();
+        crash_after += 1;
     }
+    assert!(steps.unwrap() > 10);
 }
 
 // Make sure a provider's kind is visible in messages (used above).

@@ -1,6 +1,7 @@
 //! [`KeyStore`]: the principal-bound handle through which every key is
 //! created, found, used and changed.
 
+mod audit_log;
 pub mod backend;
 mod cell;
 mod kek;
@@ -13,9 +14,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
+pub(crate) use self::audit_log::hex;
+pub use self::audit_log::{AuditEntry, AuditVerification};
 pub use self::kek::{Argon2Params, Kek, KekProvider, PassphraseKek, RawKek};
 pub(crate) use cell::{CellData, KeyCell};
 pub(crate) use record::Loaded;
+
+use self::audit_log::{AuditLog, Draft};
 
 use self::backend::{Backend, Expect, MemoryBackend, WriteOp};
 use self::seal::Sealer;
@@ -51,6 +56,11 @@ pub struct StoreOptions {
     /// working here within this interval (plus the time of one call); a
     /// state change made through this store is visible at once.
     pub refresh_interval: Duration,
+    /// Successful use operations (encrypt, sign, …) whose audit entries are
+    /// written together in one commit (default 256; 1 writes each at once).
+    /// State changes, refusals and failures are always written before the
+    /// call returns, in the same commit as the change.
+    pub audit_buffer: usize,
 }
 
 impl Default for StoreOptions {
@@ -59,6 +69,7 @@ impl Default for StoreOptions {
             usage_block: 4096,
             min_destruction_wait: Duration::from_secs(7 * 24 * 3600),
             refresh_interval: Duration::from_millis(250),
+            audit_buffer: 256,
         }
     }
 }
@@ -103,8 +114,10 @@ impl StoreBuilder {
     pub fn open(self, kek: &dyn KekProvider, principal: Principal) -> Result<KeyStore> {
         let (sealer, kek) = seal::open(&*self.backend, kek)?;
         let sync = sync::Sync::new(&*self.backend)?;
+        let log = AuditLog::open(&*self.backend, &sealer)?;
         let inner = Arc::new(StoreInner {
             sync,
+            log,
             backend: self.backend,
             sealer: RwLock::new(Arc::new(sealer)),
             kek: Mutex::new(kek),
@@ -121,6 +134,7 @@ impl StoreBuilder {
 
 pub(crate) struct StoreInner {
     sync: sync::Sync,
+    log: AuditLog,
     backend: Box<dyn Backend>,
     sealer: RwLock<Arc<Sealer>>,
     /// The KEK that opened the store, kept for KEK rotation.
@@ -129,6 +143,17 @@ pub(crate) struct StoreInner {
     sinks: RwLock<Vec<Arc<dyn AuditSink>>>,
     cells: Mutex<HashMap<KeyId, Weak<KeyCell>>>,
     options: StoreOptions,
+}
+
+impl Drop for StoreInner {
+    fn drop(&mut self) {
+        // Best effort: write buffered use entries before the store goes away.
+        if self.log.has_buffered()
+            && let Ok(sealer) = self.sealer.read()
+        {
+            let _ = self.log.commit(&*self.backend, &sealer, &[], Vec::new());
+        }
+    }
 }
 
 /// A handle on a key store, bound to the [`Principal`] it acts for.
@@ -309,27 +334,27 @@ impl KeyStore {
         } else {
             Operation::Create
         };
-        let res = (|| {
+        let res: Result<Arc<KeyCell>> = (|| {
             authorize(&self.principal, op)?;
             let now = self.now();
             let info = spec.into_info(KeyId::random()?, now, origin, self.principal.name())?;
             let material = material?;
             let id = info.id;
             let sealed = self.seal_key(&info, &[(1, &material)])?;
-            let rev = self
-                .inner
-                .backend
-                .put(&key_record_id(&id), sealed, Expect::Absent)?;
+            let draft = self.draft(&self.principal, op, Some(id), Some(1), &Ok(()), None);
+            let put = WriteOp::Put {
+                id: key_record_id(&id),
+                value: sealed,
+                expect: Expect::Absent,
+            };
+            let revs = self.commit_logged(std::slice::from_ref(&draft), vec![put])?;
+            let rev = revs.first().copied().unwrap_or(1);
             let data = CellData::new_single(info, material, rev);
             Ok(self.register(KeyCell::new(data)))
         })();
-        let id = res.as_ref().ok().map(|c| c.id);
-        self.audit(
-            op,
-            id,
-            id.map(|_| 1),
-            res.as_ref().map(|_| ()).map_err(Clone::clone),
-        )?;
+        if let Err(e) = &res {
+            self.audit(op, None, None, Err(e.clone()))?;
+        }
         Ok(Key::from_cell(self.clone(), res?))
     }
 
@@ -621,6 +646,8 @@ impl KeyStore {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<()> {
         authorize(&self.principal, Operation::RotateKek)?;
+        // Buffered audit entries go out under the old record key first.
+        self.flush_audit()?;
         let backend = &*self.inner.backend;
         let mut kek = self
             .inner
@@ -756,30 +783,24 @@ impl KeyStore {
     /// Applies due date-driven transitions to a cell (as the scheduler).
     pub(crate) fn refresh_due(&self, cell: &KeyCell) -> Result<()> {
         let now = self.now();
-        let mut changes = Vec::new();
-        self.mutate(cell, |info, _| {
+        let sched = Principal::scheduler();
+        self.mutate(cell, |info, _, drafts| {
             let before = info.history.len();
             let (_, destroy) = lifecycle::apply_due(info, now);
-            changes = info.history[before..]
-                .iter()
-                .map(|c| (c.to, c.reason.clone()))
-                .collect();
+            for c in &info.history[before..] {
+                let op = match c.to {
+                    StateName::Active => Operation::Activate,
+                    StateName::Deactivated => Operation::Deactivate,
+                    _ => Operation::Destroy,
+                };
+                drafts.push(self.draft(&sched, op, Some(info.id), None, &Ok(()), Some(&c.reason)));
+            }
             Ok(if destroy {
                 MaterialChange::DestroyAll
             } else {
                 MaterialChange::None
             })
-        })?;
-        let sched = Principal::scheduler();
-        for (to, reason) in changes {
-            let op = match to {
-                StateName::Active => Operation::Activate,
-                StateName::Deactivated => Operation::Deactivate,
-                _ => Operation::Destroy,
-            };
-            self.audit_as(&sched, op, Some(cell.id), None, Ok(()), Some(&reason))?;
-        }
-        Ok(())
+        })
     }
 
     /// The one path by which a key record changes: under the cell's write
@@ -790,15 +811,17 @@ impl KeyStore {
     pub(crate) fn mutate(
         &self,
         cell: &KeyCell,
-        mut f: impl FnMut(&mut KeyInfo, &CellData) -> Result<MaterialChange>,
+        mut f: impl FnMut(&mut KeyInfo, &CellData, &mut Vec<Draft>) -> Result<MaterialChange>,
     ) -> Result<()> {
         let mut data = cell.write()?;
+        let mut drafts = Vec::new();
         for _attempt in 0..8 {
+            drafts.clear();
             let mut info = data.info.clone();
-            // Persist the usage reservation as it stands in this process.
-            let change = f(&mut info, &data)?;
+            let change = f(&mut info, &data, &mut drafts)?;
             if info == data.info && matches!(change, MaterialChange::None) {
-                return Ok(());
+                drop(data);
+                return self.commit_logged(&drafts, Vec::new()).map(|_| ());
             }
             let mut keep: Vec<(u32, &Loaded)> = Vec::new();
             let drop_all = matches!(change, MaterialChange::DestroyAll);
@@ -816,11 +839,12 @@ impl KeyStore {
             let sealed = self.seal_key(&info, &keep)?;
             drop(keep);
             let rid = key_record_id(&cell.id);
-            match self.inner.backend.commit(&[WriteOp::Put {
+            let put = WriteOp::Put {
                 id: rid,
                 value: sealed,
                 expect: Expect::Revision(data.revision),
-            }]) {
+            };
+            match self.commit_logged(&drafts, vec![put]) {
                 Ok(revs) => {
                     data.revision = revs.first().copied().unwrap_or(data.revision + 1);
                     match change {
@@ -902,8 +926,14 @@ impl KeyStore {
             }
             let now = self.now();
             let mut to = StateName::PreActive;
-            self.mutate(cell, |info, _| {
+            let r = if reason.is_empty() {
+                None
+            } else {
+                Some(reason)
+            };
+            self.mutate(cell, |info, _, drafts| {
                 to = lifecycle::apply(info, t, now, self.principal.name(), reason)?;
+                drafts.push(self.draft(&self.principal, op, Some(info.id), None, &Ok(()), r));
                 Ok(if to.has_material() {
                     MaterialChange::None
                 } else {
@@ -912,19 +942,14 @@ impl KeyStore {
             })?;
             Ok(to)
         })();
-        let r = if reason.is_empty() {
-            None
-        } else {
-            Some(reason)
-        };
-        self.audit_as(
-            &self.principal,
-            op,
-            Some(cell.id),
-            None,
-            res.as_ref().map(|_| ()).map_err(Clone::clone),
-            r,
-        )?;
+        if let Err(e) = &res {
+            let r = if reason.is_empty() {
+                None
+            } else {
+                Some(reason)
+            };
+            self.audit_as(&self.principal, op, Some(cell.id), None, Err(e.clone()), r)?;
+        }
         res
     }
 
@@ -948,35 +973,223 @@ impl KeyStore {
         res: Result<()>,
         reason: Option<&str>,
     ) -> Result<()> {
-        let sinks = self
-            .inner
-            .sinks
-            .read()
-            .map_err(|_| Error::internal("audit sinks poisoned"))?;
-        if sinks.is_empty() {
-            return Ok(());
+        let draft = self.draft(who, op, key, version, &res, reason);
+        if draft.bufferable() && self.inner.options.audit_buffer > 1 {
+            self.dispatch(std::slice::from_ref(&draft))?;
+            if self
+                .inner
+                .log
+                .buffer(draft, self.inner.options.audit_buffer)?
+            {
+                self.flush_audit()?;
+            }
+            Ok(())
+        } else {
+            self.commit_logged(std::slice::from_ref(&draft), Vec::new())
+                .map(|_| ())
         }
-        let (outcome, error, msg) = match &res {
+    }
+
+    pub(crate) fn draft(
+        &self,
+        who: &Principal,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: &Result<()>,
+        reason: Option<&str>,
+    ) -> Draft {
+        let (outcome, error, msg) = match res {
             Ok(()) => (Outcome::Success, None, None),
             Err(e) if e.kind() == ErrorKind::PermissionDenied => {
                 (Outcome::Denied, Some(e.kind().as_str()), e.message())
             }
             Err(e) => (Outcome::Failed, Some(e.kind().as_str()), e.message()),
         };
-        let event = AuditEvent {
+        Draft {
             at: self.now(),
-            principal: who.name(),
+            principal: who.clone(),
             operation: op,
             key_id: key,
             version,
             outcome,
             error,
-            reason: reason.or(msg),
-        };
-        for s in sinks.iter() {
-            s.record(&event)?;
+            reason: reason.or(msg).map(str::to_owned),
+        }
+    }
+
+    /// Commits `drafts` to the audit log together with `extra` writes, then
+    /// hands the events to the external sinks. Returns `extra`'s revisions.
+    fn commit_logged(&self, drafts: &[Draft], extra: Vec<WriteOp>) -> Result<Vec<u64>> {
+        let sealer = self.sealer()?;
+        let revs = self
+            .inner
+            .log
+            .commit(&*self.inner.backend, &sealer, drafts, extra)?;
+        self.dispatch(drafts)?;
+        Ok(revs)
+    }
+
+    fn dispatch(&self, drafts: &[Draft]) -> Result<()> {
+        let sinks = self
+            .inner
+            .sinks
+            .read()
+            .map_err(|_| Error::internal("audit sinks poisoned"))?;
+        for d in drafts {
+            for s in sinks.iter() {
+                let reason = d.reason.as_deref();
+                s.record(&AuditEvent {
+                    at: d.at,
+                    principal: d.principal.name(),
+                    operation: d.operation,
+                    key_id: d.key_id,
+                    version: d.version,
+                    outcome: d.outcome,
+                    error: d.error,
+                    reason,
+                })?;
+            }
         }
         Ok(())
+    }
+
+    /// Writes buffered audit entries now.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn flush_audit(&self) -> Result<()> {
+        self.commit_logged(&[], Vec::new()).map(|_| ())
+    }
+
+    /// Verifies the whole audit log (seals, MACs, links, sequence, head) and
+    /// returns its head. Auditors and administrators.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// store.create(KeySpec::<Aead>::new("k"))?;
+    /// let v = store.verify_audit()?;
+    /// assert!(v.entries >= 2); // open, create
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::Integrity`] naming the first broken entry;
+    /// [`ErrorKind::PermissionDenied`].
+    pub fn verify_audit(&self) -> Result<AuditVerification> {
+        self.read_audit(|_| Ok(()))
+    }
+
+    /// Verifies the log and writes it as JSON Lines (one [`AuditEntry`] per
+    /// line), for SIEMs. Returns the number of entries written.
+    ///
+    /// # Errors
+    /// As [`KeyStore::verify_audit`]; I/O errors as [`ErrorKind::Storage`].
+    pub fn export_audit_jsonl(&self, out: &mut dyn std::io::Write) -> Result<u64> {
+        self.read_audit(|e| {
+            writeln!(out, "{}", e.to_json()?)
+                .map_err(|err| Error::new(ErrorKind::Storage, format!("audit export: {err}")))
+        })
+        .map(|v| v.entries)
+    }
+
+    /// Every entry, verified (for tests and small tools; large logs should
+    /// use [`KeyStore::export_audit_jsonl`]).
+    ///
+    /// # Errors
+    /// As [`KeyStore::verify_audit`].
+    pub fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
+        let mut out = Vec::new();
+        self.read_audit(|e| {
+            out.push(e.clone());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn read_audit(&self, each: impl FnMut(&AuditEntry) -> Result<()>) -> Result<AuditVerification> {
+        let res = (|| {
+            authorize(&self.principal, Operation::ReadAudit)?;
+            self.flush_audit()?;
+            audit_log::verify(&*self.inner.backend, &*self.sealer()?, each)
+        })();
+        let audited = self.audit(
+            Operation::ReadAudit,
+            None,
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        // A broken log may refuse the entry recording its own verification:
+        // report the verification's finding first.
+        let v = res?;
+        audited?;
+        Ok(v)
+    }
+
+    /// Signs the current head of the audit log with `signer`, for an outside
+    /// party to keep (see [`AuditCheckpoint`](crate::audit::AuditCheckpoint)).
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Signing};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let signer = store.create_active(KeySpec::<Signing>::new("audit-signer"))?;
+    /// let cp = store.audit_checkpoint(&signer)?;
+    /// cp.verify(&signer.public_key(None)?)?;
+    /// store.verify_audit_against(&cp)?;
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`KeyStore::verify_audit`] and [`Key::sign`].
+    pub fn audit_checkpoint(
+        &self,
+        signer: &Key<crate::key::Signing, crate::key::Active>,
+    ) -> Result<crate::audit::AuditCheckpoint> {
+        let v = self.verify_audit()?;
+        let at = self.now();
+        let bytes = crate::audit::checkpoint_bytes(v.head_seq, &v.head_mac, at, &signer.id());
+        let signature = signer.sign(&bytes)?;
+        Ok(crate::audit::AuditCheckpoint {
+            seq: v.head_seq,
+            head_mac: v.head_mac,
+            at,
+            signer: signer.id(),
+            signature,
+        })
+    }
+
+    /// Verifies the log and that it still contains the entry a checkpoint
+    /// vouched for: a log cut back or rewritten before the checkpoint fails.
+    /// (Check the checkpoint's signature with [`crate::audit::AuditCheckpoint::verify`].)
+    ///
+    /// # Errors
+    /// [`ErrorKind::Integrity`] if the log no longer matches the checkpoint.
+    pub fn verify_audit_against(
+        &self,
+        checkpoint: &crate::audit::AuditCheckpoint,
+    ) -> Result<AuditVerification> {
+        let v = self.verify_audit()?;
+        let entry = audit_log::entry(&*self.inner.backend, &*self.sealer()?, checkpoint.seq)?;
+        match entry {
+            Some(e) if crate::crypto::ct_eq(e.mac.as_bytes(), checkpoint.head_mac.as_bytes()) => {
+                Ok(v)
+            }
+            Some(_) => Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "audit log: entry {} differs from the checkpoint: the log was rewritten",
+                    checkpoint.seq
+                ),
+            )),
+            None => Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "audit log ends at entry {} but a checkpoint vouches for entry {}: entries were cut off",
+                    v.head_seq, checkpoint.seq
+                ),
+            )),
+        }
     }
 }
 
@@ -1043,6 +1256,7 @@ fn authorize(p: &Principal, op: Operation) -> Result<()> {
         | Destroy
         | DestroyVersion => &[Role::Administrator, Role::Operator],
         CompromisedRewrap | Export | RotateKek => &[Role::Administrator],
+        ReadAudit => &[Role::Administrator, Role::Auditor],
     };
     if p.has_any(allowed) {
         Ok(())

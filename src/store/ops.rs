@@ -170,8 +170,8 @@ impl KeyStore {
     fn reserve_usage(&self, cell: &KeyCell) -> Result<()> {
         let block = self.inner_options().usage_block.max(1);
         let now = self.now();
-        let mut rotated = None;
-        self.mutate(cell, |info, data| {
+        let sched = crate::Principal::scheduler();
+        self.mutate(cell, |info, data, drafts| {
             let v = info.primary_version;
             let idx = usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
             // Someone else in this process may already have reserved.
@@ -185,7 +185,15 @@ impl KeyStore {
             let start = vi.usage_count;
             if start >= limit {
                 if info.rotate_at_usage_limit {
-                    rotated = Some(v + 1);
+                    let why = Some("usage limit reached");
+                    drafts.push(self.draft(
+                        &sched,
+                        Operation::Rotate,
+                        Some(info.id),
+                        Some(v + 1),
+                        &Ok(()),
+                        why,
+                    ));
                     return rotate_info(info, now).map(MaterialChange::Add);
                 }
                 return Err(Error::new(
@@ -203,19 +211,7 @@ impl KeyStore {
                 start,
                 end,
             })
-        })?;
-        if let Some(v) = rotated {
-            let sched = crate::Principal::scheduler();
-            self.audit_as(
-                &sched,
-                Operation::Rotate,
-                Some(cell.id),
-                Some(v),
-                Ok(()),
-                Some("usage limit reached"),
-            )?;
-        }
-        Ok(())
+        })
     }
 
     pub(crate) fn op_decrypt(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
@@ -508,19 +504,33 @@ impl KeyStore {
         op: Operation,
         version: Option<u32>,
         reason: &str,
-        f: impl FnMut(&mut KeyInfo, &CellData) -> Result<MaterialChange>,
+        mut f: impl FnMut(&mut KeyInfo, &CellData) -> Result<MaterialChange>,
     ) -> Result<()> {
-        let res = (|| {
-            authorize(&self.principal, op)?;
-            self.prepare(cell)?;
-            self.mutate(cell, f)
-        })();
         let r = if reason.is_empty() {
             None
         } else {
             Some(reason)
         };
-        self.audit_as(&self.principal, op, Some(cell.id), version, res.clone(), r)?;
+        let res = (|| {
+            authorize(&self.principal, op)?;
+            self.prepare(cell)?;
+            // The success entry is committed with the change itself.
+            self.mutate(cell, |info, data, drafts| {
+                let change = f(info, data)?;
+                drafts.push(self.draft(&self.principal, op, Some(info.id), version, &Ok(()), r));
+                Ok(change)
+            })
+        })();
+        if let Err(e) = &res {
+            self.audit_as(
+                &self.principal,
+                op,
+                Some(cell.id),
+                version,
+                Err(e.clone()),
+                r,
+            )?;
+        }
         res
     }
 

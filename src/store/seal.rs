@@ -42,11 +42,18 @@ const STORE_FORMAT: u32 = 1;
 pub(crate) struct Sealer {
     current: u32,
     keys: BTreeMap<u32, AesGcmKey>,
+    /// The audit log's MAC key (stored as "epoch 0": wrapped like the record
+    /// keys, carried across KEK rotations, never used for sealing).
+    audit_key: SecretBytes,
 }
 
 impl Sealer {
     pub(crate) fn current_epoch(&self) -> u32 {
         self.current
+    }
+
+    pub(crate) fn audit_key(&self) -> &[u8] {
+        self.audit_key.expose_secret()
     }
 
     pub(crate) fn seal(&self, id: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
@@ -209,9 +216,11 @@ fn unwrap_all(slot: &Slot, kek: &Kek) -> Result<BTreeMap<u32, SecretBytes>> {
     Ok(keys)
 }
 
+const AUDIT_EPOCH: u32 = 0;
+
 fn sealer_from(current: u32, keys: &BTreeMap<u32, SecretBytes>) -> Result<Sealer> {
     let mut out = BTreeMap::new();
-    for (e, k) in keys {
+    for (e, k) in keys.iter().filter(|(e, _)| **e != AUDIT_EPOCH) {
         out.insert(*e, AesGcmKey::new(k.expose_secret())?);
     }
     if !out.contains_key(&current) {
@@ -220,7 +229,15 @@ fn sealer_from(current: u32, keys: &BTreeMap<u32, SecretBytes>) -> Result<Sealer
             "store header: no record key for the current epoch",
         ));
     }
-    Ok(Sealer { current, keys: out })
+    let audit_key = keys
+        .get(&AUDIT_EPOCH)
+        .ok_or_else(|| Error::new(ErrorKind::Integrity, "store header: no audit key"))?
+        .duplicate();
+    Ok(Sealer {
+        current,
+        keys: out,
+        audit_key,
+    })
 }
 
 fn read_header(backend: &dyn Backend) -> Result<Option<(Header, u64)>> {
@@ -259,9 +276,13 @@ pub(crate) fn open(backend: &dyn Backend, provider: &dyn KekProvider) -> Result<
         None => {
             let params = provider.init_params()?;
             let kek = provider.unlock(&params)?;
-            let record_key = SecretBytes::random(32)?;
+            let mut keys = BTreeMap::new();
+            keys.insert(AUDIT_EPOCH, SecretBytes::random(32)?);
+            keys.insert(1, SecretBytes::random(32)?);
             let mut record_keys = BTreeMap::new();
-            record_keys.insert(1, wrap(&kek, 1, &record_key)?);
+            for (e, k) in &keys {
+                record_keys.insert(*e, wrap(&kek, *e, k)?);
+            }
             let header = Header {
                 format: STORE_FORMAT,
                 current_epoch: 1,
@@ -273,11 +294,7 @@ pub(crate) fn open(backend: &dyn Backend, provider: &dyn KekProvider) -> Result<
                 next_kek: None,
             };
             match backend.put(HEADER_ID, encode(&header)?, Expect::Absent) {
-                Ok(_) => {
-                    let mut keys = BTreeMap::new();
-                    keys.insert(1, record_key);
-                    Ok((sealer_from(1, &keys)?, kek))
-                }
+                Ok(_) => Ok((sealer_from(1, &keys)?, kek)),
                 // Another process initialised it first: open theirs.
                 Err(e) if e.kind() == ErrorKind::Conflict => open(backend, provider),
                 Err(e) => Err(e),
@@ -367,7 +384,8 @@ pub(crate) fn finish_rotation(backend: &dyn Backend) -> Result<()> {
     let Some(mut next) = header.next_kek.take() else {
         return Ok(());
     };
-    next.record_keys.retain(|e, _| *e == header.current_epoch);
+    next.record_keys
+        .retain(|e, _| *e == header.current_epoch || *e == AUDIT_EPOCH);
     header.kek = next;
     backend.put(HEADER_ID, encode(&header)?, Expect::Revision(rev))?;
     Ok(())

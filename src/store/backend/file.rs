@@ -183,9 +183,7 @@ fn io_err(path: &Path, what: &str, e: &std::io::Error) -> Error {
     Error::new(ErrorKind::Storage, msg)
 }
 
-// `File::try_lock` is stable since Rust 1.89; Cargo.toml's rust-version
-// (1.88) must be raised to 1.89 — remove this allow when it is.
-#[allow(clippy::incompatible_msrv)]
+// `File::try_lock` is stable since Rust 1.89 (the crate's rust-version).
 fn lock_sidecar(path: &Path) -> Result<File> {
     let lock_path = with_suffix(path, ".lock");
     let file = OpenOptions::new()

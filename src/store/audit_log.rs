@@ -1,0 +1,415 @@
+//! The tamper-evident audit log, kept in the store itself.
+//!
+//! Every audit event becomes one entry, stored as a sealed record
+//! `audit/<seq>` (seq from 1, zero-padded so ids sort in order). Entries are
+//! chained and keyed:
+//!
+//! ```text
+//! mac_n = HMAC-SHA-256(audit_key, "keylife/audit/v1\0" || JSON(entry_n without mac))
+//! entry_n.prev = mac_{n-1}            (32 zero bytes for n = 1)
+//! ```
+//!
+//! The audit key is a random key wrapped in the store header beside the
+//! record keys, so only holders of the KEK can extend the chain. Editing an
+//! entry breaks its seal and its MAC; deleting, inserting or reordering
+//! breaks the sequence and the `prev` links; cutting entries off the end is
+//! caught by the sealed head record `meta/audit-head` and — against someone
+//! who can also roll that back — by signed checkpoints held elsewhere
+//! ([`crate::AuditCheckpoint`]).
+//!
+//! Durability: an entry for a state change is committed in the same atomic
+//! backend commit as the change itself. Successful cryptographic uses
+//! (encrypt, sign, …) are buffered and written in batches
+//! ([`crate::StoreOptions::audit_buffer`]), before any later durable entry,
+//! on [`crate::KeyStore::flush_audit`], and when the store is dropped; a
+//! process killed in between loses at most one buffer of *use* entries,
+//! never a state change, a refusal or a failure.
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::backend::{Backend, Expect, WriteOp};
+use super::seal::Sealer;
+use crate::audit::{Operation, Outcome};
+use crate::crypto;
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{KeyId, Timestamp};
+use crate::principal::Principal;
+
+pub(crate) const ENTRY_PREFIX: &str = "audit/";
+const HEAD_ID: &str = "meta/audit-head";
+const MAC_DOMAIN: &[u8] = b"keylife/audit/v1\0";
+
+/// One entry of the audit log, as stored and as exported (JSON Lines).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuditEntry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When the operation happened.
+    pub at: Timestamp,
+    /// Who asked.
+    pub principal: String,
+    /// What was asked.
+    pub operation: Operation,
+    /// On which key.
+    pub key_id: Option<KeyId>,
+    /// On which version.
+    pub version: Option<u32>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The error kind, when it did not succeed.
+    pub error: Option<String>,
+    /// The caller's reason, or the error message.
+    pub reason: Option<String>,
+    /// Hex MAC of the previous entry.
+    pub prev: String,
+    /// Hex MAC of this entry.
+    pub mac: String,
+}
+
+impl AuditEntry {
+    /// The entry as one JSON line.
+    ///
+    /// # Errors
+    /// Only if serialization fails, which it does not for these types.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::internal(format!("audit encoding: {e}")))
+    }
+}
+
+/// An event waiting to be written (principal kept as a cheap handle).
+pub(crate) struct Draft {
+    pub(crate) at: Timestamp,
+    pub(crate) principal: Principal,
+    pub(crate) operation: Operation,
+    pub(crate) key_id: Option<KeyId>,
+    pub(crate) version: Option<u32>,
+    pub(crate) outcome: Outcome,
+    pub(crate) error: Option<&'static str>,
+    pub(crate) reason: Option<String>,
+}
+
+impl Draft {
+    /// Use operations that succeeded may be buffered; everything else is
+    /// written before the call returns.
+    pub(crate) fn bufferable(&self) -> bool {
+        use Operation::*;
+        self.outcome == Outcome::Success
+            && matches!(
+                self.operation,
+                Encrypt | Decrypt | Rewrap | Sign | Verify | Mac | VerifyMac | Derive | Agree
+            )
+    }
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+struct Head {
+    seq: u64,
+    #[serde(with = "hex32")]
+    mac: [u8; 32],
+}
+
+struct HeadState {
+    head: Head,
+    /// Backend revision of the head record (0: not written yet).
+    revision: u64,
+}
+
+pub(crate) struct AuditLog {
+    head: Mutex<HeadState>,
+    buffer: Mutex<Vec<Draft>>,
+}
+
+fn entry_id(seq: u64) -> String {
+    format!("{ENTRY_PREFIX}{seq:020}")
+}
+
+fn mac_of(key: &[u8], entry: &AuditEntry) -> Result<[u8; 32]> {
+    let mut unmacked = entry.clone();
+    unmacked.mac.clear();
+    let json = serde_json::to_vec(&unmacked)
+        .map_err(|e| Error::internal(format!("audit encoding: {e}")))?;
+    Ok(crypto::hmac_sha256(key, &[MAC_DOMAIN, &json]))
+}
+
+fn read_head(backend: &dyn Backend, sealer: &Sealer) -> Result<HeadState> {
+    match backend.get(HEAD_ID)? {
+        None => Ok(HeadState {
+            head: Head {
+                seq: 0,
+                mac: [0; 32],
+            },
+            revision: 0,
+        }),
+        Some(rec) => {
+            let plain = sealer.open(HEAD_ID, &rec.value)?;
+            let head: Head = serde_json::from_slice(plain.expose_secret()).map_err(|_| {
+                Error::new(
+                    ErrorKind::Integrity,
+                    format!("record {HEAD_ID} does not decode"),
+                )
+            })?;
+            Ok(HeadState {
+                head,
+                revision: rec.revision,
+            })
+        }
+    }
+}
+
+impl AuditLog {
+    pub(crate) fn open(backend: &dyn Backend, sealer: &Sealer) -> Result<AuditLog> {
+        Ok(AuditLog {
+            head: Mutex::new(read_head(backend, sealer)?),
+            buffer: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Buffers a use entry; returns true when the buffer reached `limit`.
+    pub(crate) fn buffer(&self, draft: Draft, limit: usize) -> Result<bool> {
+        let mut b = self
+            .buffer
+            .lock()
+            .map_err(|_| Error::internal("audit buffer poisoned"))?;
+        b.push(draft);
+        Ok(b.len() >= limit)
+    }
+
+    /// Writes the buffered entries, then `drafts`, in one commit together
+    /// with `extra` (a state change). Returns the revisions of `extra`.
+    ///
+    /// On a conflict (another writer moved the head, or an `extra`
+    /// precondition failed), the head is re-read and the conflict returned:
+    /// the caller retries with fresh state. The buffer is only emptied once
+    /// its entries are committed.
+    pub(crate) fn commit(
+        &self,
+        backend: &dyn Backend,
+        sealer: &Sealer,
+        drafts: &[Draft],
+        extra: Vec<WriteOp>,
+    ) -> Result<Vec<u64>> {
+        let mut head = self
+            .head
+            .lock()
+            .map_err(|_| Error::internal("audit head poisoned"))?;
+        let mut buffer = self
+            .buffer
+            .lock()
+            .map_err(|_| Error::internal("audit buffer poisoned"))?;
+        for attempt in 0..2 {
+            let mut ops = extra.clone();
+            let n_extra = ops.len();
+            let mut cur = head.head;
+            for d in buffer.iter().chain(drafts) {
+                let mut e = AuditEntry {
+                    seq: cur.seq + 1,
+                    at: d.at,
+                    principal: d.principal.name().to_owned(),
+                    operation: d.operation,
+                    key_id: d.key_id,
+                    version: d.version,
+                    outcome: d.outcome,
+                    error: d.error.map(str::to_owned),
+                    reason: d.reason.clone(),
+                    prev: hex(&cur.mac),
+                    mac: String::new(),
+                };
+                let mac = mac_of(sealer.audit_key(), &e)?;
+                e.mac = hex(&mac);
+                let json = serde_json::to_vec(&e)
+                    .map_err(|err| Error::internal(format!("audit encoding: {err}")))?;
+                let id = entry_id(e.seq);
+                ops.push(WriteOp::Put {
+                    value: sealer.seal(&id, &json)?,
+                    id,
+                    expect: Expect::Absent,
+                });
+                cur = Head { seq: e.seq, mac };
+            }
+            if cur.seq != head.head.seq {
+                let json = serde_json::to_vec(&cur)
+                    .map_err(|e| Error::internal(format!("audit encoding: {e}")))?;
+                let expect = if head.revision == 0 {
+                    Expect::Absent
+                } else {
+                    Expect::Revision(head.revision)
+                };
+                ops.push(WriteOp::Put {
+                    value: sealer.seal(HEAD_ID, &json)?,
+                    id: HEAD_ID.to_owned(),
+                    expect,
+                });
+            }
+            if ops.is_empty() {
+                return Ok(Vec::new());
+            }
+            match backend.commit(&ops) {
+                Ok(revs) => {
+                    if cur.seq != head.head.seq {
+                        head.revision = revs.last().copied().unwrap_or(head.revision);
+                        head.head = cur;
+                    }
+                    buffer.clear();
+                    return Ok(revs[..n_extra].to_vec());
+                }
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    let fresh = read_head(backend, sealer)?;
+                    let moved = fresh.revision != head.revision;
+                    // An entry beyond the head cannot be written legitimately
+                    // (entries and head are committed together): tampering.
+                    let next = entry_id(fresh.head.seq + 1);
+                    if !moved && backend.get(&next)?.is_some() {
+                        return Err(Error::new(
+                            ErrorKind::Integrity,
+                            format!(
+                                "audit log: record {next} exists beyond the head: the log was tampered with"
+                            ),
+                        ));
+                    }
+                    *head = fresh;
+                    // Only the head moved: retry here. Otherwise the caller's
+                    // own precondition failed: let it reload and retry.
+                    if !moved || attempt == 1 {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            "audit log head kept moving",
+        ))
+    }
+
+    pub(crate) fn has_buffered(&self) -> bool {
+        self.buffer.lock().map(|b| !b.is_empty()).unwrap_or(false)
+    }
+}
+
+/// What [`crate::KeyStore::verify_audit`] found in an intact log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AuditVerification {
+    /// Number of entries checked.
+    pub entries: u64,
+    /// Sequence number of the last entry.
+    pub head_seq: u64,
+    /// Hex MAC of the last entry (what a checkpoint signs).
+    pub head_mac: String,
+}
+
+/// Walks the whole log: every seal, MAC, `prev` link and sequence number,
+/// then the head record. Calls `each` for every verified entry.
+pub(crate) fn verify(
+    backend: &dyn Backend,
+    sealer: &Sealer,
+    mut each: impl FnMut(&AuditEntry) -> Result<()>,
+) -> Result<AuditVerification> {
+    let broken = |msg: String| Error::new(ErrorKind::Integrity, format!("audit log: {msg}"));
+    let mut expect_seq = 1u64;
+    let mut prev = [0u8; 32];
+    let mut after: Option<String> = None;
+    loop {
+        let page = backend.scan(ENTRY_PREFIX, after.as_deref(), 512)?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        for (id, rec) in page {
+            let plain = sealer.open(&id, &rec.value)?;
+            let entry: AuditEntry = serde_json::from_slice(plain.expose_secret())
+                .map_err(|_| broken(format!("record {id} does not decode")))?;
+            if id != entry_id(entry.seq) {
+                return Err(broken(format!("record {id} holds entry {}", entry.seq)));
+            }
+            if entry.seq != expect_seq {
+                return Err(broken(format!(
+                    "entry {expect_seq} is missing (next present is {}): entries were deleted or reordered",
+                    entry.seq
+                )));
+            }
+            if entry.prev != hex(&prev) {
+                return Err(broken(format!(
+                    "entry {} does not link to entry {}",
+                    entry.seq,
+                    entry.seq - 1
+                )));
+            }
+            let mac = mac_of(sealer.audit_key(), &entry)?;
+            if !crypto::ct_eq(hex(&mac).as_bytes(), entry.mac.as_bytes()) {
+                return Err(broken(format!(
+                    "entry {} fails its MAC: it was altered",
+                    entry.seq
+                )));
+            }
+            each(&entry)?;
+            prev = mac;
+            expect_seq += 1;
+        }
+    }
+    let last = expect_seq - 1;
+    let head = read_head(backend, sealer)?;
+    if head.head.seq != last || head.head.mac != prev {
+        return Err(broken(format!(
+            "the log ends at entry {last} but its head record says {}: entries were cut off the end",
+            head.head.seq
+        )));
+    }
+    Ok(AuditVerification {
+        entries: last,
+        head_seq: last,
+        head_mac: hex(&prev),
+    })
+}
+
+/// Reads one entry (no chain check).
+pub(crate) fn entry(
+    backend: &dyn Backend,
+    sealer: &Sealer,
+    seq: u64,
+) -> Result<Option<AuditEntry>> {
+    let id = entry_id(seq);
+    let Some(rec) = backend.get(&id)? else {
+        return Ok(None);
+    };
+    let plain = sealer.open(&id, &rec.value)?;
+    serde_json::from_slice(plain.expose_secret())
+        .map(Some)
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Integrity,
+                format!("audit log: record {id} does not decode"),
+            )
+        })
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    use core::fmt::Write;
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+mod hex32 {
+    pub(super) fn serialize<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::hex(b))
+    }
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<[u8; 32], D::Error> {
+        let s = <&str as serde::Deserialize>::deserialize(d)?;
+        let mut out = [0u8; 32];
+        if s.len() != 64 {
+            return Err(serde::de::Error::custom("bad mac length"));
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom)?;
+        }
+        Ok(out)
+    }
+}

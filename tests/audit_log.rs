@@ -1,0 +1,345 @@
+//! The tamper-evident audit log: one entry per operation, every kind of
+//! tampering detected, signed checkpoints, JSON Lines export, no secrets.
+
+mod common;
+
+use common::Fixture;
+use keylife::backend::{Backend, Record};
+use keylife::purpose::{Aead, Signing};
+use keylife::{ErrorKind, KeySpec, Operation, Outcome, Principal, Role, StoreOptions};
+
+fn entry_ids(f: &Fixture) -> Vec<(String, Record)> {
+    f.backend
+        .raw_records()
+        .unwrap()
+        .into_iter()
+        .filter(|(id, _)| id.starts_with("audit/"))
+        .collect()
+}
+
+fn integrity(f: &Fixture) -> String {
+    let e = f.store.verify_audit().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+    e.to_string()
+}
+
+fn populated() -> Fixture {
+    let f = Fixture::new();
+    let k = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
+    let ct = k.encrypt(b"m", b"").unwrap();
+    f.store.decrypt(&ct, b"").unwrap();
+    let app = f
+        .store
+        .as_principal(Principal::new("svc", &[Role::Application]));
+    assert!(app.create(KeySpec::<Aead>::new("nope")).is_err());
+    let k = k.deactivate("done").unwrap();
+    assert!(k.info().is_ok());
+    f.store.flush_audit().unwrap();
+    f
+}
+
+#[test]
+fn every_operation_is_one_entry_with_its_fields() {
+    let f = populated();
+    let entries = f.store.audit_entries().unwrap();
+    let ops: Vec<_> = entries
+        .iter()
+        .map(|e| (e.operation, e.outcome, e.principal.as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (Operation::OpenStore, Outcome::Success, "alice"),
+            (Operation::Create, Outcome::Success, "alice"),
+            (Operation::Activate, Outcome::Success, "alice"),
+            (Operation::Encrypt, Outcome::Success, "alice"),
+            (Operation::Decrypt, Outcome::Success, "alice"),
+            (Operation::Create, Outcome::Denied, "svc"),
+            (Operation::Deactivate, Outcome::Success, "alice"),
+            (Operation::ReadMetadata, Outcome::Success, "alice"),
+        ]
+    );
+    let deact = &entries[6];
+    assert_eq!(deact.reason.as_deref(), Some("done"));
+    assert!(deact.key_id.is_some());
+    assert_eq!(entries[3].version, Some(1));
+    assert_eq!(entries[5].error.as_deref(), Some("permission denied"));
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1);
+    }
+    // Reading the log is itself audited (after the read).
+    let again = f.store.audit_entries().unwrap();
+    assert_eq!(again[entries.len()].operation, Operation::ReadAudit);
+    let v = f.store.verify_audit().unwrap();
+    assert_eq!(v.entries, entries.len() as u64 + 2);
+}
+
+#[test]
+fn editing_an_entry_is_detected() {
+    let f = populated();
+    let (id, mut rec) = entry_ids(&f)[3].clone();
+    let n = rec.value.len();
+    rec.value[n - 20] ^= 1;
+    f.backend.tamper(&id, rec).unwrap();
+    let msg = integrity(&f);
+    assert!(msg.contains(&id), "{msg}");
+}
+
+#[test]
+fn deleting_an_entry_is_detected() {
+    let f = populated();
+    let (id, _) = entry_ids(&f)[2].clone();
+    f.backend
+        .delete(&id, keylife::backend::Expect::Any)
+        .unwrap();
+    let msg = integrity(&f);
+    assert!(msg.contains("entry 3 is missing"), "{msg}");
+}
+
+#[test]
+fn reordering_entries_is_detected() {
+    let f = populated();
+    let ids = entry_ids(&f);
+    let (a, ra) = ids[2].clone();
+    let (b, rb) = ids[4].clone();
+    f.backend.tamper(&a, rb).unwrap();
+    f.backend.tamper(&b, ra).unwrap();
+    let msg = integrity(&f);
+    assert!(msg.contains(&a), "{msg}");
+}
+
+#[test]
+fn inserting_an_entry_is_detected() {
+    let f = populated();
+    let ids = entry_ids(&f);
+    // Replay an old, validly sealed entry as an extra one at the end.
+    let next = format!("audit/{:020}", ids.len() + 1);
+    f.backend.tamper(&next, ids[1].1.clone()).unwrap();
+    let msg = integrity(&f);
+    assert!(msg.contains(&next), "{msg}");
+}
+
+#[test]
+fn cutting_entries_off_the_end_is_detected() {
+    let f = populated();
+    let (last, _) = entry_ids(&f).last().unwrap().clone();
+    f.backend
+        .delete(&last, keylife::backend::Expect::Any)
+        .unwrap();
+    let msg = integrity(&f);
+    assert!(msg.contains("cut off the end"), "{msg}");
+}
+
+#[test]
+fn signed_checkpoints_catch_a_rollback_of_log_and_head_together() {
+    let f = populated();
+    let signer = f
+        .store
+        .create_active(KeySpec::<Signing>::new("audit-signer"))
+        .unwrap();
+    let public = signer.public_key(None).unwrap();
+    f.store.flush_audit().unwrap();
+    // An attacker copies the store as it is now…
+    let snapshot = f.backend.raw_records().unwrap();
+    // … then something worth hiding happens, and an auditor takes a
+    // checkpoint, kept outside the store as JSON.
+    let k = f
+        .store
+        .create_active(KeySpec::<Aead>::new("evidence"))
+        .unwrap();
+    drop(k.compromise("oops").unwrap());
+    let cp = f.store.audit_checkpoint(&signer).unwrap();
+    let kept = keylife::AuditCheckpoint::from_json(&cp.to_json().unwrap()).unwrap();
+    kept.verify(&public).unwrap();
+    let mut forged = kept.clone();
+    forged.seq -= 1;
+    assert_eq!(
+        forged.verify(&public).unwrap_err().kind(),
+        ErrorKind::AuthenticationFailed
+    );
+    f.store.verify_audit_against(&kept).unwrap();
+
+    // The attacker rolls the log back to the copy — entries and head record
+    // alike — so the log is consistent in itself.
+    for (id, _) in f.backend.raw_records().unwrap() {
+        if id.starts_with("audit/") || id == "meta/audit-head" {
+            match snapshot.iter().find(|(s, _)| *s == id) {
+                Some((_, rec)) => f.backend.tamper(&id, rec.clone()).unwrap(),
+                None => f
+                    .backend
+                    .delete(&id, keylife::backend::Expect::Any)
+                    .unwrap(),
+            }
+        }
+    }
+    let fresh = f.reopen(StoreOptions::default());
+    fresh.verify_audit().unwrap();
+    // But the checkpoint vouches for an entry the log no longer has.
+    let err = fresh.verify_audit_against(&kept).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity);
+    assert!(
+        err.to_string().contains("cut off") || err.to_string().contains("rewritten"),
+        "{err}"
+    );
+}
+
+#[test]
+fn only_auditors_and_administrators_read_the_log() {
+    let f = populated();
+    let auditor = f
+        .store
+        .as_principal(Principal::new("eve", &[Role::Auditor]));
+    assert!(auditor.verify_audit().is_ok());
+    let app = f
+        .store
+        .as_principal(Principal::new("svc", &[Role::Application]));
+    assert_eq!(
+        app.verify_audit().unwrap_err().kind(),
+        ErrorKind::PermissionDenied
+    );
+    let entries = f.store.audit_entries().unwrap();
+    assert!(entries.iter().any(|e| e.operation == Operation::ReadAudit
+        && e.outcome == Outcome::Denied
+        && e.principal == "svc"));
+}
+
+#[test]
+fn jsonl_export_parses_line_by_line() {
+    let f = populated();
+    let mut out = Vec::new();
+    let n = f.store.export_audit_jsonl(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count() as u64, n);
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for field in [
+            "seq",
+            "at",
+            "principal",
+            "operation",
+            "outcome",
+            "prev",
+            "mac",
+        ] {
+            assert!(v.get(field).is_some(), "{field} missing in {line}");
+        }
+    }
+}
+
+#[cfg(feature = "hazmat")]
+#[test]
+fn no_key_material_ever_enters_the_log() {
+    use base64ct::Encoding;
+    let f = Fixture::new();
+    let mut secrets = Vec::new();
+    let a = f
+        .store
+        .create_active(KeySpec::<Aead>::new("a").exportable(true))
+        .unwrap();
+    a.encrypt(b"m", b"").unwrap();
+    a.rotate().unwrap();
+    for v in [1, 2] {
+        secrets.push(
+            a.hazmat_export_raw(Some(v))
+                .unwrap()
+                .expose_secret()
+                .to_vec(),
+        );
+    }
+    let s = f
+        .store
+        .create_active(KeySpec::<Signing>::new("s").exportable(true))
+        .unwrap();
+    s.sign(b"m").unwrap();
+    secrets.push(s.hazmat_export_raw(None).unwrap().expose_secret().to_vec());
+    let m = f
+        .store
+        .create_active(KeySpec::<keylife::purpose::Mac>::new("m").exportable(true))
+        .unwrap();
+    m.mac(b"x").unwrap();
+    secrets.push(m.hazmat_export_raw(None).unwrap().expose_secret().to_vec());
+    let mut out = Vec::new();
+    f.store.export_audit_jsonl(&mut out).unwrap();
+    let log = String::from_utf8(out).unwrap();
+    assert!(
+        log.contains("\"operation\":\"export\""),
+        "exports are audited"
+    );
+    for secret in &secrets {
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let b64 = base64ct::Base64::encode_string(secret);
+        assert!(
+            !log.contains(&hex) && !log.contains(&b64),
+            "material in the audit log"
+        );
+        // Nor in any stored byte (everything is sealed).
+        for (_, rec) in f.backend.raw_records().unwrap() {
+            assert!(
+                !rec.value
+                    .windows(secret.len())
+                    .any(|w| w == secret.as_slice())
+            );
+        }
+    }
+}
+
+#[test]
+fn state_changes_survive_a_kill_buffered_uses_at_most_one_buffer() {
+    let f = Fixture::new();
+    let k = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
+    for _ in 0..3 {
+        k.encrypt(b"m", b"").unwrap();
+    }
+    let k = k.compromise("incident").unwrap();
+    for _ in 0..2 {
+        assert!(f.store.info(&k.id()).is_ok());
+    }
+    let encrypt_after = f.store.create_active(KeySpec::<Aead>::new("k2")).unwrap();
+    encrypt_after.encrypt(b"m", b"").unwrap();
+    // A kill: no destructor runs.
+    std::mem::forget(encrypt_after);
+    std::mem::forget(k);
+    let Fixture {
+        store,
+        backend,
+        kek,
+        clock,
+        ..
+    } = f;
+    std::mem::forget(store);
+    let reopened = keylife::KeyStore::builder(backend.clone())
+        .clock(clock)
+        .open(&common::raw(&kek), Principal::admin("alice"))
+        .unwrap();
+    let entries = reopened.audit_entries().unwrap();
+    let ops: Vec<_> = entries.iter().map(|e| e.operation).collect();
+    // Uses before the compromise were flushed by it (ordering is kept);
+    // the last encrypt was still buffered and is lost with the process.
+    assert_eq!(ops.iter().filter(|o| **o == Operation::Encrypt).count(), 3);
+    assert!(ops.contains(&Operation::Compromise));
+    assert_eq!(
+        ops.iter()
+            .filter(|o| **o == Operation::ReadMetadata)
+            .count(),
+        2
+    );
+    assert_eq!(ops.iter().filter(|o| **o == Operation::Create).count(), 2);
+}
+
+#[test]
+fn two_processes_interleave_into_one_valid_chain() {
+    let f = Fixture::new();
+    let mut o = StoreOptions::default();
+    o.audit_buffer = 1;
+    let other = f.reopen(o);
+    let a = f.store.create_active(KeySpec::<Aead>::new("a")).unwrap();
+    let b = other.create_active(KeySpec::<Aead>::new("b")).unwrap();
+    for _ in 0..5 {
+        a.rotate().unwrap();
+        b.encrypt(b"m", b"").unwrap();
+    }
+    f.store.flush_audit().unwrap();
+    let v = other.verify_audit().unwrap();
+    assert!(v.entries >= 2 + 4 + 5 + 5);
+    f.store.verify_audit().unwrap();
+}
