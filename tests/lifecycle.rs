@@ -1,13 +1,14 @@
 //! The lifecycle end to end: transitions, dates, versions, rotation,
 //! ciphertext handling, bad input, authorization and audit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failure
 
 mod common;
 
 use common::{DAY, Fixture};
 use keylife::purpose::{Aead, Agreement, Derivation, Mac, Signing};
 use keylife::{
-    AnyKey, CiphertextInfo, ErrorKind, KeyFilter, KeySpec, Operation, Outcome, Principal, PublicKey, Role,
-    StateName, StoreOptions, VersionState,
+    AnyKey, CiphertextInfo, ErrorKind, KeyFilter, KeySpec, Operation, Outcome, Principal,
+    PublicKey, Role, StateName, StoreOptions, VersionState,
 };
 
 fn kind<T: std::fmt::Debug>(r: keylife::Result<T>) -> ErrorKind {
@@ -17,7 +18,10 @@ fn kind<T: std::fmt::Debug>(r: keylife::Result<T>) -> ErrorKind {
 #[test]
 fn full_walk_records_every_transition() {
     let f = Fixture::new();
-    let key = f.store.create(KeySpec::<Aead>::new("pii").owner("crm")).unwrap();
+    let key = f
+        .store
+        .create(KeySpec::<Aead>::new("pii").owner("crm"))
+        .unwrap();
     assert_eq!(key.state(), StateName::PreActive);
     let key = key.activate().unwrap();
     let ct = key.encrypt(b"jane", b"ctx").unwrap();
@@ -33,7 +37,14 @@ fn full_walk_records_every_transition() {
     assert_eq!(pending.state(), StateName::PendingDestruction);
     f.clock.advance(7 * DAY);
     let report = f.store.maintenance().unwrap();
-    assert_eq!(report.transitions, vec![(pending.id(), StateName::PendingDestruction, StateName::DestroyedCompromised)]);
+    assert_eq!(
+        report.transitions,
+        vec![(
+            pending.id(),
+            StateName::PendingDestruction,
+            StateName::DestroyedCompromised
+        )]
+    );
 
     let info = f.store.info(&pending.id()).unwrap();
     assert_eq!(info.state, StateName::DestroyedCompromised);
@@ -59,13 +70,20 @@ fn full_walk_records_every_transition() {
     assert!(info.last_rotated_at.is_some());
     // Destroyed: nothing decrypts, metadata stays.
     assert_eq!(kind(f.store.decrypt(&ct, b"ctx")), ErrorKind::WrongState);
-    assert!(matches!(f.store.load::<Aead>(&info.id).unwrap(), AnyKey::Destroyed(_)));
+    assert!(matches!(
+        f.store.load::<Aead>(&info.id).unwrap(),
+        AnyKey::Destroyed(_)
+    ));
 }
 
 #[test]
 fn stale_typed_handles_fail_with_wrong_state() {
     let f = Fixture::new();
-    let id = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap().id();
+    let id = f
+        .store
+        .create_active(KeySpec::<Aead>::new("k"))
+        .unwrap()
+        .id();
     let a = f.store.load_active::<Aead>(&id).unwrap();
     let b = f.store.load_active::<Aead>(&id).unwrap();
     let _a = a.deactivate("done").unwrap();
@@ -74,7 +92,9 @@ fn stale_typed_handles_fail_with_wrong_state() {
     assert_eq!(kind(b.rotate()), ErrorKind::WrongState);
     assert_eq!(kind(b.suspend("x")), ErrorKind::WrongState);
     // But it can be re-typed from the live state.
-    assert!(matches!(f.store.load_active::<Aead>(&id).map(|_| ()), Err(e) if e.kind() == ErrorKind::WrongState));
+    assert!(
+        matches!(f.store.load_active::<Aead>(&id).map(|_| ()), Err(e) if e.kind() == ErrorKind::WrongState)
+    );
 }
 
 #[test]
@@ -114,7 +134,10 @@ fn destruction_waiting_period_is_enforced_and_cancellable() {
     let key = key.compromise("leak").unwrap();
     let id = key.id();
     // Below the 7-day minimum.
-    assert_eq!(kind(key.schedule_destruction(DAY, "too soon")), ErrorKind::Policy);
+    assert_eq!(
+        kind(key.schedule_destruction(DAY, "too soon")),
+        ErrorKind::Policy
+    );
     let key = match f.store.load::<Aead>(&id).unwrap() {
         AnyKey::Compromised(k) => k,
         other => panic!("{:?}", other.state()),
@@ -125,12 +148,17 @@ fn destruction_waiting_period_is_enforced_and_cancellable() {
     // Cancel returns to Compromised, not to Active.
     let back = pending.cancel_destruction().unwrap();
     assert_eq!(back.state(), StateName::Compromised);
-    let AnyKey::Compromised(key) = back else { panic!() };
+    let AnyKey::Compromised(key) = back else {
+        panic!()
+    };
     let pending = key.schedule_destruction(8 * DAY, "again").unwrap();
     f.clock.advance(8 * DAY);
     // The date passed: loading applies it; cancel is too late.
     assert_eq!(kind(pending.cancel_destruction()), ErrorKind::WrongState);
-    assert_eq!(f.store.info(&id).unwrap().state, StateName::DestroyedCompromised);
+    assert_eq!(
+        f.store.info(&id).unwrap().state,
+        StateName::DestroyedCompromised
+    );
     assert_eq!(kind(f.store.decrypt(&ct, b"")), ErrorKind::WrongState);
 }
 
@@ -140,10 +168,17 @@ fn activation_date_and_cryptoperiod_apply_on_load_use_and_maintenance() {
     let later = common::T0.plus(2 * DAY);
     let key = f
         .store
-        .create(KeySpec::<Aead>::new("scheduled").activation_date(later).cryptoperiod(30 * DAY))
+        .create(
+            KeySpec::<Aead>::new("scheduled")
+                .activation_date(later)
+                .cryptoperiod(30 * DAY),
+        )
         .unwrap();
     let id = key.id();
-    assert!(matches!(f.store.load::<Aead>(&id).unwrap(), AnyKey::PreActive(_)));
+    assert!(matches!(
+        f.store.load::<Aead>(&id).unwrap(),
+        AnyKey::PreActive(_)
+    ));
     f.clock.advance(2 * DAY);
     // Applied on load, by the scheduler.
     let active = f.store.load_active::<Aead>(&id).unwrap();
@@ -159,11 +194,19 @@ fn activation_date_and_cryptoperiod_apply_on_load_use_and_maintenance() {
     assert_eq!(f.store.info(&id).unwrap().state, StateName::Deactivated);
 
     // Maintenance moves keys nobody touches.
-    let k2 = f.store.create(KeySpec::<Mac>::new("m").activation_date(f.clock_now().plus(DAY))).unwrap().id();
+    let k2 = f
+        .store
+        .create(KeySpec::<Mac>::new("m").activation_date(f.clock_now().plus(DAY)))
+        .unwrap()
+        .id();
     drop(active);
     f.clock.advance(DAY);
     let report = f.store.maintenance().unwrap();
-    assert!(report.transitions.contains(&(k2, StateName::PreActive, StateName::Active)));
+    assert!(
+        report
+            .transitions
+            .contains(&(k2, StateName::PreActive, StateName::Active))
+    );
 }
 
 trait ClockNow {
@@ -197,16 +240,28 @@ fn versions_rotation_trim_and_min_decryption_version() {
     assert_eq!(kind(key.decrypt(&c2, b"")), ErrorKind::VersionUnavailable);
     assert_eq!(key.decrypt(&c1, b"").unwrap(), b"one");
     // Trim: the primary cannot be destroyed, older ones can.
-    assert_eq!(kind(key.destroy_version(3, "x")), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(key.destroy_version(3, "x")),
+        ErrorKind::InvalidArgument
+    );
     key.destroy_version(2, "trim").unwrap();
-    assert_eq!(kind(key.destroy_version(2, "again")), ErrorKind::VersionUnavailable);
+    assert_eq!(
+        kind(key.destroy_version(2, "again")),
+        ErrorKind::VersionUnavailable
+    );
     assert_eq!(kind(key.destroy_version(9, "x")), ErrorKind::NotFound);
     // Minimum decryption version retires v1 in bulk.
     key.set_min_decryption_version(3).unwrap();
     assert_eq!(kind(key.decrypt(&c1, b"")), ErrorKind::VersionUnavailable);
     assert_eq!(key.decrypt(&c3, b"").unwrap(), b"three");
-    assert_eq!(kind(key.set_min_decryption_version(2)), ErrorKind::InvalidArgument);
-    assert_eq!(kind(key.set_min_decryption_version(4)), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(key.set_min_decryption_version(2)),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(key.set_min_decryption_version(4)),
+        ErrorKind::InvalidArgument
+    );
     let info = key.info().unwrap();
     assert_eq!(info.primary_version, 3);
     assert_eq!(info.min_decryption_version, 3);
@@ -221,37 +276,63 @@ fn compromised_rewrap_override_is_explicit_and_audited() {
     let target = f.store.create_active(KeySpec::<Aead>::new("new")).unwrap();
     let ct = old.encrypt(b"payload", b"ctx").unwrap();
     // Not compromised: the override refuses.
-    assert_eq!(kind(f.store.rewrap_compromised(&ct, b"ctx", &target, "x")), ErrorKind::WrongState);
+    assert_eq!(
+        kind(f.store.rewrap_compromised(&ct, b"ctx", &target, "x")),
+        ErrorKind::WrongState
+    );
     let old = old.compromise("leak").unwrap();
-    let moved = old.rewrap_compromised(&ct, b"ctx", &target, "incident 42").unwrap();
+    let moved = old
+        .rewrap_compromised(&ct, b"ctx", &target, "incident 42")
+        .unwrap();
     assert_eq!(CiphertextInfo::parse(&moved).unwrap().key_id, target.id());
     assert_eq!(target.decrypt(&moved, b"ctx").unwrap(), b"payload");
     // Only administrators.
-    let app = f.store.as_principal(Principal::new("svc", &[Role::Application]));
+    let app = f
+        .store
+        .as_principal(Principal::new("svc", &[Role::Application]));
     let target_app = app.load_active::<Aead>(&target.id()).unwrap();
-    assert_eq!(kind(app.rewrap_compromised(&ct, b"ctx", &target_app, "x")), ErrorKind::PermissionDenied);
+    assert_eq!(
+        kind(app.rewrap_compromised(&ct, b"ctx", &target_app, "x")),
+        ErrorKind::PermissionDenied
+    );
     let events = f.audit.events();
     let ev = events
         .iter()
         .find(|e| e.operation == Operation::CompromisedRewrap && e.outcome == Outcome::Success)
         .expect("audited");
     assert_eq!(ev.reason.as_deref(), Some("incident 42"));
-    assert!(events.iter().any(|e| e.operation == Operation::CompromisedRewrap && e.outcome == Outcome::Denied));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.operation == Operation::CompromisedRewrap && e.outcome == Outcome::Denied)
+    );
 }
 
 #[test]
 fn malformed_and_misdirected_ciphertexts_get_specific_errors() {
     let f = Fixture::new();
     let key = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
-    let other = f.store.create_active(KeySpec::<Aead>::new("other")).unwrap();
+    let other = f
+        .store
+        .create_active(KeySpec::<Aead>::new("other"))
+        .unwrap();
     let ct = key.encrypt(b"hello world", b"ctx").unwrap();
-    assert_eq!(ct.len(), b"hello world".len() + keylife::key::CIPHERTEXT_OVERHEAD);
+    assert_eq!(
+        ct.len(),
+        b"hello world".len() + keylife::key::CIPHERTEXT_OVERHEAD
+    );
 
     assert_eq!(kind(f.store.decrypt(&[], b"ctx")), ErrorKind::Malformed);
-    assert_eq!(kind(f.store.decrypt(&ct[..40], b"ctx")), ErrorKind::Malformed);
+    assert_eq!(
+        kind(f.store.decrypt(&ct[..40], b"ctx")),
+        ErrorKind::Malformed
+    );
     let mut v2 = ct.clone();
     v2[0] = 2;
-    assert_eq!(kind(f.store.decrypt(&v2, b"ctx")), ErrorKind::UnsupportedVersion);
+    assert_eq!(
+        kind(f.store.decrypt(&v2, b"ctx")),
+        ErrorKind::UnsupportedVersion
+    );
     let mut alg = ct.clone();
     alg[1] = 77;
     assert_eq!(kind(f.store.decrypt(&alg, b"ctx")), ErrorKind::Malformed);
@@ -267,13 +348,23 @@ fn malformed_and_misdirected_ciphertexts_get_specific_errors() {
     // Moved to another existing key: the header is authenticated.
     let mut moved = ct.clone();
     moved[2..18].copy_from_slice(other.id().as_bytes());
-    assert_eq!(kind(f.store.decrypt(&moved, b"ctx")), ErrorKind::AuthenticationFailed);
+    assert_eq!(
+        kind(f.store.decrypt(&moved, b"ctx")),
+        ErrorKind::AuthenticationFailed
+    );
     // Wrong context, flipped bits anywhere: one opaque kind.
-    assert_eq!(kind(f.store.decrypt(&ct, b"other ctx")), ErrorKind::AuthenticationFailed);
+    assert_eq!(
+        kind(f.store.decrypt(&ct, b"other ctx")),
+        ErrorKind::AuthenticationFailed
+    );
     for i in [22, 30, 34, 40, ct.len() - 1] {
         let mut t = ct.clone();
         t[i] ^= 1;
-        assert_eq!(kind(f.store.decrypt(&t, b"ctx")), ErrorKind::AuthenticationFailed, "byte {i}");
+        assert_eq!(
+            kind(f.store.decrypt(&t, b"ctx")),
+            ErrorKind::AuthenticationFailed,
+            "byte {i}"
+        );
     }
     // Asking a key to decrypt another key's ciphertext.
     assert_eq!(kind(other.decrypt(&ct, b"ctx")), ErrorKind::InvalidArgument);
@@ -283,13 +374,19 @@ fn malformed_and_misdirected_ciphertexts_get_specific_errors() {
     assert_eq!(key.decrypt(&ct2, &big_aad).unwrap(), b"m");
     let mut big2 = big_aad.clone();
     big2[4000] ^= 1;
-    assert_eq!(kind(key.decrypt(&ct2, &big2)), ErrorKind::AuthenticationFailed);
+    assert_eq!(
+        kind(key.decrypt(&ct2, &big2)),
+        ErrorKind::AuthenticationFailed
+    );
 }
 
 #[test]
 fn suspended_processing_follows_the_spec() {
     let f = Fixture::new();
-    let strict = f.store.create_active(KeySpec::<Aead>::new("strict").suspended_processing(false)).unwrap();
+    let strict = f
+        .store
+        .create_active(KeySpec::<Aead>::new("strict").suspended_processing(false))
+        .unwrap();
     let ct = strict.encrypt(b"m", b"").unwrap();
     let strict = strict.suspend("hold").unwrap();
     assert_eq!(kind(strict.decrypt(&ct, b"")), ErrorKind::WrongState);
@@ -303,7 +400,10 @@ fn usage_limit_refuses_or_rotates() {
     let mut o = StoreOptions::default();
     o.usage_block = 3;
     let f = Fixture::with_options(o);
-    let key = f.store.create_active(KeySpec::<Aead>::new("limited").usage_limit(10)).unwrap();
+    let key = f
+        .store
+        .create_active(KeySpec::<Aead>::new("limited").usage_limit(10))
+        .unwrap();
     for _ in 0..10 {
         key.encrypt(b"m", b"").unwrap();
     }
@@ -315,7 +415,11 @@ fn usage_limit_refuses_or_rotates() {
 
     let auto = f
         .store
-        .create_active(KeySpec::<Aead>::new("auto").usage_limit(4).rotate_at_usage_limit(true))
+        .create_active(
+            KeySpec::<Aead>::new("auto")
+                .usage_limit(4)
+                .rotate_at_usage_limit(true),
+        )
         .unwrap();
     let mut versions = Vec::new();
     for _ in 0..9 {
@@ -325,11 +429,27 @@ fn usage_limit_refuses_or_rotates() {
     assert_eq!(versions, vec![1, 1, 1, 1, 2, 2, 2, 2, 3]);
     let info = auto.info().unwrap();
     assert_eq!(info.primary_version, 3);
-    assert!(f.audit.events().iter().any(|e| e.operation == Operation::Rotate && e.principal == "keylife:scheduler"));
+    assert!(
+        f.audit
+            .events()
+            .iter()
+            .any(|e| e.operation == Operation::Rotate && e.principal == "keylife:scheduler")
+    );
     // The default limit is the SP 800-38D bound.
-    let dflt = f.store.create(KeySpec::<Aead>::new("d")).unwrap().info().unwrap();
+    let dflt = f
+        .store
+        .create(KeySpec::<Aead>::new("d"))
+        .unwrap()
+        .info()
+        .unwrap();
     assert_eq!(dflt.usage_limit, 1 << 32);
-    assert_eq!(kind(f.store.create(KeySpec::<Aead>::new("x").usage_limit((1 << 32) + 1))), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(
+            f.store
+                .create(KeySpec::<Aead>::new("x").usage_limit((1 << 32) + 1))
+        ),
+        ErrorKind::InvalidArgument
+    );
 }
 
 #[test]
@@ -337,7 +457,10 @@ fn usage_counts_are_reserved_before_use_so_a_crash_never_undercounts() {
     let mut o = StoreOptions::default();
     o.usage_block = 8;
     let f = Fixture::with_options(o.clone());
-    let key = f.store.create_active(KeySpec::<Aead>::new("k").usage_limit(20)).unwrap();
+    let key = f
+        .store
+        .create_active(KeySpec::<Aead>::new("k").usage_limit(20))
+        .unwrap();
     let id = key.id();
     for _ in 0..5 {
         key.encrypt(b"m", b"").unwrap();
@@ -375,31 +498,51 @@ fn roles_are_enforced_and_refusals_audited() {
     let id = key.id();
     let ct = key.encrypt(b"m", b"").unwrap();
 
-    let app = f.store.as_principal(Principal::new("svc", &[Role::Application]));
+    let app = f
+        .store
+        .as_principal(Principal::new("svc", &[Role::Application]));
     let k = app.load_active::<Aead>(&id).unwrap();
     k.encrypt(b"m", b"").unwrap();
     assert_eq!(app.decrypt(&ct, b"").unwrap(), b"m");
     assert_eq!(kind(k.rotate()), ErrorKind::PermissionDenied);
     assert_eq!(kind(k.suspend("x")), ErrorKind::PermissionDenied);
-    assert_eq!(kind(app.create(KeySpec::<Aead>::new("x"))), ErrorKind::PermissionDenied);
+    assert_eq!(
+        kind(app.create(KeySpec::<Aead>::new("x"))),
+        ErrorKind::PermissionDenied
+    );
 
-    let auditor = f.store.as_principal(Principal::new("eve", &[Role::Auditor]));
+    let auditor = f
+        .store
+        .as_principal(Principal::new("eve", &[Role::Auditor]));
     assert_eq!(kind(auditor.decrypt(&ct, b"")), ErrorKind::PermissionDenied);
     let ka = auditor.load_active::<Aead>(&id).unwrap();
     assert_eq!(kind(ka.encrypt(b"m", b"")), ErrorKind::PermissionDenied);
     assert_eq!(auditor.list(&KeyFilter::new()).unwrap().len(), 1);
     assert_eq!(auditor.info(&id).unwrap().id, id);
 
-    let op = f.store.as_principal(Principal::new("ops", &[Role::Operator]));
+    let op = f
+        .store
+        .as_principal(Principal::new("ops", &[Role::Operator]));
     let ko = op.load_active::<Aead>(&id).unwrap();
     assert_eq!(kind(ko.encrypt(b"m", b"")), ErrorKind::PermissionDenied);
     ko.rotate().unwrap();
 
     let events = f.audit.events();
-    let denied: Vec<_> = events.iter().filter(|e| e.outcome == Outcome::Denied).collect();
+    let denied: Vec<_> = events
+        .iter()
+        .filter(|e| e.outcome == Outcome::Denied)
+        .collect();
     assert_eq!(denied.len(), 6, "{denied:#?}");
-    assert!(denied.iter().any(|e| e.principal == "svc" && e.operation == Operation::Rotate && e.key_id == Some(id)));
-    assert!(denied.iter().any(|e| e.principal == "eve" && e.operation == Operation::Decrypt));
+    assert!(
+        denied.iter().any(|e| e.principal == "svc"
+            && e.operation == Operation::Rotate
+            && e.key_id == Some(id))
+    );
+    assert!(
+        denied
+            .iter()
+            .any(|e| e.principal == "eve" && e.operation == Operation::Decrypt)
+    );
 }
 
 #[test]
@@ -414,7 +557,10 @@ fn every_operation_leaves_exactly_one_audit_event() {
     key.public_key(None).unwrap();
     key.info().unwrap();
     let events = f.audit.events();
-    let ops: Vec<_> = events[before..].iter().map(|e| (e.operation, e.outcome)).collect();
+    let ops: Vec<_> = events[before..]
+        .iter()
+        .map(|e| (e.operation, e.outcome))
+        .collect();
     assert_eq!(
         ops,
         vec![
@@ -444,12 +590,27 @@ fn signing_mac_derivation_and_agreement_work_across_rotation() {
     // Old signatures still verify through the key (version 1 processes).
     s.verify(b"msg", &der).unwrap();
     s.verify_fixed(b"msg", &fixed).unwrap();
-    assert_eq!(kind(s.verify(b"msg!", &der)), ErrorKind::AuthenticationFailed);
-    assert_eq!(kind(s.verify(b"msg", b"\x30\x00")), ErrorKind::AuthenticationFailed);
+    assert_eq!(
+        kind(s.verify(b"msg!", &der)),
+        ErrorKind::AuthenticationFailed
+    );
+    assert_eq!(
+        kind(s.verify(b"msg", b"\x30\x00")),
+        ErrorKind::AuthenticationFailed
+    );
     // And through the exported public key, in every format.
-    PublicKey::from_spki_der(&pk1.to_spki_der().unwrap()).unwrap().verify(b"msg", &der).unwrap();
-    PublicKey::from_spki_pem(&pk1.to_spki_pem().unwrap()).unwrap().verify_fixed(b"msg", &fixed).unwrap();
-    PublicKey::from_sec1(&pk1.to_sec1()).unwrap().verify(b"msg", &der).unwrap();
+    PublicKey::from_spki_der(&pk1.to_spki_der().unwrap())
+        .unwrap()
+        .verify(b"msg", &der)
+        .unwrap();
+    PublicKey::from_spki_pem(&pk1.to_spki_pem().unwrap())
+        .unwrap()
+        .verify_fixed(b"msg", &fixed)
+        .unwrap();
+    PublicKey::from_sec1(&pk1.to_sec1())
+        .unwrap()
+        .verify(b"msg", &der)
+        .unwrap();
     assert_ne!(s.public_key(None).unwrap(), pk1);
     assert_eq!(s.public_key(Some(1)).unwrap(), pk1);
     let s = s.deactivate("retired").unwrap();
@@ -463,25 +624,55 @@ fn signing_mac_derivation_and_agreement_work_across_rotation() {
     assert_ne!(m.mac(b"data").unwrap(), tag);
     let mut bad = tag;
     bad[0] ^= 1;
-    assert_eq!(kind(m.verify_mac(b"data", &bad)), ErrorKind::AuthenticationFailed);
-    assert_eq!(kind(m.verify_mac(b"data", &tag[..16])), ErrorKind::AuthenticationFailed);
+    assert_eq!(
+        kind(m.verify_mac(b"data", &bad)),
+        ErrorKind::AuthenticationFailed
+    );
+    assert_eq!(
+        kind(m.verify_mac(b"data", &tag[..16])),
+        ErrorKind::AuthenticationFailed
+    );
 
-    let d = f.store.create_active(KeySpec::<Derivation>::new("d")).unwrap();
+    let d = f
+        .store
+        .create_active(KeySpec::<Derivation>::new("d"))
+        .unwrap();
     let a = d.derive(b"salt", b"tenant=1", 32).unwrap();
     assert_eq!(a, d.derive(b"salt", b"tenant=1", 32).unwrap());
     assert_ne!(a, d.derive(b"salt", b"tenant=2", 32).unwrap());
     d.rotate().unwrap();
     assert_ne!(a, d.derive(b"salt", b"tenant=1", 32).unwrap());
-    assert_eq!(a, d.derive_with_version(1, b"salt", b"tenant=1", 32).unwrap());
+    assert_eq!(
+        a,
+        d.derive_with_version(1, b"salt", b"tenant=1", 32).unwrap()
+    );
     assert_eq!(kind(d.derive(b"", b"", 0)), ErrorKind::InvalidArgument);
-    assert_eq!(kind(d.derive(b"", b"", 255 * 32 + 1)), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(d.derive(b"", b"", 255 * 32 + 1)),
+        ErrorKind::InvalidArgument
+    );
 
-    let alice = f.store.create_active(KeySpec::<Agreement>::new("a")).unwrap();
-    let bob = f.store.create_active(KeySpec::<Agreement>::new("b")).unwrap();
-    let ab = alice.agree(&bob.public_key(None).unwrap(), b"", b"session", 32).unwrap();
-    let ba = bob.agree(&alice.public_key(None).unwrap(), b"", b"session", 32).unwrap();
+    let alice = f
+        .store
+        .create_active(KeySpec::<Agreement>::new("a"))
+        .unwrap();
+    let bob = f
+        .store
+        .create_active(KeySpec::<Agreement>::new("b"))
+        .unwrap();
+    let ab = alice
+        .agree(&bob.public_key(None).unwrap(), b"", b"session", 32)
+        .unwrap();
+    let ba = bob
+        .agree(&alice.public_key(None).unwrap(), b"", b"session", 32)
+        .unwrap();
     assert_eq!(ab, ba);
-    assert_ne!(ab, alice.agree(&bob.public_key(None).unwrap(), b"", b"other", 32).unwrap());
+    assert_ne!(
+        ab,
+        alice
+            .agree(&bob.public_key(None).unwrap(), b"", b"other", 32)
+            .unwrap()
+    );
 }
 
 #[test]
@@ -489,21 +680,55 @@ fn purposes_are_checked_on_load() {
     let f = Fixture::new();
     let id = f.store.create(KeySpec::<Aead>::new("k")).unwrap().id();
     assert_eq!(kind(f.store.load::<Signing>(&id)), ErrorKind::WrongPurpose);
-    assert_eq!(kind(f.store.load::<Aead>(&"00".repeat(16).parse().unwrap())), ErrorKind::NotFound);
+    assert_eq!(
+        kind(f.store.load::<Aead>(&"00".repeat(16).parse().unwrap())),
+        ErrorKind::NotFound
+    );
     assert_eq!(kind("xyz".parse::<keylife::KeyId>()), ErrorKind::Malformed);
 }
 
 #[test]
 fn inventory_lists_and_filters() {
     let f = Fixture::new();
-    f.store.create(KeySpec::<Aead>::new("a").owner("team-a").label("classification", "secret")).unwrap();
-    f.store.create_active(KeySpec::<Mac>::new("b").owner("team-b")).unwrap();
-    f.store.create_active(KeySpec::<Aead>::new("c").owner("team-a")).unwrap();
+    f.store
+        .create(
+            KeySpec::<Aead>::new("a")
+                .owner("team-a")
+                .label("classification", "secret"),
+        )
+        .unwrap();
+    f.store
+        .create_active(KeySpec::<Mac>::new("b").owner("team-b"))
+        .unwrap();
+    f.store
+        .create_active(KeySpec::<Aead>::new("c").owner("team-a"))
+        .unwrap();
     assert_eq!(f.store.list(&KeyFilter::new()).unwrap().len(), 3);
-    assert_eq!(f.store.list(&KeyFilter::new().owner("team-a")).unwrap().len(), 2);
-    assert_eq!(f.store.list(&KeyFilter::new().state(StateName::Active)).unwrap().len(), 2);
-    assert_eq!(f.store.list(&KeyFilter::new().purpose(keylife::Purpose::Mac)).unwrap().len(), 1);
-    let secret = f.store.list(&KeyFilter::new().label("classification", "secret")).unwrap();
+    assert_eq!(
+        f.store
+            .list(&KeyFilter::new().owner("team-a"))
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        f.store
+            .list(&KeyFilter::new().state(StateName::Active))
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        f.store
+            .list(&KeyFilter::new().purpose(keylife::Purpose::Mac))
+            .unwrap()
+            .len(),
+        1
+    );
+    let secret = f
+        .store
+        .list(&KeyFilter::new().label("classification", "secret"))
+        .unwrap();
     assert_eq!(secret.len(), 1);
     assert_eq!(secret[0].name, "a");
     // JSON for reports.
@@ -514,14 +739,32 @@ fn inventory_lists_and_filters() {
 #[test]
 fn bad_specs_are_rejected() {
     let f = Fixture::new();
-    assert_eq!(kind(f.store.create(KeySpec::<Aead>::new(""))), ErrorKind::InvalidArgument);
-    assert_eq!(kind(f.store.create(KeySpec::<Aead>::new("x").usage_limit(0))), ErrorKind::InvalidArgument);
-    let t = common::T0;
     assert_eq!(
-        kind(f.store.create(KeySpec::<Aead>::new("x").activation_date(t.plus(DAY)).deactivation_date(t))),
+        kind(f.store.create(KeySpec::<Aead>::new(""))),
         ErrorKind::InvalidArgument
     );
-    assert_eq!(kind(f.store.create(KeySpec::<Aead>::new("x").cryptoperiod(std::time::Duration::ZERO))), ErrorKind::InvalidArgument);
+    assert_eq!(
+        kind(f.store.create(KeySpec::<Aead>::new("x").usage_limit(0))),
+        ErrorKind::InvalidArgument
+    );
+    let t = common::T0;
+    assert_eq!(
+        kind(
+            f.store.create(
+                KeySpec::<Aead>::new("x")
+                    .activation_date(t.plus(DAY))
+                    .deactivation_date(t)
+            )
+        ),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(
+            f.store
+                .create(KeySpec::<Aead>::new("x").cryptoperiod(std::time::Duration::ZERO))
+        ),
+        ErrorKind::InvalidArgument
+    );
     // Nothing was stored.
     assert!(f.store.list(&KeyFilter::new()).unwrap().is_empty());
 }
@@ -529,27 +772,54 @@ fn bad_specs_are_rejected() {
 #[test]
 fn debug_output_never_contains_material() {
     let f = Fixture::new();
-    let key = f.store.create_active(KeySpec::<Derivation>::new("d")).unwrap();
+    let key = f
+        .store
+        .create_active(KeySpec::<Derivation>::new("d"))
+        .unwrap();
     let dbg = format!("{key:?}");
-    assert!(dbg.contains(&key.id().to_string()) && dbg.contains("Active"), "{dbg}");
+    assert!(
+        dbg.contains(&key.id().to_string()) && dbg.contains("Active"),
+        "{dbg}"
+    );
     let secret = key.derive(b"", b"x", 32).unwrap();
     assert_eq!(format!("{secret:?}"), "SecretBytes([REDACTED; 32])");
     assert!(!format!("{:?}", f.store).contains("kek"));
-    assert_eq!(format!("{:?}", keylife::Kek::generate().unwrap()), "Kek([REDACTED])");
+    assert_eq!(
+        format!("{:?}", keylife::Kek::generate().unwrap()),
+        "Kek([REDACTED])"
+    );
 }
 
 #[test]
 fn wrong_kek_and_tampered_records_are_detected() {
     let f = Fixture::new();
-    let a = f.store.create_active(KeySpec::<Aead>::new("a")).unwrap().id();
-    let b = f.store.create_active(KeySpec::<Aead>::new("b")).unwrap().id();
+    let a = f
+        .store
+        .create_active(KeySpec::<Aead>::new("a"))
+        .unwrap()
+        .id();
+    let b = f
+        .store
+        .create_active(KeySpec::<Aead>::new("b"))
+        .unwrap()
+        .id();
     let other_kek = keylife::Kek::generate().unwrap();
-    let err = keylife::KeyStore::open(f.backend.clone(), &keylife::RawKek::new(other_kek), Principal::admin("x"))
-        .expect_err("wrong KEK must not open");
+    let err = keylife::KeyStore::open(
+        f.backend.clone(),
+        &keylife::RawKek::new(other_kek),
+        Principal::admin("x"),
+    )
+    .expect_err("wrong KEK must not open");
     assert_eq!(err.kind(), ErrorKind::WrongKek);
 
     let raw = f.backend.raw_records().unwrap();
-    let rec = |id: &keylife::KeyId| raw.iter().find(|(k, _)| k == &format!("key/{id}")).unwrap().1.clone();
+    let rec = |id: &keylife::KeyId| {
+        raw.iter()
+            .find(|(k, _)| k == &format!("key/{id}"))
+            .unwrap()
+            .1
+            .clone()
+    };
     // Swap two records between ids.
     let (ra, rb) = (rec(&a), rec(&b));
     f.backend.tamper(&format!("key/{a}"), rb.clone()).unwrap();
@@ -565,7 +835,10 @@ fn wrong_kek_and_tampered_records_are_detected() {
     f.backend.tamper(&format!("key/{a}"), flipped).unwrap();
     let fresh = f.reopen(StoreOptions::default());
     assert_eq!(fresh.info(&a).unwrap_err().kind(), ErrorKind::Integrity);
-    assert_eq!(fresh.list(&KeyFilter::new()).unwrap_err().kind(), ErrorKind::Integrity);
+    assert_eq!(
+        fresh.list(&KeyFilter::new()).unwrap_err().kind(),
+        ErrorKind::Integrity
+    );
 }
 
 #[test]
@@ -573,6 +846,13 @@ fn key_ids_are_unique() {
     let f = Fixture::new();
     let mut ids = std::collections::HashSet::new();
     for i in 0..500 {
-        assert!(ids.insert(f.store.create(KeySpec::<Mac>::new(&format!("k{i}"))).unwrap().id()));
+        assert!(
+            ids.insert(
+                f.store
+                    .create(KeySpec::<Mac>::new(&format!("k{i}")))
+                    .unwrap()
+                    .id()
+            )
+        );
     }
 }

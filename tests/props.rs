@@ -2,6 +2,7 @@
 //! a destroyed key never decrypts, a non-active key never encrypts, the
 //! state machine agrees with the model, and a ciphertext never opens under
 //! another key or context.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failure
 
 mod common;
 
@@ -68,7 +69,9 @@ impl Model {
             }
             (Op::Cancel, PendingDestruction) => {
                 self.destroy_at_day = None;
-                self.before_pending.take().expect("pending has a previous state")
+                self.before_pending
+                    .take()
+                    .expect("pending has a previous state")
             }
             _ => return false,
         };
@@ -78,7 +81,9 @@ impl Model {
 
     fn advance(&mut self, days: u64) {
         self.day += days;
-        if self.state == StateName::PendingDestruction && self.destroy_at_day.is_some_and(|d| d <= self.day) {
+        if self.state == StateName::PendingDestruction
+            && self.destroy_at_day.is_some_and(|d| d <= self.day)
+        {
             self.state = if self.before_pending == Some(StateName::Compromised) {
                 StateName::DestroyedCompromised
             } else {
@@ -92,7 +97,10 @@ impl Model {
     }
 
     fn can_decrypt(&self) -> bool {
-        matches!(self.state, StateName::Active | StateName::Suspended | StateName::Deactivated)
+        matches!(
+            self.state,
+            StateName::Active | StateName::Suspended | StateName::Deactivated
+        )
     }
 }
 
@@ -107,18 +115,28 @@ fn transition(k: AnyKey<Aead>, op: &Op) -> (AnyKey<Aead>, bool) {
         },
         (Op::Suspend, A::Active(k)) => (k.suspend(reason).expect("suspend").into_any(), true),
         (Op::Resume, A::Suspended(k)) => (k.resume().expect("resume").into_any(), true),
-        (Op::Deactivate, A::Active(k)) => (k.deactivate(reason).expect("deactivate").into_any(), true),
-        (Op::Deactivate, A::Suspended(k)) => (k.deactivate(reason).expect("deactivate").into_any(), true),
+        (Op::Deactivate, A::Active(k)) => {
+            (k.deactivate(reason).expect("deactivate").into_any(), true)
+        }
+        (Op::Deactivate, A::Suspended(k)) => {
+            (k.deactivate(reason).expect("deactivate").into_any(), true)
+        }
         (Op::Compromise, A::PreActive(k)) => (k.compromise(reason).expect("c").into_any(), true),
         (Op::Compromise, A::Active(k)) => (k.compromise(reason).expect("c").into_any(), true),
         (Op::Compromise, A::Suspended(k)) => (k.compromise(reason).expect("c").into_any(), true),
         (Op::Compromise, A::Deactivated(k)) => (k.compromise(reason).expect("c").into_any(), true),
-        (Op::ScheduleDestruction(d), A::Deactivated(k)) => {
-            (k.schedule_destruction(DAY * u32::from(*d), reason).expect("s").into_any(), true)
-        }
-        (Op::ScheduleDestruction(d), A::Compromised(k)) => {
-            (k.schedule_destruction(DAY * u32::from(*d), reason).expect("s").into_any(), true)
-        }
+        (Op::ScheduleDestruction(d), A::Deactivated(k)) => (
+            k.schedule_destruction(DAY * u32::from(*d), reason)
+                .expect("s")
+                .into_any(),
+            true,
+        ),
+        (Op::ScheduleDestruction(d), A::Compromised(k)) => (
+            k.schedule_destruction(DAY * u32::from(*d), reason)
+                .expect("s")
+                .into_any(),
+            true,
+        ),
         (Op::Cancel, A::PendingDestruction(k)) => match k.cancel_destruction() {
             Ok(k) => (k, true),
             Err(e) => panic!("cancel: {e}"),

@@ -365,7 +365,7 @@ pub(crate) fn begin_rotation(
     header
         .kek
         .record_keys
-        .insert(epoch, wrap(&old_kek, epoch, &keys[&epoch])?);
+        .insert(epoch, wrap(old_kek, epoch, &keys[&epoch])?);
     header.next_kek = Some(Slot {
         kek_kind: new.kind().to_owned(),
         kek_params: params,
