@@ -79,6 +79,10 @@ pub enum Operation {
     RotateKek,
     /// Read, verify, export or checkpoint the audit log.
     ReadAudit,
+    /// Persist a block of AES-GCM invocations before using them.
+    ReserveUsage,
+    /// Check every stored record against the audit log.
+    VerifyIntegrity,
 }
 
 /// How it ended.

@@ -53,6 +53,8 @@ fn every_operation_is_one_entry_with_its_fields() {
             (Operation::OpenStore, Outcome::Success, "alice"),
             (Operation::Create, Outcome::Success, "alice"),
             (Operation::Activate, Outcome::Success, "alice"),
+            // The first encryption reserves a block of invocations first.
+            (Operation::ReserveUsage, Outcome::Success, "alice"),
             (Operation::Encrypt, Outcome::Success, "alice"),
             (Operation::Decrypt, Outcome::Success, "alice"),
             (Operation::Create, Outcome::Denied, "svc"),
@@ -60,11 +62,15 @@ fn every_operation_is_one_entry_with_its_fields() {
             (Operation::ReadMetadata, Outcome::Success, "alice"),
         ]
     );
-    let deact = &entries[6];
+    let deact = &entries[7];
     assert_eq!(deact.reason.as_deref(), Some("done"));
     assert!(deact.key_id.is_some());
-    assert_eq!(entries[3].version, Some(1));
-    assert_eq!(entries[5].error.as_deref(), Some("permission denied"));
+    assert_eq!(entries[4].version, Some(1));
+    assert_eq!(entries[6].error.as_deref(), Some("permission denied"));
+    // Record writes carry the record's generation: create 1, activate 2,
+    // reservation 3, deactivate 4.
+    let gens: Vec<_> = entries.iter().filter_map(|e| e.generation).collect();
+    assert_eq!(gens, vec![1, 2, 3, 4]);
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(e.seq, i as u64 + 1);
     }

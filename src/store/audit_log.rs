@@ -64,6 +64,10 @@ pub struct AuditEntry {
     pub error: Option<String>,
     /// The caller's reason, or the error message.
     pub reason: Option<String>,
+    /// For operations that wrote the key's record: the record's write
+    /// counter afterwards. A stored record older than its last audited
+    /// generation was rolled back ([`crate::KeyStore::verify_integrity`]).
+    pub generation: Option<u64>,
     /// Hex MAC of the previous entry.
     pub prev: String,
     /// Hex MAC of this entry.
@@ -90,6 +94,7 @@ pub(crate) struct Draft {
     pub(crate) outcome: Outcome,
     pub(crate) error: Option<&'static str>,
     pub(crate) reason: Option<String>,
+    pub(crate) generation: Option<u64>,
 }
 
 impl Draft {
@@ -215,6 +220,7 @@ impl AuditLog {
                     outcome: d.outcome,
                     error: d.error.map(str::to_owned),
                     reason: d.reason.clone(),
+                    generation: d.generation,
                     prev: hex(&cur.mac),
                     mac: String::new(),
                 };

@@ -31,6 +31,8 @@ pub(crate) struct CellData {
     pub(crate) usage: Vec<Usage>,
     /// Backend revision of the record this was loaded from or written as.
     pub(crate) revision: u64,
+    /// The record's own write counter (see `record.rs`).
+    pub(crate) generation: u64,
 }
 
 /// Invocation counting with block reservation.
@@ -81,7 +83,11 @@ impl Usage {
 
 impl CellData {
     pub(crate) fn from_stored(stored: StoredKey, revision: u64) -> Result<CellData> {
-        let StoredKey { info, material } = stored;
+        let StoredKey {
+            generation,
+            info,
+            material,
+        } = stored;
         let mut slots: Vec<Option<Loaded>> = (0..info.versions.len()).map(|_| None).collect();
         for m in material {
             let idx = usize::try_from(m.version.saturating_sub(1)).unwrap_or(usize::MAX);
@@ -106,6 +112,7 @@ impl CellData {
             material: slots,
             usage,
             revision,
+            generation,
         })
     }
 

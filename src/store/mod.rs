@@ -116,6 +116,7 @@ impl StoreBuilder {
         let sync = sync::Sync::new(&*self.backend)?;
         let log = AuditLog::open(&*self.backend, &sealer)?;
         let inner = Arc::new(StoreInner {
+            seen: Mutex::new(HashMap::new()),
             sync,
             log,
             backend: self.backend,
@@ -133,6 +134,8 @@ impl StoreBuilder {
 }
 
 pub(crate) struct StoreInner {
+    /// Highest record generation seen per key (rollback detection).
+    seen: Mutex<HashMap<KeyId, u64>>,
     sync: sync::Sync,
     log: AuditLog,
     backend: Box<dyn Backend>,
@@ -340,8 +343,9 @@ impl KeyStore {
             let info = spec.into_info(KeyId::random()?, now, origin, self.principal.name())?;
             let material = material?;
             let id = info.id;
-            let sealed = self.seal_key(&info, &[(1, &material)])?;
-            let draft = self.draft(&self.principal, op, Some(id), Some(1), &Ok(()), None);
+            let sealed = self.seal_key(1, &info, &[(1, &material)])?;
+            let mut draft = self.draft(&self.principal, op, Some(id), Some(1), &Ok(()), None);
+            draft.generation = Some(1);
             let put = WriteOp::Put {
                 id: key_record_id(&id),
                 value: sealed,
@@ -578,6 +582,7 @@ impl KeyStore {
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no key {id}")))?;
         let plain = self.sealer()?.open(&rid, &rec.value)?;
         let stored = record::decode(&rid, plain.expose_secret())?;
+        self.check_generation(&rid, id, stored.generation)?;
         if stored.info.id != *id {
             return Err(Error::new(
                 ErrorKind::Integrity,
@@ -587,10 +592,114 @@ impl KeyStore {
         CellData::from_stored(stored, rec.revision)
     }
 
-    fn seal_key(&self, info: &KeyInfo, material: &[(u32, &Loaded)]) -> Result<Vec<u8>> {
-        let plain = record::encode(info, material)?;
+    fn seal_key(
+        &self,
+        generation: u64,
+        info: &KeyInfo,
+        material: &[(u32, &Loaded)],
+    ) -> Result<Vec<u8>> {
+        let plain = record::encode(generation, info, material)?;
         self.sealer()?
             .seal(&key_record_id(&info.id), plain.expose_secret())
+    }
+
+    /// Rollback detection within this process: a record read back with an
+    /// older generation than one already seen was restored from an old copy.
+    fn check_generation(&self, rid: &str, id: &KeyId, generation: u64) -> Result<()> {
+        let mut seen = self
+            .inner
+            .seen
+            .lock()
+            .map_err(|_| Error::internal("generation map poisoned"))?;
+        let best = seen.entry(*id).or_insert(generation);
+        if generation < *best {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "record {rid} was rolled back: generation {generation} after {best} was seen"
+                ),
+            ));
+        }
+        *best = generation;
+        Ok(())
+    }
+
+    fn saw_generation(&self, id: &KeyId, generation: u64) {
+        if let Ok(mut seen) = self.inner.seen.lock() {
+            let best = seen.entry(*id).or_insert(generation);
+            *best = (*best).max(generation);
+        }
+    }
+
+    /// Checks every stored key record against the audit log: each must open
+    /// (seal intact, right id) and be at least as new as the last write the
+    /// log recorded for it — a record restored from an older copy fails.
+    /// Also verifies the log itself. Auditors and administrators.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Integrity`] naming the first bad record;
+    /// [`ErrorKind::PermissionDenied`].
+    pub fn verify_integrity(&self) -> Result<IntegrityReport> {
+        let res = (|| {
+            authorize(&self.principal, Operation::VerifyIntegrity)?;
+            self.flush_audit()?;
+            let sealer = self.sealer()?;
+            let mut audited: HashMap<KeyId, u64> = HashMap::new();
+            let log = audit_log::verify(&*self.inner.backend, &sealer, |e| {
+                if let (Some(k), Some(g)) = (e.key_id, e.generation) {
+                    let best = audited.entry(k).or_insert(g);
+                    *best = (*best).max(g);
+                }
+                Ok(())
+            })?;
+            let mut keys = 0u64;
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.inner.backend.scan(KEY_PREFIX, after.as_deref(), 256)?;
+                let Some((last, _)) = page.last() else { break };
+                after = Some(last.clone());
+                for (rid, rec) in page {
+                    let plain = sealer.open(&rid, &rec.value)?;
+                    let stored = record::decode(&rid, plain.expose_secret())?;
+                    if rid != key_record_id(&stored.info.id) {
+                        return Err(Error::new(
+                            ErrorKind::Integrity,
+                            format!("record {rid} holds another key"),
+                        ));
+                    }
+                    let logged = audited.remove(&stored.info.id).unwrap_or(0);
+                    if stored.generation < logged {
+                        return Err(Error::new(
+                            ErrorKind::Integrity,
+                            format!(
+                                "record {rid} was rolled back: generation {} but the audit log records generation {logged}",
+                                stored.generation
+                            ),
+                        ));
+                    }
+                    keys += 1;
+                }
+            }
+            if let Some(missing) = audited.keys().next() {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "record key/{missing} is in the audit log but missing from the store: it was deleted"
+                    ),
+                ));
+            }
+            Ok(IntegrityReport {
+                keys,
+                audit_entries: log.entries,
+            })
+        })();
+        self.audit(
+            Operation::VerifyIntegrity,
+            None,
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
     }
 
     fn sealer(&self) -> Result<Arc<Sealer>> {
@@ -836,7 +945,17 @@ impl KeyStore {
             if let MaterialChange::Add(m) = &change {
                 keep.push((info.primary_version, m));
             }
-            let sealed = self.seal_key(&info, &keep)?;
+            let generation = data.generation + 1;
+            let sealed = self.seal_key(generation, &info, &keep)?;
+            // Every record write is audited with its generation.
+            let mut covered = false;
+            for d in drafts.iter_mut().filter(|d| d.key_id == Some(cell.id)) {
+                d.generation = Some(generation);
+                covered = true;
+            }
+            if !covered {
+                return Err(Error::internal("a key record write without an audit entry"));
+            }
             drop(keep);
             let rid = key_record_id(&cell.id);
             let put = WriteOp::Put {
@@ -847,6 +966,8 @@ impl KeyStore {
             match self.commit_logged(&drafts, vec![put]) {
                 Ok(revs) => {
                     data.revision = revs.first().copied().unwrap_or(data.revision + 1);
+                    data.generation = generation;
+                    self.saw_generation(&cell.id, generation);
                     match change {
                         MaterialChange::None => {}
                         MaterialChange::Add(m) => {
@@ -1015,6 +1136,7 @@ impl KeyStore {
             outcome,
             error,
             reason: reason.or(msg).map(str::to_owned),
+            generation: None,
         }
     }
 
@@ -1215,6 +1337,7 @@ impl CellData {
         CellData {
             info,
             material: vec![Some(material)],
+            generation: 1,
             usage: vec![cell::Usage::default()],
             revision,
         }
@@ -1256,7 +1379,9 @@ fn authorize(p: &Principal, op: Operation) -> Result<()> {
         | Destroy
         | DestroyVersion => &[Role::Administrator, Role::Operator],
         CompromisedRewrap | Export | RotateKek => &[Role::Administrator],
-        ReadAudit => &[Role::Administrator, Role::Auditor],
+        ReadAudit | VerifyIntegrity => &[Role::Administrator, Role::Auditor],
+        // Internal bookkeeping, done on behalf of whoever encrypts.
+        ReserveUsage => &[Role::Administrator, Role::Application],
     };
     if p.has_any(allowed) {
         Ok(())
@@ -1351,6 +1476,16 @@ impl KeyFilter {
                 .as_ref()
                 .is_none_or(|c| i.classification.as_ref() == Some(c))
     }
+}
+
+/// What [`KeyStore::verify_integrity`] checked.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct IntegrityReport {
+    /// Key records opened and checked.
+    pub keys: u64,
+    /// Audit entries verified.
+    pub audit_entries: u64,
 }
 
 /// What [`KeyStore::maintenance`] changed.

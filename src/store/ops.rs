@@ -171,6 +171,7 @@ impl KeyStore {
         let block = self.inner_options().usage_block.max(1);
         let now = self.now();
         let sched = crate::Principal::scheduler();
+        let usage = self.principal.clone();
         self.mutate(cell, |info, data, drafts| {
             let v = info.primary_version;
             let idx = usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
@@ -206,6 +207,15 @@ impl KeyStore {
             }
             let end = start.saturating_add(block).min(limit);
             vi.usage_count = end;
+            let why = format!("reserved invocations {start}..{end} of version {v}");
+            drafts.push(self.draft(
+                &usage,
+                Operation::ReserveUsage,
+                Some(info.id),
+                Some(v),
+                &Ok(()),
+                Some(&why),
+            ));
             Ok(MaterialChange::Reserve {
                 version: v,
                 start,

@@ -64,6 +64,9 @@ impl Loaded {
 /// Serialized form, borrowed.
 #[derive(Serialize)]
 struct StoredKeyRef<'a> {
+    /// Counts writes of this record (1 at creation). Recorded in the audit
+    /// log with every write, so an older copy restored in place is caught.
+    generation: u64,
     info: &'a KeyInfo,
     material: Vec<StoredMaterialRef<'a>>,
 }
@@ -88,6 +91,7 @@ fn ser_b64<S: serde::Serializer>(bytes: &&[u8], s: S) -> core::result::Result<S:
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StoredKey {
+    pub(crate) generation: u64,
     pub(crate) info: KeyInfo,
     pub(crate) material: Vec<StoredMaterial>,
 }
@@ -111,8 +115,13 @@ fn de_b64<'de, D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Secret
 
 /// Encodes a key record (metadata and the material of every version that
 /// still has material) into a zeroizing buffer.
-pub(crate) fn encode(info: &KeyInfo, material: &[(u32, &Loaded)]) -> Result<SecretBytes> {
+pub(crate) fn encode(
+    generation: u64,
+    info: &KeyInfo,
+    material: &[(u32, &Loaded)],
+) -> Result<SecretBytes> {
     let rec = StoredKeyRef {
+        generation,
         info,
         material: material
             .iter()
