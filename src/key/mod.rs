@@ -90,7 +90,10 @@ use core::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::ciphertext::{CiphertextInfo, FORMAT_VERSION as CIPHERTEXT_FORMAT_VERSION, HEADER_LEN as CIPHERTEXT_HEADER_LEN, OVERHEAD as CIPHERTEXT_OVERHEAD};
+pub use self::ciphertext::{
+    CiphertextInfo, FORMAT_VERSION as CIPHERTEXT_FORMAT_VERSION,
+    HEADER_LEN as CIPHERTEXT_HEADER_LEN, OVERHEAD as CIPHERTEXT_OVERHEAD,
+};
 pub use self::info::{KeyInfo, Origin, StateChange, VersionInfo, VersionState};
 pub use self::public::PublicKey;
 pub use self::spec::KeySpec;
