@@ -83,6 +83,18 @@ pub enum Operation {
     ReserveUsage,
     /// Check every stored record against the audit log.
     VerifyIntegrity,
+    /// Put a new policy in force.
+    SetPolicy,
+    /// Register a principal or an approver key.
+    RegisterPrincipal,
+    /// Start a dual-control request.
+    RequestApproval,
+    /// Submit (or consume) approvals for a request.
+    SubmitApprovals,
+    /// Grant a principal use of a key.
+    Grant,
+    /// Withdraw a grant.
+    RevokeGrant,
 }
 
 /// How it ended.

@@ -35,7 +35,7 @@ pub use principal::{Principal, Role};
 pub use report::ComplianceReport;
 pub use secret::SecretBytes;
 pub use store::{
-    AES_GCM_INVOCATION_LIMIT, Argon2Params, AuditEntry, AuditVerification, IntegrityReport, Kek,
-    KekProvider, KeyFilter, KeyStore, MaintenanceReport, PassphraseKek, RawKek, StoreBuilder,
+    AES_GCM_INVOCATION_LIMIT, Argon2Params, AuditEntry, AuditVerification, Grant, IntegrityReport,
+    Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport, PassphraseKek, RawKek, StoreBuilder,
     StoreOptions, backend,
 };

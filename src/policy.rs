@@ -1503,6 +1503,10 @@ pub(crate) mod test_keys {
             suspended_processing: true,
             exportable: false,
             origin: Origin::Generated,
+            rotation_period_ms: None,
+            grants: Vec::new(),
+            policy_version: None,
+            policy_digest: None,
             classification: Some("internal".to_owned()),
             labels: BTreeMap::new(),
         }

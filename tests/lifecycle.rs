@@ -498,9 +498,11 @@ fn roles_are_enforced_and_refusals_audited() {
     let id = key.id();
     let ct = key.encrypt(b"m", b"").unwrap();
 
-    let app = f
-        .store
-        .as_principal(Principal::new("svc", &[Role::Application]));
+    let svc = Principal::new("svc", &[Role::Application]);
+    f.store.register_principal(&svc).unwrap();
+    key.grant("svc", &[Operation::Encrypt, Operation::Decrypt], None)
+        .unwrap();
+    let app = f.store.as_principal(svc);
     let k = app.load_active::<Aead>(&id).unwrap();
     k.encrypt(b"m", b"").unwrap();
     assert_eq!(app.decrypt(&ct, b"").unwrap(), b"m");

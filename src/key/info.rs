@@ -115,6 +115,15 @@ pub struct KeyInfo {
     pub exportable: bool,
     /// Generated or imported.
     pub origin: Origin,
+    /// Rotation period in milliseconds: an Active key whose primary version
+    /// is older than this is rotated when next loaded, used or maintained.
+    pub rotation_period_ms: Option<u64>,
+    /// Who may use the key besides administrators, for what, until when.
+    pub grants: Vec<crate::store::Grant>,
+    /// Version of the policy in force when the key was created.
+    pub policy_version: Option<u64>,
+    /// Digest of that policy.
+    pub policy_digest: Option<String>,
     /// Classification level (e.g. "confidential"); policy lists the levels.
     pub classification: Option<String>,
     /// Free-form labels (compliance scope, cost centre, ...).
@@ -135,13 +144,25 @@ impl KeyInfo {
     }
 
     /// The earliest date at which a date-driven transition is due.
+    /// When the primary version becomes due for rotation, if a rotation
+    /// period is set.
+    pub(crate) fn rotation_due(&self) -> Option<Timestamp> {
+        let period = self.rotation_period_ms?;
+        let since = self.version(self.primary_version)?.created_at;
+        Some(since.plus(core::time::Duration::from_millis(period)))
+    }
+
     pub(crate) fn next_due(&self) -> Option<Timestamp> {
         match self.state {
             StateName::PreActive => [self.activation_date, self.deactivation_date]
                 .into_iter()
                 .flatten()
                 .min(),
-            StateName::Active | StateName::Suspended => self.deactivation_date,
+            StateName::Active => [self.deactivation_date, self.rotation_due()]
+                .into_iter()
+                .flatten()
+                .min(),
+            StateName::Suspended => self.deactivation_date,
             StateName::PendingDestruction => self.destruction_date,
             _ => None,
         }

@@ -258,6 +258,45 @@ impl<P: KeyPurpose, S: KeyState> Key<P, S> {
         AnyKey::from_cell(self.store, self.cell, state)
     }
 
+    /// Lets `principal` (a registered principal) perform `operations` — use
+    /// operations only — on this key until `expires_at`. Applications use
+    /// keys only through grants; administrators need none. Replaces any
+    /// earlier grant to the same principal. Administrators and operators.
+    ///
+    /// ```
+    /// use keylife::{KeyStore, KeySpec, Operation, Principal, Role, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let app = Principal::new("billing-api", &[Role::Application]);
+    /// store.register_principal(&app)?;
+    /// let key = store.create_active(KeySpec::<Aead>::new("invoices"))?;
+    /// key.grant("billing-api", &[Operation::Encrypt, Operation::Decrypt], None)?;
+    /// let as_app = store.as_principal(app).load_active::<Aead>(&key.id())?;
+    /// let ct = as_app.encrypt(b"invoice", b"")?;
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::NotFound`] for an unregistered principal;
+    /// [`crate::ErrorKind::InvalidArgument`] for non-use operations;
+    /// [`crate::ErrorKind::PermissionDenied`].
+    pub fn grant(
+        &self,
+        principal: &str,
+        operations: &[crate::Operation],
+        expires_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let grant = crate::store::Grant::new(principal, operations, expires_at);
+        self.store.op_grant(&self.cell, Some(grant), None)
+    }
+
+    /// Withdraws `principal`'s grant on this key.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::NotFound`] if it holds none.
+    pub fn revoke_grant(&self, principal: &str) -> Result<()> {
+        self.store.op_grant(&self.cell, None, Some(principal))
+    }
+
     /// This handle as the state-erased [`AnyKey`].
     #[must_use]
     pub fn into_any(self) -> AnyKey<P> {

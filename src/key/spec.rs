@@ -34,6 +34,7 @@ pub struct KeySpec<P: KeyPurpose> {
     suspended_processing: bool,
     exportable: bool,
     classification: Option<String>,
+    rotation_period: Option<Duration>,
     labels: BTreeMap<String, String>,
     _p: PhantomData<fn() -> P>,
 }
@@ -53,6 +54,7 @@ impl<P: KeyPurpose> KeySpec<P> {
             suspended_processing: true,
             exportable: false,
             classification: None,
+            rotation_period: None,
             labels: BTreeMap::new(),
             _p: PhantomData,
         }
@@ -109,6 +111,13 @@ impl<P: KeyPurpose> KeySpec<P> {
         self
     }
 
+    /// Rotate automatically once the primary version is this old (applied
+    /// on load, use and maintenance; policy may set a default).
+    pub fn rotation_period(mut self, period: Duration) -> Self {
+        self.rotation_period = Some(period);
+        self
+    }
+
     /// Classification level (e.g. "confidential"); checked against policy.
     pub fn classification(mut self, level: &str) -> Self {
         self.classification = Some(level.to_owned());
@@ -127,30 +136,84 @@ impl<P: KeyPurpose> KeySpec<P> {
         now: Timestamp,
         origin: Origin,
         principal: &str,
+        policy: Option<&crate::policy::Policy>,
     ) -> Result<KeyInfo> {
         let alg = P::PURPOSE.default_algorithm();
         if self.name.is_empty() || self.name.len() > 256 {
             return Err(Error::invalid("a key name is 1 to 256 bytes"));
         }
+        let mut this = self;
+        // Policy: what is allowed, and defaults for what the spec left open.
+        if let Some(policy) = policy {
+            let policy_err = |m: String| Error::new(crate::ErrorKind::Policy, m);
+            if !policy.allows_algorithm(alg) {
+                return Err(policy_err(format!(
+                    "policy version {} does not allow {alg:?}",
+                    policy.version()
+                )));
+            }
+            if let Some(c) = &this.classification
+                && !policy.classification_known(c)
+            {
+                return Err(policy_err(format!(
+                    "classification '{c}' is not one of the policy's levels ({})",
+                    policy.classifications().join(", ")
+                )));
+            }
+            if let Some(rules) = policy.rules(P::PURPOSE) {
+                if let Some(max) = rules.usage_limit() {
+                    match this.usage_limit {
+                        Some(l) if l > max => {
+                            return Err(policy_err(format!(
+                                "usage limit {l} exceeds the policy's {max} for {}",
+                                P::PURPOSE
+                            )));
+                        }
+                        None => this.usage_limit = Some(max),
+                        _ => {}
+                    }
+                }
+                if this.cryptoperiod.is_none() && this.deactivation_date.is_none() {
+                    this.cryptoperiod = rules.originator_usage();
+                }
+                if this.rotation_period.is_none() {
+                    this.rotation_period = rules.rotation_period();
+                }
+                if rules.rotate_at_usage_limit() == Some(true) {
+                    this.rotate_at_usage_limit = true;
+                }
+            }
+        }
+        let rotation_period_ms = match this.rotation_period {
+            Some(p) if p.is_zero() => {
+                return Err(Error::invalid("rotation period must be positive"));
+            }
+            Some(p) => Some(
+                u64::try_from(p.as_millis())
+                    .map_err(|_| Error::invalid("rotation period too long"))?,
+            ),
+            None => None,
+        };
+
         let max = if alg == super::Algorithm::Aes256Gcm {
             AES_GCM_INVOCATION_LIMIT
         } else {
             u64::MAX
         };
-        let usage_limit = self.usage_limit.unwrap_or(max);
+        let usage_limit = this.usage_limit.unwrap_or(max);
         if usage_limit == 0 || usage_limit > max {
             return Err(Error::invalid(format!(
                 "usage limit must be 1..={max} for {alg:?}"
             )));
         }
-        if let (Some(a), Some(d)) = (self.activation_date, self.deactivation_date)
+        if let (Some(a), Some(d)) = (this.activation_date, this.deactivation_date)
             && d <= a
         {
             return Err(Error::invalid(
                 "deactivation date must be after activation date",
             ));
         }
-        let cryptoperiod_ms = match self.cryptoperiod {
+        let cryptoperiod_ms = match this.cryptoperiod {
             Some(p) if p.is_zero() => return Err(Error::invalid("cryptoperiod must be positive")),
             Some(p) => Some(
                 u64::try_from(p.as_millis())
@@ -160,8 +223,8 @@ impl<P: KeyPurpose> KeySpec<P> {
         };
         Ok(KeyInfo {
             id,
-            name: self.name,
-            owner: self.owner,
+            name: this.name,
+            owner: this.owner,
             purpose: P::PURPOSE,
             algorithm: alg,
             state: StateName::PreActive,
@@ -169,8 +232,8 @@ impl<P: KeyPurpose> KeySpec<P> {
             created_at: now,
             activated_at: None,
             last_rotated_at: None,
-            activation_date: self.activation_date,
-            deactivation_date: self.deactivation_date,
+            activation_date: this.activation_date,
+            deactivation_date: this.deactivation_date,
             cryptoperiod_ms,
             destruction_date: None,
             primary_version: 1,
@@ -187,12 +250,16 @@ impl<P: KeyPurpose> KeySpec<P> {
                 },
             }],
             usage_limit,
-            rotate_at_usage_limit: self.rotate_at_usage_limit,
-            suspended_processing: self.suspended_processing,
-            exportable: self.exportable,
+            rotate_at_usage_limit: this.rotate_at_usage_limit,
+            suspended_processing: this.suspended_processing,
+            exportable: this.exportable,
             origin,
-            classification: self.classification,
-            labels: self.labels,
+            rotation_period_ms,
+            grants: Vec::new(),
+            policy_version: policy.map(crate::policy::Policy::version),
+            policy_digest: policy.map(crate::policy::Policy::digest),
+            classification: this.classification,
+            labels: this.labels,
         })
     }
 }

@@ -4,6 +4,7 @@
 mod audit_log;
 pub mod backend;
 mod cell;
+mod governance;
 mod kek;
 mod ops;
 mod record;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub(crate) use self::audit_log::hex;
 pub use self::audit_log::{AuditEntry, AuditVerification};
+pub use self::governance::Grant;
 pub use self::kek::{Argon2Params, Kek, KekProvider, PassphraseKek, RawKek};
 pub(crate) use cell::{CellData, KeyCell};
 pub(crate) use record::Loaded;
@@ -340,7 +342,14 @@ impl KeyStore {
         let res: Result<Arc<KeyCell>> = (|| {
             authorize(&self.principal, op)?;
             let now = self.now();
-            let info = spec.into_info(KeyId::random()?, now, origin, self.principal.name())?;
+            let policy = self.policy()?;
+            let info = spec.into_info(
+                KeyId::random()?,
+                now,
+                origin,
+                self.principal.name(),
+                policy.as_ref(),
+            )?;
             let material = material?;
             let id = info.id;
             let sealed = self.seal_key(1, &info, &[(1, &material)])?;
@@ -896,6 +905,20 @@ impl KeyStore {
         self.mutate(cell, |info, _, drafts| {
             let before = info.history.len();
             let (_, destroy) = lifecycle::apply_due(info, now);
+            // Scheduled rotation: an Active key past its rotation period.
+            if info.state == StateName::Active && info.rotation_due().is_some_and(|d| d <= now) {
+                let v = info.primary_version + 1;
+                let why = Some("rotation period elapsed");
+                drafts.push(self.draft(
+                    &sched,
+                    Operation::Rotate,
+                    Some(info.id),
+                    Some(v),
+                    &Ok(()),
+                    why,
+                ));
+                return ops::rotate_info(info, now).map(MaterialChange::Add);
+            }
             for c in &info.history[before..] {
                 let op = match c.to {
                     StateName::Active => Operation::Activate,
@@ -1034,16 +1057,29 @@ impl KeyStore {
             authorize(&self.principal, op)?;
             self.prepare(cell)?;
             if let Transition::ScheduleDestruction { at } = t {
-                let min = self.now().plus(self.inner.options.min_destruction_wait);
-                if at < min {
+                let wait = self.min_destruction_wait()?;
+                if at < self.now().plus(wait) {
                     return Err(Error::new(
                         ErrorKind::Policy,
                         format!(
-                            "destruction must be at least {:?} away",
-                            self.inner.options.min_destruction_wait
+                            "destruction must be at least {} days away",
+                            wait.as_secs() / 86_400
                         ),
                     ));
                 }
+            }
+            // Dual control, where policy asks for it (checked against the
+            // live state first, so a refused transition spends nothing).
+            let gate = match t {
+                Transition::ScheduleDestruction { .. } => {
+                    Some(crate::policy::ApprovalOperation::ScheduleDestruction)
+                }
+                Transition::Destroy => Some(crate::policy::ApprovalOperation::Destroy),
+                _ => None,
+            };
+            if let Some(gate) = gate {
+                lifecycle::next_state(&cell.read()?.info, t)?;
+                self.consume_approval(gate, Some(cell.id))?;
             }
             let now = self.now();
             let mut to = StateName::PreActive;
@@ -1380,6 +1416,14 @@ fn authorize(p: &Principal, op: Operation) -> Result<()> {
         | DestroyVersion => &[Role::Administrator, Role::Operator],
         CompromisedRewrap | Export | RotateKek => &[Role::Administrator],
         ReadAudit | VerifyIntegrity => &[Role::Administrator, Role::Auditor],
+        SetPolicy | RegisterPrincipal => &[Role::Administrator],
+        Grant | RevokeGrant => &[Role::Administrator, Role::Operator],
+        RequestApproval | SubmitApprovals => &[
+            Role::Administrator,
+            Role::Operator,
+            Role::Application,
+            Role::Custodian,
+        ],
         // Internal bookkeeping, done on behalf of whoever encrypts.
         ReserveUsage => &[Role::Administrator, Role::Application],
     };

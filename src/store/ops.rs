@@ -120,6 +120,7 @@ impl KeyStore {
             self.prepare(cell)?;
             let data = cell.read()?;
             check_use(&data.info, purpose, u, op)?;
+            super::governance::check_grant(&self.principal, op, &data.info, self.now())?;
             f(&data, &mut version)
         })();
         self.audit(
@@ -140,6 +141,12 @@ impl KeyStore {
                 {
                     let data = cell.read()?;
                     check_use(&data.info, Purpose::Aead, Use::Apply, Operation::Encrypt)?;
+                    super::governance::check_grant(
+                        &self.principal,
+                        Operation::Encrypt,
+                        &data.info,
+                        self.now(),
+                    )?;
                     let v = data.info.primary_version;
                     let idx =
                         usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
@@ -338,6 +345,10 @@ impl KeyStore {
                     data.info.state,
                 ));
             }
+            self.consume_approval(
+                crate::policy::ApprovalOperation::CompromisedDecrypt,
+                Some(cell.id),
+            )?;
             open_message(&data, &p, aad, true).map(zeroize::Zeroizing::new)
         })();
         let r = if reason.is_empty() {
@@ -637,7 +648,7 @@ fn check_owner(ct_key: &KeyId, this: &KeyId) -> Result<()> {
 }
 
 /// Adds a new primary version to `info` and returns its material.
-fn rotate_info(info: &mut KeyInfo, now: crate::key::Timestamp) -> Result<Loaded> {
+pub(crate) fn rotate_info(info: &mut KeyInfo, now: crate::key::Timestamp) -> Result<Loaded> {
     let n = info
         .primary_version
         .checked_add(1)
@@ -671,6 +682,12 @@ impl KeyStore {
                 {
                     let data = cell.read()?;
                     check_use(&data.info, Purpose::Aead, Use::Apply, Operation::Encrypt)?;
+                    super::governance::check_grant(
+                        &self.principal,
+                        Operation::Encrypt,
+                        &data.info,
+                        self.now(),
+                    )?;
                     let v = data.info.primary_version;
                     let idx =
                         usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
@@ -749,6 +766,8 @@ impl KeyStore {
             }
             let v = ver.unwrap_or(data.info.primary_version);
             version = Some(v);
+            data.material(v)?;
+            self.consume_approval(crate::policy::ApprovalOperation::Export, Some(cell.id))?;
             Ok(data.material(v)?.raw.duplicate())
         })();
         self.audit(
