@@ -30,6 +30,10 @@ cargo nextest run --all-features --no-fail-fast
 step "doctests (including the compile_fail misuse cases)"
 cargo test --all-features --doc
 
+step "the main job: examples/lifecycle.rs on a temporary SQLite store"
+cargo run --quiet --example lifecycle > target/lifecycle-example.out
+tail -n 3 target/lifecycle-example.out
+
 if [ -f scripts/test-c.sh ]; then
   step "C and C++ against include/keylife.h (ASan/UBSan, valgrind)"
   bash scripts/test-c.sh
