@@ -875,6 +875,11 @@ impl KeyStore {
     /// (checked at most every [`StoreOptions::refresh_interval`]), then due
     /// date-driven transitions.
     pub(crate) fn prepare(&self, cell: &KeyCell) -> Result<()> {
+        self.prepare_at(cell, self.now())
+    }
+
+    /// As [`KeyStore::prepare`], with the time already read.
+    pub(crate) fn prepare_at(&self, cell: &KeyCell, now: Timestamp) -> Result<()> {
         let epoch = self
             .inner
             .sync
@@ -892,7 +897,7 @@ impl KeyStore {
             }
             cell.set_epoch(epoch);
         }
-        if cell.is_due(self.now().as_millis()) {
+        if cell.is_due(now.as_millis()) {
             self.refresh_due(cell)?;
         }
         Ok(())
@@ -1121,6 +1126,26 @@ impl KeyStore {
         self.audit_as(&self.principal, op, key, version, res, None)
     }
 
+    /// Records a use operation's event with the time the operation read.
+    pub(crate) fn audit_at(
+        &self,
+        at: Timestamp,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: Result<()>,
+    ) -> Result<()> {
+        self.record_draft(Self::draft_at(
+            at,
+            &self.principal,
+            op,
+            key,
+            version,
+            &res,
+            None,
+        ))
+    }
+
     pub(crate) fn audit_as(
         &self,
         who: &Principal,
@@ -1131,6 +1156,10 @@ impl KeyStore {
         reason: Option<&str>,
     ) -> Result<()> {
         let draft = self.draft(who, op, key, version, &res, reason);
+        self.record_draft(draft)
+    }
+
+    fn record_draft(&self, draft: Draft) -> Result<()> {
         if draft.bufferable() && self.inner.options.audit_buffer > 1 {
             self.dispatch(std::slice::from_ref(&draft))?;
             if self
@@ -1156,6 +1185,18 @@ impl KeyStore {
         res: &Result<()>,
         reason: Option<&str>,
     ) -> Draft {
+        Self::draft_at(self.now(), who, op, key, version, res, reason)
+    }
+
+    fn draft_at(
+        at: Timestamp,
+        who: &Principal,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: &Result<()>,
+        reason: Option<&str>,
+    ) -> Draft {
         let (outcome, error, msg) = match res {
             Ok(()) => (Outcome::Success, None, None),
             Err(e) if e.kind() == ErrorKind::PermissionDenied => {
@@ -1164,7 +1205,7 @@ impl KeyStore {
             Err(e) => (Outcome::Failed, Some(e.kind().as_str()), e.message()),
         };
         Draft {
-            at: self.now(),
+            at,
             principal: who.clone(),
             operation: op,
             key_id: key,

@@ -115,29 +115,28 @@ impl KeyStore {
         f: impl FnOnce(&CellData, &mut Option<u32>) -> Result<R>,
     ) -> Result<R> {
         let mut version = None;
+        // One clock read per operation: dates, grants and the audit entry.
+        let now = self.now();
         let res = (|| {
             authorize(&self.principal, op)?;
-            self.prepare(cell)?;
+            self.prepare_at(cell, now)?;
             let data = cell.read()?;
             check_use(&data.info, purpose, u, op)?;
-            super::governance::check_grant(&self.principal, op, &data.info, self.now())?;
+            super::governance::check_grant(&self.principal, op, &data.info, now)?;
             f(&data, &mut version)
         })();
-        self.audit(
-            op,
-            Some(cell.id),
-            version,
-            res.as_ref().map(|_| ()).map_err(Clone::clone),
-        )?;
+        let outcome = res.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.audit_at(now, op, Some(cell.id), version, outcome)?;
         res
     }
 
     pub(crate) fn op_encrypt(&self, cell: &KeyCell, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         let mut version = None;
+        let now = self.now();
         let res = (|| {
             authorize(&self.principal, Operation::Encrypt)?;
             loop {
-                self.prepare(cell)?;
+                self.prepare_at(cell, now)?;
                 {
                     let data = cell.read()?;
                     check_use(&data.info, Purpose::Aead, Use::Apply, Operation::Encrypt)?;
@@ -145,7 +144,7 @@ impl KeyStore {
                         &self.principal,
                         Operation::Encrypt,
                         &data.info,
-                        self.now(),
+                        now,
                     )?;
                     let v = data.info.primary_version;
                     let idx =
@@ -162,12 +161,8 @@ impl KeyStore {
                 self.reserve_usage(cell)?;
             }
         })();
-        self.audit(
-            Operation::Encrypt,
-            Some(cell.id),
-            version,
-            res.as_ref().map(|_| ()).map_err(Clone::clone),
-        )?;
+        let outcome = res.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.audit_at(now, Operation::Encrypt, Some(cell.id), version, outcome)?;
         res
     }
 
