@@ -8,6 +8,8 @@ pub mod audit;
 mod clock;
 mod crypto;
 mod error;
+pub mod hpke;
+pub mod kcv;
 /// The C ABI (`include/keylife.h`): opaque handles, stable result codes,
 /// caller buffers. The only module allowed to use `unsafe`.
 #[cfg(feature = "ffi")]
@@ -20,6 +22,7 @@ mod principal;
 pub mod report;
 mod secret;
 mod store;
+pub mod wrap;
 
 pub use approval::{Approval, ApprovalRequest, ApproverRegistry};
 pub use audit::{AuditCheckpoint, AuditEvent, AuditSink, MemoryAuditSink, Operation, Outcome};
@@ -39,3 +42,5 @@ pub use store::{
     Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport, PassphraseKek, RawKek, StoreBuilder,
     StoreOptions, backend,
 };
+pub use kcv::CheckValue;
+pub use store::transport::{DataKey, ExportedKey};

@@ -217,6 +217,12 @@ impl<P: KeyPurpose, S: KeyState> Key<P, S> {
         }
     }
 
+    /// The store and cell behind this handle, for store operations
+    /// implemented outside this module (transport, backup).
+    pub(crate) fn parts(&self) -> (&KeyStore, &Arc<KeyCell>) {
+        (&self.store, &self.cell)
+    }
+
     fn into_state<T: KeyState>(self) -> Key<P, T> {
         Key {
             store: self.store,

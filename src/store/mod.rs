@@ -10,6 +10,7 @@ mod ops;
 mod record;
 mod seal;
 mod sync;
+pub(crate) mod transport;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
