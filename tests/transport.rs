@@ -379,3 +379,114 @@ fn data_keys_generate_unwrap_rewrap() {
         );
     }
 }
+
+/// RFC 7517 Appendix A.1, the EC public key.
+const RFC7517_A1: &str = r#"{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","use":"enc","kid":"1"}"#;
+
+#[test]
+fn jwk_known_vector_round_trip_and_strict_validation() {
+    let pk = PublicKey::from_jwk(RFC7517_A1).unwrap();
+    assert_eq!(
+        pk.to_jwk(),
+        r#"{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}"#
+    );
+    assert_eq!(PublicKey::from_jwk(&pk.to_jwk()).unwrap(), pk);
+    // A fresh key round-trips, and is usable as an HPKE recipient.
+    let p = pair();
+    let inbox_pk = p.inbox.public_key(None).unwrap();
+    assert_eq!(PublicKey::from_jwk(&inbox_pk.to_jwk()).unwrap(), inbox_pk);
+
+    let bad = [
+        // Tampered twin: y changed by one character: off the curve.
+        RFC7517_A1.replace("4Etl6SRW", "4Etl6SRX"),
+        RFC7517_A1.replace(r#""kty":"EC""#, r#""kty":"RSA""#),
+        RFC7517_A1.replace(r#""crv":"P-256""#, r#""crv":"P-384""#),
+        RFC7517_A1.replace(r#""kty":"EC","#, ""),
+        RFC7517_A1.replace(r#""x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","#, ""),
+        RFC7517_A1.replace("MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4="),
+        RFC7517_A1.replace("MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7"),
+        RFC7517_A1.replace("MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D+"),
+        RFC7517_A1.replace(r#""kid":"1""#, r#""kid":"1","d":"870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE""#),
+        RFC7517_A1.replace(r#""kty":"EC""#, r#""kty":1"#),
+        "[]".to_owned(),
+        "not json".to_owned(),
+        // The point at infinity has no affine coordinates: all zeros.
+        r#"{"kty":"EC","crv":"P-256","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#.to_owned(),
+    ];
+    for (i, j) in bad.iter().enumerate() {
+        assert_eq!(
+            kind(PublicKey::from_jwk(j)),
+            ErrorKind::Malformed,
+            "case {i}: {j}"
+        );
+    }
+    let huge = format!(r#"{{"kty":"EC","pad":"{}"}}"#, "a".repeat(5000));
+    assert_eq!(kind(PublicKey::from_jwk(&huge)), ErrorKind::InvalidArgument);
+}
+
+const P256_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgafb8r7SEAmKfh0rV
+E0TbA88emkStsOXaTI5FmlwfncihRANCAAT99ZZ6PfHWoF6+ggER7aXkb/XrX9wc
+dphNLAtBh3DUKJiYoDqeBzzNk5hXl5IBcRCGOlcj5YFVg0LUX20tljD5
+-----END PRIVATE KEY-----
+";
+const P256_SPKI: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE/fWWej3x1qBevoIBEe2l5G/161/c
+HHaYTSwLQYdw1CiYmKA6ngc8zZOYV5eSAXEQhjpXI+WBVYNC1F9tLZYw+Q==
+-----END PUBLIC KEY-----
+";
+const P384_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
+MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDDTLWmTRcAWCW+2FQtG
+Gw/1o0Vud0R9RABIA5a+hEPDp+ON2H7zD6LcWj/lznDpsrmhZANiAARhxzWcl5a1
+Src3Ga2/x8mayXXKtuc8MtT3Fw9vo/yZr/uU9IpyBzPG5WWUn8VUFID+RwNgRzo7
+mFMAmpn56oJykGP5P8b2mfAd/2LYLWHYM/LaeLvmm10nAKDkzqMgr5o=
+-----END PRIVATE KEY-----
+";
+
+#[cfg(feature = "hazmat")]
+#[test]
+fn pkcs8_private_key_import() {
+    let s = store("ops");
+    let (k, kcv) = s
+        .import_pkcs8_pem(KeySpec::<Signing>::new("openssl-made"), P256_PKCS8)
+        .unwrap();
+    assert_eq!(k.state(), StateName::PreActive);
+    assert_eq!(k.info().unwrap().origin, Origin::Imported);
+    assert_eq!(k.check_value(None).unwrap(), kcv);
+    assert_eq!(
+        k.public_key(None).unwrap(),
+        PublicKey::from_spki_pem(P256_SPKI).unwrap()
+    );
+    let before = count(&s);
+    assert_eq!(
+        kind(s.import_pkcs8_pem(KeySpec::<Signing>::new("x"), P384_PKCS8)),
+        ErrorKind::Malformed
+    );
+    assert_eq!(
+        kind(s.import_pkcs8_pem(KeySpec::<Signing>::new("x"), P256_SPKI)),
+        ErrorKind::Malformed
+    );
+    assert_eq!(count(&s), before, "refused imports add nothing");
+    // Tampered twin: one base64 character changed inside the scalar. It is
+    // refused (the embedded public key no longer matches), or at the very
+    // least is not the same key.
+    let tampered = P256_PKCS8.replace("afb8r7SE", "afb8r7SF");
+    match s.import_pkcs8_pem(KeySpec::<Signing>::new("x"), &tampered) {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::Malformed),
+        Ok((k, other)) => {
+            assert_ne!(other, kcv);
+            assert_ne!(
+                k.public_key(None).unwrap(),
+                PublicKey::from_spki_pem(P256_SPKI).unwrap()
+            );
+        }
+    }
+    assert_eq!(
+        kind(s.import_pkcs8_pem(KeySpec::<Aead>::new("x"), P256_PKCS8)),
+        ErrorKind::WrongPurpose
+    );
+    assert_eq!(
+        kind(s.import_pkcs8_der(KeySpec::<Agreement>::new("x"), b"\x30\x03\x02\x01")),
+        ErrorKind::Malformed
+    );
+}
