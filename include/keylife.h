@@ -12,8 +12,9 @@
  *   recent failed call on the calling thread (never another thread's).
  * - Arguments come in the order: object, inputs, outputs.
  * - Every pointer argument is checked: NULL gives KL_ERR_NULL_POINTER. The
- *   one exception: a byte input of length 0 may be NULL (an empty message,
- *   an empty associated data).
+ *   exceptions: a byte input of length 0 may be NULL (an empty message,
+ *   an empty associated data); a callback documented as optional
+ *   (kl_progress_fn) may be NULL, and so may its user_data.
  * - Output parameters are written only when the call returns KL_OK; the one
  *   exception is *out_len when a call returns KL_ERR_BUFFER_TOO_SMALL.
  * - Caller buffers are (uint8_t *out, size_t out_cap, size_t *out_len). On
@@ -28,8 +29,12 @@
  * - Objects (kl_store, kl_key, kl_secret) are opaque, created by the
  *   library, and released with their kl_*_free function exactly once.
  *   kl_*_free(NULL) does nothing.
- * - Enumerations arriving from C (purpose, role, state, backend, KEK kind)
- *   are uint32_t; an unknown value gives KL_ERR_INVALID_ARGUMENT.
+ * - Enumerations arriving from C (purpose, role, state, backend, KEK kind,
+ *   approval operation) are uint32_t; an unknown value gives
+ *   KL_ERR_INVALID_ARGUMENT. Flag sets (KL_CREATE_*, KL_OP_*) are bitwise
+ *   ORs in a uint32_t; unknown bits give KL_ERR_INVALID_ARGUMENT.
+ * - Times are milliseconds since the Unix epoch (UTC), as in the JSON
+ *   outputs; durations are seconds.
  * - Strings are NUL-terminated UTF-8; invalid UTF-8 gives
  *   KL_ERR_INVALID_ARGUMENT.
  * - No panic crosses the boundary: a bug in the library is reported as
@@ -163,6 +168,83 @@
 #define KL_ROLE_CUSTODIAN 5
 
 /**
+ * `kl_key_grant` operation bit: AEAD encrypt.
+ */
+#define KL_OP_ENCRYPT 1
+
+/**
+ * `kl_key_grant` operation bit: AEAD decrypt.
+ */
+#define KL_OP_DECRYPT 2
+
+/**
+ * `kl_key_grant` operation bit: re-encrypt under the primary version.
+ */
+#define KL_OP_REWRAP 4
+
+/**
+ * `kl_key_grant` operation bit: sign.
+ */
+#define KL_OP_SIGN 8
+
+/**
+ * `kl_key_grant` operation bit: verify a signature.
+ */
+#define KL_OP_VERIFY 16
+
+/**
+ * `kl_key_grant` operation bit: compute a MAC.
+ */
+#define KL_OP_MAC 32
+
+/**
+ * `kl_key_grant` operation bit: verify a MAC.
+ */
+#define KL_OP_VERIFY_MAC 64
+
+/**
+ * `kl_key_grant` operation bit: HKDF derivation.
+ */
+#define KL_OP_DERIVE 128
+
+/**
+ * `kl_key_grant` operation bit: ECDH key agreement.
+ */
+#define KL_OP_AGREE 256
+
+/**
+ * Dual control: destroy key material now (`kl_key_destroy`).
+ */
+#define KL_APPROVAL_DESTROY 1
+
+/**
+ * Dual control: schedule a key for destruction.
+ */
+#define KL_APPROVAL_SCHEDULE_DESTRUCTION 2
+
+/**
+ * Dual control: export key material in plaintext (hazmat).
+ */
+#define KL_APPROVAL_EXPORT 3
+
+/**
+ * Dual control: restore keys from a backup.
+ */
+#define KL_APPROVAL_RESTORE 4
+
+/**
+ * Dual control: replace the store's policy (the request's
+ * `policy_digest` parameter is the new policy's `kl_policy_digest`).
+ */
+#define KL_APPROVAL_POLICY_CHANGE 5
+
+/**
+ * Dual control: the audited decrypt-to-rewrap override for a compromised
+ * key.
+ */
+#define KL_APPROVAL_COMPROMISED_DECRYPT 6
+
+/**
  * `kl_store_open` backend: a single file (small keysets shipped with an
  * application).
  */
@@ -223,6 +305,24 @@
 #define KL_MAC_LEN 32
 
 /**
+ * Length of the audit log's head MAC in hex digits. `kl_store_verify_audit`
+ * needs a buffer of `KL_AUDIT_HEAD_MAC_HEX_LEN + 1` bytes (the NUL).
+ */
+#define KL_AUDIT_HEAD_MAC_HEX_LEN 64
+
+/**
+ * A buffer of this many bytes always holds the JSON of
+ * `kl_store_audit_checkpoint` (NUL included).
+ */
+#define KL_AUDIT_CHECKPOINT_JSON_MAX 512
+
+/**
+ * Length of a policy digest (`kl_policy_digest`) in hex digits; the buffer
+ * needs one more byte for the NUL.
+ */
+#define KL_POLICY_DIGEST_HEX_LEN 64
+
+/**
  * A handle on one key: its id, its purpose, and the state it is in.
  *
  * Create one with `kl_key_create`, `kl_key_create_ex` or `kl_key_load`;
@@ -273,6 +373,15 @@ typedef struct kl_store kl_store;
  * The result of every fallible call: `KL_OK` or a `KL_ERR_*` code.
  */
 typedef uint32_t kl_result;
+
+/**
+ * A progress callback: `user_data` as given to the call that takes the
+ * callback, then the work done so far and the total (e.g. records
+ * re-sealed out of records to re-seal). Called on the calling thread,
+ * while the library holds locks on the store: it must not call keylife
+ * functions on the same store.
+ */
+typedef void (*kl_progress_fn)(void *user_data, uint64_t done, uint64_t total);
 
 /**
  * Success.
@@ -496,6 +605,31 @@ kl_result kl_store_open(uint32_t backend,
                         kl_store **out);
 
 /**
+ * As `kl_store_open` with `KL_KEK_PASSPHRASE`, with explicit Argon2id
+ * costs (RFC 9106) for a store this call creates: `memory_kib` KiB of
+ * memory (at least 8 × `parallelism`), `iterations` passes (at least 1),
+ * `parallelism` lanes (1 to 2^24 - 1). `kl_store_open` uses RFC 9106 §4's
+ * second recommendation: 65536 KiB, 3 passes, 4 lanes. An existing store
+ * keeps the costs recorded in its header, whatever these say.
+ *
+ * `passphrase` is a NUL-terminated UTF-8 string; the library wipes its
+ * copies, the caller should wipe theirs. On success `*out` receives a new
+ * handle; free it with `kl_store_free`.
+ *
+ * Errors: as `kl_store_open`, and `KL_ERR_INVALID_ARGUMENT` for costs
+ * Argon2id refuses or an empty passphrase.
+ */
+kl_result kl_store_open_passphrase(uint32_t backend,
+                                   const char *path,
+                                   const char *passphrase,
+                                   uint32_t memory_kib,
+                                   uint32_t iterations,
+                                   uint32_t parallelism,
+                                   const char *principal_name,
+                                   uint32_t role,
+                                   kl_store **out);
+
+/**
  * Returns, in `*out`, a new handle on the same store acting as another
  * principal (`principal_name` with role `role`, a `KL_ROLE_*` value). Both
  * handles must be freed with `kl_store_free`.
@@ -570,6 +704,42 @@ kl_result kl_store_list_json(const kl_store *store,
  * principal is an administrator or operator; storage errors.
  */
 kl_result kl_store_maintenance(const kl_store *store, size_t *out_changed);
+
+/**
+ * Moves the store to a new key-encryption key: `new_kek`, exactly 32
+ * random bytes (the library copies them; wipe your copy). A fresh record
+ * key is sealed under it, every record is re-sealed, then the old KEK and
+ * record keys are dropped. From then on the store opens only with
+ * `new_kek` (`kl_store_open` with `KL_KEK_RAW`).
+ *
+ * `progress` may be NULL; when set it is called with `user_data` as
+ * records are re-sealed (see `kl_progress_fn`). `user_data` is passed
+ * through untouched and may be NULL.
+ *
+ * Crash-safe: if the process dies midway, the store opens under either
+ * KEK and calling this again with the same `new_kek` finishes the job
+ * (`kl_store_kek_rotation_pending` tells). Run it while no other process
+ * writes to the store. Administrators only; audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER` (`store`, `new_kek`);
+ * `KL_ERR_INVALID_ARGUMENT` for a KEK that is not 32 bytes;
+ * `KL_ERR_PERMISSION_DENIED`; `KL_ERR_WRONG_KEK` when resuming an
+ * interrupted rotation with another new KEK; `KL_ERR_CONFLICT` when another
+ * writer interfered (run it again); storage errors.
+ */
+kl_result kl_store_rotate_kek(const kl_store *store,
+                              const uint8_t *new_kek,
+                              size_t new_kek_len,
+                              kl_progress_fn progress,
+                              void *user_data);
+
+/**
+ * Writes 1 to `*out_pending` when a KEK rotation was interrupted and should
+ * be finished with `kl_store_rotate_kek` (with the same new KEK), else 0.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; storage errors.
+ */
+kl_result kl_store_kek_rotation_pending(const kl_store *store, uint32_t *out_pending);
 
 /**
  * Creates a key of `purpose` (a `KL_PURPOSE_*` value) named `name`, with
@@ -718,6 +888,38 @@ kl_result kl_key_destroy(kl_key *key, const char *reason);
  * errors.
  */
 kl_result kl_key_rotate(const kl_key *key, uint32_t *out_version);
+
+/**
+ * Marks one version of the key compromised: it no longer encrypts,
+ * decrypts, signs or verifies, while the other versions keep working.
+ * Recording `reason` (`""` for none). The key must be Active, Suspended,
+ * Deactivated or Compromised. The handle is never consumed.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_ALREADY_CONSUMED`;
+ * `KL_ERR_WRONG_STATE`; `KL_ERR_NOT_FOUND` for an unknown version;
+ * `KL_ERR_VERSION_UNAVAILABLE` for a destroyed version;
+ * `KL_ERR_PERMISSION_DENIED` unless administrator or operator; storage
+ * errors.
+ */
+kl_result kl_key_compromise_version(const kl_key *key, uint32_t version, const char *reason);
+
+/**
+ * Destroys one version's material (trimming old versions after a
+ * rotation): ciphertexts of that version no longer decrypt. The primary
+ * version cannot be destroyed (rotate first). States and errors as
+ * `kl_key_compromise_version`, and `KL_ERR_INVALID_ARGUMENT` for the
+ * primary version.
+ */
+kl_result kl_key_destroy_version(const kl_key *key, uint32_t version, const char *reason);
+
+/**
+ * Refuses decryption (and verification) with every version below
+ * `version`, e.g. once all data was rewrapped to newer versions. The
+ * minimum only moves forward and may not pass the primary version. States
+ * and errors as `kl_key_compromise_version`, and `KL_ERR_INVALID_ARGUMENT`
+ * for a version of 0, above the primary, or below the current minimum.
+ */
+kl_result kl_key_set_min_decryption_version(const kl_key *key, uint32_t version);
 
 /**
  * Encrypts `plaintext` with an Active AEAD key (AES-256-GCM, fresh random
@@ -942,6 +1144,344 @@ kl_result kl_key_agree(const kl_key *key,
                        size_t context_len,
                        size_t len,
                        kl_secret **out);
+
+/**
+ * Writes audit entries still buffered in memory to the store now. (Every
+ * audit read flushes first; this is for a clean shutdown or a checkpoint
+ * taken elsewhere.)
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; storage errors.
+ */
+kl_result kl_store_flush_audit(const kl_store *store);
+
+/**
+ * Verifies the whole audit log — every entry's seal and MAC, the chain of
+ * `prev` links, the sequence numbers, the head record — and reports it:
+ * the number of entries to `*out_entries`, the last entry's sequence
+ * number to `*out_head_seq`, and its MAC (`KL_AUDIT_HEAD_MAC_HEX_LEN` hex
+ * digits and a NUL) to `(out_head_mac, out_head_mac_cap, out_head_mac_len)`.
+ * The buffer size is checked before any work is done.
+ *
+ * The verification is itself audited: the log grows by one entry (after
+ * the head reported). Auditors and administrators.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INTEGRITY` naming the first
+ * broken entry (a log that was edited, reordered, cut or spliced);
+ * `KL_ERR_PERMISSION_DENIED`; `KL_ERR_BUFFER_TOO_SMALL`; storage errors.
+ */
+kl_result kl_store_verify_audit(const kl_store *store,
+                                uint64_t *out_entries,
+                                uint64_t *out_head_seq,
+                                char *out_head_mac,
+                                size_t out_head_mac_cap,
+                                size_t *out_head_mac_len);
+
+/**
+ * Verifies the audit log (as `kl_store_verify_audit`) and writes the
+ * entries with `from_seq <= seq <= to_seq` as JSON Lines — one JSON object
+ * per line, each ending in `\n`, for a SIEM — NUL-terminated, into
+ * `(out, out_cap, out_len)`. Sequence numbers start at 1; pass 1 and
+ * `UINT64_MAX` for the whole log.
+ *
+ * Each line has: `seq`, `at` (milliseconds since the Unix epoch),
+ * `principal`, `operation`, `key_id`, `version`, `outcome`, `error`,
+ * `reason`, `generation`, `prev` and `mac` (hex). Never key material,
+ * plaintext or associated data.
+ *
+ * Reading the log is itself audited, so the whole log grows by one entry
+ * with every call: to size a buffer, query a fixed range — take the head
+ * sequence number from `kl_store_verify_audit` and pass it as `to_seq` —
+ * and the size stays the same between the query and the real call.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` when
+ * `from_seq > to_seq`; as `kl_store_verify_audit`.
+ */
+kl_result kl_store_export_audit_jsonl(const kl_store *store,
+                                      uint64_t from_seq,
+                                      uint64_t to_seq,
+                                      uint8_t *out,
+                                      size_t out_cap,
+                                      size_t *out_len);
+
+/**
+ * Verifies the audit log and signs its head with `signer`, an Active
+ * signing key (of this store or another), writing the checkpoint as a
+ * NUL-terminated JSON object into `(out, out_cap, out_len)`:
+ * `{"seq":…,"head_mac":"…","at":…,"signer":"<key id>","signature":"<hex DER>"}`.
+ *
+ * Keep the checkpoint outside the store (an auditor, a SIEM, a
+ * transparency log): `kl_store_verify_audit_checkpoint` later proves the
+ * log was not cut back or rewritten before that point. A buffer of
+ * `KL_AUDIT_CHECKPOINT_JSON_MAX` bytes always suffices; a smaller one is
+ * refused before anything is signed. The principal must be allowed to
+ * read the audit log (auditor or administrator) and the signer's principal
+ * to sign (administrator or application with a grant).
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_ALREADY_CONSUMED`;
+ * `KL_ERR_WRONG_PURPOSE`; `KL_ERR_WRONG_STATE` unless the signer is
+ * Active; `KL_ERR_BUFFER_TOO_SMALL`; as `kl_store_verify_audit`.
+ */
+kl_result kl_store_audit_checkpoint(const kl_store *store,
+                                    const kl_key *signer,
+                                    uint8_t *out,
+                                    size_t out_cap,
+                                    size_t *out_len);
+
+/**
+ * Verifies a checkpoint made by `kl_store_audit_checkpoint`: its
+ * signature, with the public keys of `signer`'s versions (the key that
+ * made it, loaded by the id in the checkpoint's `signer` field; it may
+ * have been rotated or deactivated since), then the whole audit log, and
+ * that the log still holds the entry the checkpoint vouches for, with the
+ * same MAC. On success writes the number of entries now in the log to
+ * `*out_entries`. Auditors and administrators.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_MALFORMED` for a checkpoint that
+ * is not checkpoint JSON; `KL_ERR_AUTHENTICATION_FAILED` when the
+ * signature does not verify with this key; `KL_ERR_INTEGRITY` when the log
+ * was cut back or rewritten before the checkpoint;
+ * `KL_ERR_ALREADY_CONSUMED`; `KL_ERR_WRONG_PURPOSE`;
+ * `KL_ERR_PERMISSION_DENIED`.
+ */
+kl_result kl_store_verify_audit_checkpoint(const kl_store *store,
+                                           const char *checkpoint_json,
+                                           const kl_key *signer,
+                                           uint64_t *out_entries);
+
+/**
+ * Checks only a checkpoint's signature, with the signer's public key as
+ * DER SubjectPublicKeyInfo or a SEC 1 point (`kl_key_public_key_der`) —
+ * for an outside party that holds the checkpoint and the public key but
+ * not the store. Needs no store. Returns `KL_OK` when it verifies.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_MALFORMED` for bad checkpoint
+ * JSON or a bad public key; `KL_ERR_AUTHENTICATION_FAILED` when the
+ * signature does not verify.
+ */
+kl_result kl_audit_checkpoint_verify(const char *checkpoint_json,
+                                     const uint8_t *public_key,
+                                     size_t public_key_len);
+
+/**
+ * Checks every stored key record against the audit log: each must open
+ * (seal intact, right id) and be at least as new as the last write the log
+ * recorded for it, so a record restored from an older copy, or deleted,
+ * fails. Verifies the log too. On success writes the number of key records
+ * checked to `*out_keys` and of audit entries verified to
+ * `*out_audit_entries`. Auditors and administrators; audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INTEGRITY` naming the first bad
+ * record; `KL_ERR_PERMISSION_DENIED`; storage errors.
+ */
+kl_result kl_store_verify_integrity(const kl_store *store,
+                                    uint64_t *out_keys,
+                                    uint64_t *out_audit_entries);
+
+/**
+ * Puts a policy in force: `policy_toml` is a NUL-terminated TOML policy
+ * document (see the policy documentation for its schema). Its `version`
+ * must be higher than the current policy's. Keys created afterwards take
+ * their limits, cryptoperiods and allowed algorithms from it, and record
+ * its version and digest. When the current policy puts policy changes
+ * under dual control, approvals must have been submitted first
+ * (`kl_store_submit_approvals`) for a `KL_APPROVAL_POLICY_CHANGE` request
+ * whose `policy_digest` parameter is this policy's `kl_policy_digest`.
+ * Administrators only; audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_POLICY` for TOML that does not
+ * parse or a policy that does not validate (the last error gives the line
+ * and field) and for a version that does not increase;
+ * `KL_ERR_APPROVAL_REQUIRED`; `KL_ERR_PERMISSION_DENIED`; storage errors.
+ */
+kl_result kl_store_set_policy_toml(const kl_store *store, const char *policy_toml);
+
+/**
+ * Writes the policy in force, in canonical TOML (fixed order, sorted sets;
+ * what its digest is computed over), NUL-terminated, into
+ * `(out, out_cap, out_len)`.
+ *
+ * Errors: `KL_ERR_NOT_FOUND` when no policy was ever set (the built-in
+ * defaults apply); `KL_ERR_NULL_POINTER`; `KL_ERR_BUFFER_TOO_SMALL`;
+ * storage and integrity errors.
+ */
+kl_result kl_store_policy_toml(const kl_store *store, char *out, size_t out_cap, size_t *out_len);
+
+/**
+ * Validates a TOML policy and writes its digest — lower-case hex SHA-256
+ * of its canonical form, `KL_POLICY_DIGEST_HEX_LEN` digits and a NUL —
+ * into `(out, out_cap, out_len)`. The digest names the policy in the
+ * `policy_digest` parameter of a `KL_APPROVAL_POLICY_CHANGE` request and in
+ * key metadata. Needs no store.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_POLICY` for an invalid policy;
+ * `KL_ERR_BUFFER_TOO_SMALL`.
+ */
+kl_result kl_policy_digest(const char *policy_toml, char *out, size_t out_cap, size_t *out_len);
+
+/**
+ * Writes the compliance report — every key checked against the policy in
+ * force (or the defaults): keys overdue for rotation, past their
+ * cryptoperiod, violating policy, without an owner, near their usage
+ * limit, pending destruction — as NUL-terminated, pretty-printed JSON into
+ * `(out, out_cap, out_len)`: `generated_at`, `policy_version`,
+ * `policy_digest`, `total_keys`, then one array of findings per check, each
+ * finding naming the key (`key_id`, `name`, `owner`, `state`), what is
+ * wrong (`detail`) and when (`date`). Needs the right to list keys.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_PERMISSION_DENIED`;
+ * `KL_ERR_BUFFER_TOO_SMALL`; storage errors.
+ */
+kl_result kl_store_compliance_report_json(const kl_store *store,
+                                          uint8_t *out,
+                                          size_t out_cap,
+                                          size_t *out_len);
+
+/**
+ * Registers a principal `name` with role `role` (a `KL_ROLE_*` value), so
+ * grants (`kl_key_grant`) can name it. Register the name a store handle
+ * acts as (`kl_store_as_principal`) before granting it keys.
+ * Administrators only; audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
+ * role, or a name that is empty, longer than 256 bytes or contains `/`;
+ * `KL_ERR_ALREADY_EXISTS`; `KL_ERR_PERMISSION_DENIED`; storage errors.
+ */
+kl_result kl_store_register_principal(const kl_store *store, const char *name, uint32_t role);
+
+/**
+ * Registers an approver for dual control: `name` and their P-256 public
+ * key, as DER SubjectPublicKeyInfo (`kl_key_public_key_der`) or a SEC 1
+ * point. Their signatures over approval requests (`kl_key_approve`) then
+ * count towards the approvals the policy requires of approvers it lists by
+ * this name. Administrators only; audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_MALFORMED` for a bad public key;
+ * `KL_ERR_ALREADY_EXISTS` for a name already registered;
+ * `KL_ERR_INVALID_ARGUMENT` for an empty name;
+ * `KL_ERR_PERMISSION_DENIED`; storage errors.
+ */
+kl_result kl_store_register_approver(const kl_store *store,
+                                     const char *name,
+                                     const uint8_t *public_key,
+                                     size_t public_key_len);
+
+/**
+ * Lets `principal` — a name registered with `kl_store_register_principal`
+ * — perform `operations`, a bitwise OR of `KL_OP_*` values, on this key
+ * until `expires_at_ms` (milliseconds since the Unix epoch; 0 for no
+ * expiry). Applications use keys only through grants; administrators need
+ * none. Replaces any earlier grant to the same principal. Works in every
+ * state; the handle is never consumed. Administrators and operators;
+ * audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for no
+ * operation, unknown bits or an expiry beyond `INT64_MAX`;
+ * `KL_ERR_NOT_FOUND` for an unregistered principal;
+ * `KL_ERR_ALREADY_CONSUMED`; `KL_ERR_PERMISSION_DENIED`; storage errors.
+ */
+kl_result kl_key_grant(const kl_key *key,
+                       const char *principal,
+                       uint32_t operations,
+                       uint64_t expires_at_ms);
+
+/**
+ * Withdraws `principal`'s grant on this key. Administrators and operators;
+ * audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_NOT_FOUND` when the principal
+ * holds no grant on the key; `KL_ERR_ALREADY_CONSUMED`;
+ * `KL_ERR_PERMISSION_DENIED`; storage errors.
+ */
+kl_result kl_key_revoke_grant(const kl_key *key, const char *principal);
+
+/**
+ * Starts a dual-control request by this store handle's principal for
+ * `operation` (a `KL_APPROVAL_*` value) on the key `key_id_hex` (32 hex
+ * digits, or `""` for operations on no key: restore, policy change), valid
+ * for `ttl_seconds`. `parameters_json` is a JSON object of string values
+ * naming the operation's other arguments — e.g.
+ * `{"policy_digest":"<kl_policy_digest>"}` for a policy change — or `""`
+ * for none.
+ *
+ * The request is written as NUL-terminated JSON into
+ * `(out, out_cap, out_len)`: hand it to the approvers, who sign it
+ * (`kl_key_approve`, or their own tools over
+ * `kl_approval_request_canonical_bytes`), then submit their approvals with
+ * `kl_store_submit_approvals`. Nothing is stored until then; a request that
+ * did not fit the buffer is discarded (ask again with a larger buffer: the
+ * new request, with a new id, has the same length). Audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
+ * operation or a zero `ttl_seconds`; `KL_ERR_MALFORMED` for a bad key id or
+ * parameters that are not a JSON object of strings;
+ * `KL_ERR_PERMISSION_DENIED`; `KL_ERR_BUFFER_TOO_SMALL`.
+ */
+kl_result kl_store_request_approval(const kl_store *store,
+                                    uint32_t operation,
+                                    const char *key_id_hex,
+                                    const char *parameters_json,
+                                    uint64_t ttl_seconds,
+                                    uint8_t *out,
+                                    size_t out_cap,
+                                    size_t *out_len);
+
+/**
+ * Submits the approvals gathered for a request this store handle's
+ * principal made: `request_json` as `kl_store_request_approval` wrote it,
+ * `approvals_json` a JSON array of approvals as `kl_key_approve` writes
+ * them, `[{"approver":"<name>","signature":"<base64 DER>"}, …]`. They are
+ * checked at once — signatures against the registered approver keys, the
+ * policy's approver list and count, separation of duties (the requester's
+ * own approval does not count), expiry, replay — and held until the
+ * operation runs (e.g. `kl_key_destroy`, `kl_store_set_policy_toml`),
+ * which consumes them. Audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_MALFORMED` for JSON that is not a
+ * request or an array of approvals; `KL_ERR_APPROVAL_REQUIRED` saying which
+ * check failed; `KL_ERR_POLICY` when the policy does not put this
+ * operation under dual control; `KL_ERR_PERMISSION_DENIED`; storage errors.
+ */
+kl_result kl_store_submit_approvals(const kl_store *store,
+                                    const char *request_json,
+                                    const char *approvals_json);
+
+/**
+ * Approves a request as approver `approver_name`: signs the canonical
+ * bytes of `request_json` (`kl_approval_request_canonical_bytes`) with
+ * this Active signing key — the approver's own key, whose public key was
+ * registered with `kl_store_register_approver` under the same name — and
+ * writes the approval as NUL-terminated JSON,
+ * `{"approver":"<name>","signature":"<base64 DER>"}`, into
+ * `(out, out_cap, out_len)`. Collect the approvals in a JSON array for
+ * `kl_store_submit_approvals`. The buffer size is checked before signing.
+ * Read the request before approving it: the signature covers every field.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_MALFORMED` for bad request JSON;
+ * `KL_ERR_INVALID_ARGUMENT` for an empty approver name;
+ * `KL_ERR_ALREADY_CONSUMED`; `KL_ERR_WRONG_PURPOSE`; `KL_ERR_WRONG_STATE`
+ * unless Active; `KL_ERR_PERMISSION_DENIED`; `KL_ERR_BUFFER_TOO_SMALL`.
+ */
+kl_result kl_key_approve(const kl_key *key,
+                         const char *approver_name,
+                         const char *request_json,
+                         uint8_t *out,
+                         size_t out_cap,
+                         size_t *out_len);
+
+/**
+ * Writes the exact bytes an approver signs for a request — a
+ * domain-separated, length-prefixed encoding of every field of
+ * `request_json` — into `(out, out_cap, out_len)`, for approvers who sign
+ * with their own tools (ECDSA P-256 with SHA-256, DER; the approval JSON
+ * carries the signature in standard base64). Needs no store.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_MALFORMED` for bad request JSON;
+ * `KL_ERR_BUFFER_TOO_SMALL`.
+ */
+kl_result kl_approval_request_canonical_bytes(const char *request_json,
+                                              uint8_t *out,
+                                              size_t out_cap,
+                                              size_t *out_len);
 
 #if defined(KEYLIFE_HAZMAT)
 /**

@@ -1304,3 +1304,1247 @@ fn hazmat_export_import_and_raw_aead() {
         fails!(NP, f(k.0, n, 12, i, il, i, 1, b, 64, null_mut()));
     }
 }
+
+// ----- audit, integrity, checkpoints -----
+
+/// A NUL-terminated text output as a `String` (the NUL checked and dropped).
+fn text(v: Vec<u8>) -> String {
+    assert_eq!(v.last(), Some(&0), "text outputs are NUL-terminated");
+    String::from_utf8(v[..v.len() - 1].to_vec()).unwrap_or_default()
+}
+
+fn json(v: Vec<u8>) -> serde_json::Value {
+    serde_json::from_str(&text(v)).unwrap_or(serde_json::Value::Null)
+}
+
+/// `(entries, head_seq, head_mac)`.
+fn verify_audit(s: &Store) -> Result<(u64, u64, String), kl_result> {
+    let (mut n, mut seq) = (0u64, 0u64);
+    let mut mac = [0u8; KL_AUDIT_HEAD_MAC_HEX_LEN + 1];
+    let mut len = 0;
+    match kl_store_verify_audit(
+        s.0,
+        &mut n,
+        &mut seq,
+        mac.as_mut_ptr().cast(),
+        mac.len(),
+        &mut len,
+    ) {
+        KL_OK => Ok((n, seq, text(mac[..len].to_vec()))),
+        e => Err(e),
+    }
+}
+
+fn export(s: &Store, from: u64, to: u64) -> Result<String, kl_result> {
+    fetch(|o, c, l| kl_store_export_audit_jsonl(s.0, from, to, o, c, l)).map(text)
+}
+
+fn checkpoint(s: &Store, signer: &Key) -> Result<CString, kl_result> {
+    let mut buf = vec![0u8; KL_AUDIT_CHECKPOINT_JSON_MAX];
+    let mut len = 0;
+    match kl_store_audit_checkpoint(s.0, signer.0, buf.as_mut_ptr(), buf.len(), &mut len) {
+        KL_OK => {
+            buf.truncate(len);
+            Ok(CString::from_vec_with_nul(buf).unwrap_or_default())
+        }
+        e => Err(e),
+    }
+}
+
+fn as_principal(s: &Store, name: &CStr, role: u32) -> Store {
+    let mut o = null_mut();
+    ok!(kl_store_as_principal(s.0, name.as_ptr(), role, &mut o));
+    Store(o)
+}
+
+fn load(s: &Store, k: &Key) -> Key {
+    let mut o = null_mut();
+    ok!(kl_key_load(s.0, id_of(k).as_ptr(), &mut o));
+    Key(o)
+}
+
+#[test]
+fn audit_log_verifies_exports_as_jsonl_and_checkpoints() {
+    let s = store();
+    let k = key(&s, KL_PURPOSE_AEAD, true);
+    let _ = encrypt(&k, b"m", b"").unwrap_or_default();
+    ok!(kl_store_flush_audit(s.0));
+    let (n, seq, mac) = verify_audit(&s).unwrap_or_default();
+    assert!(n >= 4, "open, create, activate, encrypt: {n}");
+    assert_eq!(seq, n, "sequence numbers start at 1 with no gaps");
+    assert_eq!(mac.len(), KL_AUDIT_HEAD_MAC_HEX_LEN);
+    assert!(mac.bytes().all(|b| b.is_ascii_hexdigit()));
+    // The verification itself is audited.
+    let (n2, _, mac2) = verify_audit(&s).unwrap_or_default();
+    assert_eq!(n2, n + 1);
+    assert_ne!(mac2, mac);
+
+    // The head MAC buffer is checked before any work: nothing is written.
+    let (mut e, mut q) = (7u64, 7u64);
+    let mut small = [0xAAu8; KL_AUDIT_HEAD_MAC_HEX_LEN];
+    let mut len = 0;
+    fails!(
+        KL_ERR_BUFFER_TOO_SMALL,
+        kl_store_verify_audit(
+            s.0,
+            &mut e,
+            &mut q,
+            small.as_mut_ptr().cast(),
+            small.len(),
+            &mut len
+        )
+    );
+    assert_eq!(len, KL_AUDIT_HEAD_MAC_HEX_LEN + 1);
+    assert_eq!((e, q), (7, 7), "out-params untouched on failure");
+    assert!(small.iter().all(|b| *b == 0xAA));
+    let (n3, ..) = verify_audit(&s).unwrap_or_default();
+    assert_eq!(n3, n2 + 1, "the refused call did not read the log");
+
+    // JSON Lines over a fixed range: the size query and the real call
+    // agree, although each read adds an entry to the log.
+    let lines = export(&s, 1, n).unwrap_or_default();
+    assert!(lines.ends_with('\n'));
+    let parsed: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
+        .collect();
+    assert_eq!(parsed.len() as u64, n);
+    for (i, e) in parsed.iter().enumerate() {
+        assert_eq!(e["seq"].as_u64(), Some(i as u64 + 1), "{e}");
+        assert!(e["mac"].as_str().is_some_and(|m| m.len() == 64), "{e}");
+    }
+    assert_eq!(parsed[0]["operation"], "open_store");
+    assert!(
+        parsed
+            .iter()
+            .any(|e| e["operation"] == "encrypt" && e["outcome"] == "success")
+    );
+    assert!(!lines.contains("\"m\""), "never plaintext");
+    let middle = export(&s, 2, 3).unwrap_or_default();
+    assert_eq!(middle.lines().count(), 2);
+    assert!(middle.starts_with("{\"seq\":2,"), "{middle}");
+    assert_eq!(export(&s, n + 1000, n + 2000).as_deref(), Ok(""));
+    // The whole log (to UINT64_MAX) grows with every read, so it is read
+    // into a generous buffer rather than with a size query.
+    let mut big = vec![0u8; 1 << 16];
+    let mut len = 0;
+    ok!(kl_store_export_audit_jsonl(
+        s.0,
+        1,
+        u64::MAX,
+        big.as_mut_ptr(),
+        big.len(),
+        &mut len
+    ));
+    let all = text(big[..len].to_vec());
+    assert!(all.lines().count() as u64 > n + 3);
+    assert_eq!(
+        export(&s, 1, u64::MAX),
+        Err(KL_ERR_BUFFER_TOO_SMALL),
+        "a size query for a growing range is out of date at once"
+    );
+    let mut len = 0;
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_store_export_audit_jsonl(s.0, 5, 4, null_mut(), 0, &mut len)
+    );
+    // A buffer one byte short (the NUL) is too small; nothing is written.
+    let need = lines.len() + 1;
+    let mut buf = vec![0xAAu8; need - 1];
+    fails!(
+        KL_ERR_BUFFER_TOO_SMALL,
+        kl_store_export_audit_jsonl(s.0, 1, n, buf.as_mut_ptr(), buf.len(), &mut len)
+    );
+    assert_eq!(len, need);
+    assert!(buf.iter().all(|b| *b == 0xAA));
+
+    // Checkpoints: signed by an Active signing key, verified with the key
+    // (any of its versions) or with its public key alone.
+    let signer = key(&s, KL_PURPOSE_SIGNING, true);
+    let cp = checkpoint(&s, &signer).unwrap_or_default();
+    assert!(cp.as_bytes().len() < KL_AUDIT_CHECKPOINT_JSON_MAX);
+    let cp_json: serde_json::Value =
+        serde_json::from_slice(cp.as_bytes()).unwrap_or(serde_json::Value::Null);
+    assert_eq!(
+        cp_json["signer"].as_str(),
+        Some(id_of(&signer).to_str().unwrap_or_default())
+    );
+    let mut entries = 0u64;
+    ok!(kl_store_verify_audit_checkpoint(
+        s.0,
+        cp.as_ptr(),
+        signer.0,
+        &mut entries
+    ));
+    assert!(entries > cp_json["seq"].as_u64().unwrap_or(u64::MAX));
+    let der = public_der(&signer).unwrap_or_default();
+    ok!(kl_audit_checkpoint_verify(
+        cp.as_ptr(),
+        der.as_ptr(),
+        der.len()
+    ));
+    // After a rotation the old version still verifies the old checkpoint.
+    let mut v = 0;
+    ok!(kl_key_rotate(signer.0, &mut v));
+    ok!(kl_store_verify_audit_checkpoint(
+        s.0,
+        cp.as_ptr(),
+        signer.0,
+        &mut entries
+    ));
+    // An auditor verifies it too (auditors may not use keys, only read
+    // their public keys).
+    let auditor = as_principal(&s, c"auditor", KL_ROLE_AUDITOR);
+    let signer_as_auditor = load(&auditor, &signer);
+    ok!(kl_store_verify_audit_checkpoint(
+        auditor.0,
+        cp.as_ptr(),
+        signer_as_auditor.0,
+        &mut entries
+    ));
+    // Another key, a tampered checkpoint, junk.
+    let other = key(&s, KL_PURPOSE_SIGNING, true);
+    fails!(
+        KL_ERR_AUTHENTICATION_FAILED,
+        kl_store_verify_audit_checkpoint(s.0, cp.as_ptr(), other.0, &mut entries)
+    );
+    let other_der = public_der(&other).unwrap_or_default();
+    fails!(
+        KL_ERR_AUTHENTICATION_FAILED,
+        kl_audit_checkpoint_verify(cp.as_ptr(), other_der.as_ptr(), other_der.len())
+    );
+    let mut forged = cp_json.clone();
+    forged["seq"] = serde_json::json!(1);
+    let forged = CString::new(forged.to_string()).unwrap_or_default();
+    fails!(
+        KL_ERR_AUTHENTICATION_FAILED,
+        kl_store_verify_audit_checkpoint(s.0, forged.as_ptr(), signer.0, &mut entries)
+    );
+    fails!(
+        KL_ERR_AUTHENTICATION_FAILED,
+        kl_audit_checkpoint_verify(forged.as_ptr(), der.as_ptr(), der.len())
+    );
+    for junk in [c"", c"{", c"[]", c"{\"seq\":1}"] {
+        fails!(
+            KL_ERR_MALFORMED,
+            kl_store_verify_audit_checkpoint(s.0, junk.as_ptr(), signer.0, &mut entries)
+        );
+        fails!(
+            KL_ERR_MALFORMED,
+            kl_audit_checkpoint_verify(junk.as_ptr(), der.as_ptr(), der.len())
+        );
+    }
+    fails!(
+        KL_ERR_MALFORMED,
+        kl_audit_checkpoint_verify(cp.as_ptr(), b"junk".as_ptr(), 4)
+    );
+
+    // The checkpoint buffer is checked first: no signature is spent.
+    let mut small = [0u8; 64];
+    fails!(
+        KL_ERR_BUFFER_TOO_SMALL,
+        kl_store_audit_checkpoint(s.0, signer.0, small.as_mut_ptr(), small.len(), &mut len)
+    );
+    assert_eq!(len, KL_AUDIT_CHECKPOINT_JSON_MAX);
+    // Wrong purpose, wrong state, wrong role.
+    assert_eq!(checkpoint(&s, &k), Err(KL_ERR_WRONG_PURPOSE));
+    let idle = key(&s, KL_PURPOSE_SIGNING, false);
+    assert_eq!(checkpoint(&s, &idle), Err(KL_ERR_WRONG_STATE));
+    assert_eq!(state(&idle), KL_STATE_PRE_ACTIVE, "not consumed");
+    fails!(
+        KL_ERR_WRONG_PURPOSE,
+        kl_store_verify_audit_checkpoint(s.0, cp.as_ptr(), k.0, &mut entries)
+    );
+    let app = as_principal(&s, c"app", KL_ROLE_APPLICATION);
+    assert_eq!(verify_audit(&app), Err(KL_ERR_PERMISSION_DENIED));
+    assert_eq!(export(&app, 1, 10), Err(KL_ERR_PERMISSION_DENIED));
+    assert_eq!(checkpoint(&app, &signer), Err(KL_ERR_PERMISSION_DENIED));
+}
+
+#[test]
+fn integrity_check_and_a_checkpoint_catch_a_restored_old_copy() -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("keys.kl");
+    let cpath = CString::new(path.to_string_lossy().as_bytes()).unwrap_or_default();
+    let kek = [7u8; 32];
+    let open = || {
+        let mut s = null_mut();
+        ok!(kl_store_open(
+            KL_BACKEND_FILE,
+            cpath.as_ptr(),
+            KL_KEK_RAW,
+            kek.as_ptr(),
+            kek.len(),
+            c"ops".as_ptr(),
+            KL_ROLE_ADMINISTRATOR,
+            &mut s
+        ));
+        Store(s)
+    };
+    let s = open();
+    let k = key(&s, KL_PURPOSE_AEAD, true);
+    let signer = key(&s, KL_PURPOSE_SIGNING, true);
+    let (mut keys, mut entries) = (0u64, 0u64);
+    ok!(kl_store_verify_integrity(s.0, &mut keys, &mut entries));
+    assert_eq!(keys, 2);
+    assert!(entries >= 5);
+    ok!(kl_store_flush_audit(s.0));
+    let old = std::fs::read(&path).map_err(|e| e.to_string())?;
+    // More history, then a checkpoint that vouches for it.
+    ok!(kl_key_rotate(k.0, &mut 0));
+    let _ = encrypt(&k, b"later", b"").unwrap_or_default();
+    let cp = checkpoint(&s, &signer).unwrap_or_default();
+    let signer_id = id_of(&signer);
+    drop((k, signer, s));
+
+    // Someone puts the old file back: on its own it is a consistent store…
+    std::fs::write(&path, &old).map_err(|e| e.to_string())?;
+    let s = open();
+    assert!(verify_audit(&s).is_ok());
+    ok!(kl_store_verify_integrity(s.0, &mut keys, &mut entries));
+    // …but the checkpoint proves entries were cut off.
+    let mut signer = null_mut();
+    ok!(kl_key_load(s.0, signer_id.as_ptr(), &mut signer));
+    let signer = Key(signer);
+    fails!(
+        KL_ERR_INTEGRITY,
+        kl_store_verify_audit_checkpoint(s.0, cp.as_ptr(), signer.0, &mut entries)
+    );
+    // The reopened old copy has logged new entries since, so the entry the
+    // checkpoint vouches for exists again, with another MAC.
+    let msg = last_error();
+    assert!(
+        msg.contains("rewritten") || msg.contains("cut off"),
+        "{msg}"
+    );
+    let app = as_principal(&s, c"app", KL_ROLE_APPLICATION);
+    fails!(
+        KL_ERR_PERMISSION_DENIED,
+        kl_store_verify_integrity(app.0, &mut keys, &mut entries)
+    );
+    Ok(())
+}
+
+// ----- policy, compliance, principals, grants -----
+
+const POLICY_V1: &CStr = c"version = 1
+classifications = ['internal', 'secret']
+
+[purpose.aead]
+usage_limit = 1000
+";
+
+#[test]
+fn policy_in_force_digest_and_compliance_report() {
+    let s = store();
+    let toml = |s: &Store| fetch(|o, c, l| kl_store_policy_toml(s.0, o.cast(), c, l)).map(text);
+    assert_eq!(toml(&s), Err(KL_ERR_NOT_FOUND));
+    ok!(kl_store_set_policy_toml(s.0, POLICY_V1.as_ptr()));
+    let canonical = toml(&s).unwrap_or_default();
+    assert!(canonical.starts_with("version = 1\n"), "{canonical}");
+    assert!(canonical.contains("usage_limit = 1000"), "{canonical}");
+    let k = key(&s, KL_PURPOSE_AEAD, true);
+    let info = json(fetch(|o, c, l| kl_key_info_json(k.0, o, c, l)).unwrap_or_default());
+    assert_eq!(info["usage_limit"], 1000);
+    assert_eq!(info["policy_version"], 1);
+
+    // The digest: of the canonical form, so of the policy, not its spelling.
+    let digest = |t: &CStr| fetch(|o, c, l| kl_policy_digest(t.as_ptr(), o.cast(), c, l)).map(text);
+    let d1 = digest(POLICY_V1).unwrap_or_default();
+    assert_eq!(d1.len(), KL_POLICY_DIGEST_HEX_LEN);
+    let again = CString::new(canonical.clone()).unwrap_or_default();
+    assert_eq!(digest(&again).as_deref(), Ok(d1.as_str()));
+    assert_eq!(info["policy_digest"].as_str(), Some(d1.as_str()));
+    let mut short = [0xAAu8; KL_POLICY_DIGEST_HEX_LEN];
+    let mut len = 0;
+    fails!(
+        KL_ERR_BUFFER_TOO_SMALL,
+        kl_policy_digest(
+            POLICY_V1.as_ptr(),
+            short.as_mut_ptr().cast(),
+            short.len(),
+            &mut len
+        )
+    );
+    assert_eq!(len, KL_POLICY_DIGEST_HEX_LEN + 1);
+
+    // Bad policies: syntax, unknown fields, failed checks, old versions.
+    for bad in [
+        c"version = ",
+        c"version = 2\nfavourite_colour = 'blue'",
+        c"version = 2\n[destruction]\nmin_wait_days = 7\ndefault_wait_days = 3",
+        c"[purpose.aead]\nusage_limit = 'many'",
+    ] {
+        fails!(KL_ERR_POLICY, kl_store_set_policy_toml(s.0, bad.as_ptr()));
+        assert!(last_error().contains("policy line"), "{}", last_error());
+        assert_eq!(digest(bad), Err(KL_ERR_POLICY));
+    }
+    fails!(
+        KL_ERR_POLICY,
+        kl_store_set_policy_toml(s.0, POLICY_V1.as_ptr())
+    );
+    assert!(
+        last_error().contains("does not increase"),
+        "{}",
+        last_error()
+    );
+    ok!(kl_store_set_policy_toml(s.0, c"version = 2".as_ptr()));
+    assert!(toml(&s).unwrap_or_default().starts_with("version = 2"));
+    let op = as_principal(&s, c"op", KL_ROLE_OPERATOR);
+    fails!(
+        KL_ERR_PERMISSION_DENIED,
+        kl_store_set_policy_toml(op.0, c"version = 3".as_ptr())
+    );
+
+    // The compliance report: the key has no owner.
+    let report =
+        json(fetch(|o, c, l| kl_store_compliance_report_json(s.0, o, c, l)).unwrap_or_default());
+    let owners = report["without_owner"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        owners
+            .iter()
+            .any(|f| f.to_string().contains(id_of(&k).to_str().unwrap_or("-"))),
+        "{report}"
+    );
+}
+
+#[test]
+fn principals_and_grants_gate_applications() {
+    let s = store();
+    let k = key(&s, KL_PURPOSE_AEAD, true);
+    let svc = as_principal(&s, c"svc", KL_ROLE_APPLICATION);
+    let k_svc = load(&svc, &k);
+    // Grants name registered principals only.
+    fails!(
+        KL_ERR_NOT_FOUND,
+        kl_key_grant(k.0, c"svc".as_ptr(), KL_OP_ENCRYPT, 0)
+    );
+    ok!(kl_store_register_principal(
+        s.0,
+        c"svc".as_ptr(),
+        KL_ROLE_APPLICATION
+    ));
+    fails!(
+        KL_ERR_ALREADY_EXISTS,
+        kl_store_register_principal(s.0, c"svc".as_ptr(), KL_ROLE_APPLICATION)
+    );
+    for (name, role) in [(c"x", 0), (c"x", 6), (c"", 1), (c"a/b", 1)] {
+        fails!(
+            KL_ERR_INVALID_ARGUMENT,
+            kl_store_register_principal(s.0, name.as_ptr(), role)
+        );
+    }
+    fails!(
+        KL_ERR_PERMISSION_DENIED,
+        kl_store_register_principal(svc.0, c"svc2".as_ptr(), KL_ROLE_APPLICATION)
+    );
+    // Operations: at least one, only known bits, a representable expiry.
+    for bad in [0, 512, 1 << 31, KL_OP_ENCRYPT | 1024] {
+        fails!(
+            KL_ERR_INVALID_ARGUMENT,
+            kl_key_grant(k.0, c"svc".as_ptr(), bad, 0)
+        );
+    }
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_key_grant(k.0, c"svc".as_ptr(), KL_OP_ENCRYPT, u64::MAX)
+    );
+
+    assert_eq!(encrypt(&k_svc, b"m", b""), Err(KL_ERR_PERMISSION_DENIED));
+    ok!(kl_key_grant(k.0, c"svc".as_ptr(), KL_OP_ENCRYPT, 0));
+    let ct = encrypt(&k_svc, b"m", b"").unwrap_or_default();
+    assert_eq!(decrypt(&k_svc, &ct, b""), Err(KL_ERR_PERMISSION_DENIED));
+    let info = json(fetch(|o, c, l| kl_key_info_json(k.0, o, c, l)).unwrap_or_default());
+    assert_eq!(info["grants"][0]["principal"], "svc");
+    assert_eq!(
+        info["grants"][0]["operations"],
+        serde_json::json!(["encrypt"])
+    );
+    // An application cannot grant itself more.
+    fails!(
+        KL_ERR_PERMISSION_DENIED,
+        kl_key_grant(k_svc.0, c"svc".as_ptr(), KL_OP_DECRYPT, 0)
+    );
+    ok!(kl_key_grant(
+        k.0,
+        c"svc".as_ptr(),
+        KL_OP_ENCRYPT | KL_OP_DECRYPT,
+        0
+    ));
+    assert_eq!(decrypt(&k_svc, &ct, b"").as_deref(), Ok(&b"m"[..]));
+    // An expiry in the past: no use.
+    ok!(kl_key_grant(k.0, c"svc".as_ptr(), KL_OP_DECRYPT, 1));
+    assert_eq!(decrypt(&k_svc, &ct, b""), Err(KL_ERR_PERMISSION_DENIED));
+    // Far in the future: fine.
+    ok!(kl_key_grant(
+        k.0,
+        c"svc".as_ptr(),
+        KL_OP_DECRYPT,
+        i64::MAX as u64
+    ));
+    assert!(decrypt(&k_svc, &ct, b"").is_ok());
+    ok!(kl_key_revoke_grant(k.0, c"svc".as_ptr()));
+    assert_eq!(decrypt(&k_svc, &ct, b""), Err(KL_ERR_PERMISSION_DENIED));
+    fails!(KL_ERR_NOT_FOUND, kl_key_revoke_grant(k.0, c"svc".as_ptr()));
+    // Every KL_OP_* bit names a use operation the core accepts in a grant.
+    let mut all = 0;
+    for (bit, _) in OPERATION_BITS {
+        ok!(kl_key_grant(k.0, c"svc".as_ptr(), bit, 0));
+        all |= bit;
+    }
+    ok!(kl_key_grant(k.0, c"svc".as_ptr(), all, 0));
+    let info = json(fetch(|o, c, l| kl_key_info_json(k.0, o, c, l)).unwrap_or_default());
+    assert_eq!(
+        info["grants"][0]["operations"].as_array().map(Vec::len),
+        Some(OPERATION_BITS.len())
+    );
+    // Grants work in any state and never consume the handle.
+    ok!(kl_key_deactivate(k.0, c"".as_ptr()));
+    ok!(kl_key_revoke_grant(k.0, c"svc".as_ptr()));
+    assert_eq!(state(&k), KL_STATE_DEACTIVATED);
+}
+
+// ----- dual control -----
+
+/// An approver with their signing key in their own store.
+struct Approver {
+    name: &'static CStr,
+    _store: Store,
+    key: Key,
+}
+
+fn approver(name: &'static CStr) -> Approver {
+    let s = store_as(name, KL_ROLE_ADMINISTRATOR);
+    let key = key(&s, KL_PURPOSE_SIGNING, true);
+    Approver {
+        name,
+        _store: s,
+        key,
+    }
+}
+
+impl Approver {
+    fn approve(&self, request: &CStr) -> String {
+        text(
+            fetch(|o, c, l| {
+                kl_key_approve(self.key.0, self.name.as_ptr(), request.as_ptr(), o, c, l)
+            })
+            .unwrap_or_default(),
+        )
+    }
+}
+
+fn request(s: &Store, op: u32, key_id: &CStr, params: &CStr) -> Result<CString, kl_result> {
+    fetch(|o, c, l| {
+        kl_store_request_approval(s.0, op, key_id.as_ptr(), params.as_ptr(), 3600, o, c, l)
+    })
+    .map(|v| CString::from_vec_with_nul(v).unwrap_or_default())
+}
+
+fn array(items: &[String]) -> CString {
+    CString::new(format!("[{}]", items.join(","))).unwrap_or_default()
+}
+
+const DUAL_CONTROL: &CStr = c"version = 1
+[approvals.destroy]
+required = 2
+approvers = ['carol', 'dave', 'erin']
+[approvals.policy_change]
+required = 2
+approvers = ['carol', 'dave', 'erin']
+";
+
+#[test]
+fn dual_control_through_requests_and_signed_approvals() {
+    let s = store();
+    let (carol, dave, erin) = (approver(c"carol"), approver(c"dave"), approver(c"erin"));
+    for a in [&carol, &dave, &erin] {
+        let der = public_der(&a.key).unwrap_or_default();
+        ok!(kl_store_register_approver(
+            s.0,
+            a.name.as_ptr(),
+            der.as_ptr(),
+            der.len()
+        ));
+    }
+    let der = public_der(&carol.key).unwrap_or_default();
+    fails!(
+        KL_ERR_ALREADY_EXISTS,
+        kl_store_register_approver(s.0, c"carol".as_ptr(), der.as_ptr(), der.len())
+    );
+    fails!(
+        KL_ERR_MALFORMED,
+        kl_store_register_approver(s.0, c"mallory".as_ptr(), b"junk".as_ptr(), 4)
+    );
+    ok!(kl_store_set_policy_toml(s.0, DUAL_CONTROL.as_ptr()));
+
+    // Without approvals: refused (and, as an attempted transition, the
+    // handle is consumed).
+    let doomed = key(&s, KL_PURPOSE_AEAD, false);
+    let id = id_of(&doomed);
+    fails!(
+        KL_ERR_APPROVAL_REQUIRED,
+        kl_key_destroy(doomed.0, c"cleanup".as_ptr())
+    );
+    let req = request(&s, KL_APPROVAL_DESTROY, &id, c"").unwrap_or_default();
+    let parsed: serde_json::Value =
+        serde_json::from_slice(req.as_bytes()).unwrap_or(serde_json::Value::Null);
+    assert_eq!(parsed["operation"], "destroy");
+    assert_eq!(parsed["requester"], "tester");
+    assert_eq!(parsed["key_id"].as_str(), id.to_str().ok());
+    let canonical = fetch(|o, c, l| kl_approval_request_canonical_bytes(req.as_ptr(), o, c, l))
+        .unwrap_or_default();
+    assert!(canonical.starts_with(b"keylife-approval-v1\0"));
+
+    // One approval is not enough; the same approver twice counts once; an
+    // approval signed by the wrong key is refused.
+    let (a_carol, a_dave) = (carol.approve(&req), dave.approve(&req));
+    assert!(
+        a_carol.starts_with("{\"approver\":\"carol\",\"signature\":\""),
+        "{a_carol}"
+    );
+    let submit =
+        |approvals: &CStr| kl_store_submit_approvals(s.0, req.as_ptr(), approvals.as_ptr());
+    fails!(
+        KL_ERR_APPROVAL_REQUIRED,
+        submit(&array(std::slice::from_ref(&a_carol)))
+    );
+    fails!(
+        KL_ERR_APPROVAL_REQUIRED,
+        submit(&array(&[a_carol.clone(), a_carol.clone()]))
+    );
+    let forged = text(
+        fetch(|o, c, l| kl_key_approve(carol.key.0, c"dave".as_ptr(), req.as_ptr(), o, c, l))
+            .unwrap_or_default(),
+    );
+    fails!(
+        KL_ERR_APPROVAL_REQUIRED,
+        submit(&array(&[a_carol.clone(), forged]))
+    );
+    // Malformed inputs.
+    for bad in [
+        c"",
+        c"{}",
+        c"[{\"approver\":\"carol\"}]",
+        c"[1]",
+        c"[{\"approver\":\"carol\",\"signature\":\"%%%\"}]",
+    ] {
+        fails!(KL_ERR_MALFORMED, submit(bad));
+    }
+    let good = array(&[a_carol, a_dave]);
+    for bad in [c"", c"{}", c"{\"request_id\":\"00\"}"] {
+        fails!(
+            KL_ERR_MALFORMED,
+            kl_store_submit_approvals(s.0, bad.as_ptr(), good.as_ptr())
+        );
+    }
+    // Two real approvals: the destruction goes through, once.
+    ok!(submit(&good));
+    let mut k = null_mut();
+    ok!(kl_key_load(s.0, id.as_ptr(), &mut k));
+    let k = Key(k);
+    ok!(kl_key_destroy(k.0, c"approved".as_ptr()));
+    assert_eq!(state(&k), KL_STATE_DESTROYED);
+    fails!(KL_ERR_APPROVAL_REQUIRED, submit(&good));
+
+    // A policy change under dual control: the request names the digest.
+    let next = c"version = 2";
+    fails!(
+        KL_ERR_APPROVAL_REQUIRED,
+        kl_store_set_policy_toml(s.0, next.as_ptr())
+    );
+    let digest =
+        text(fetch(|o, c, l| kl_policy_digest(next.as_ptr(), o.cast(), c, l)).unwrap_or_default());
+    let params = CString::new(format!("{{\"policy_digest\":\"{digest}\"}}")).unwrap_or_default();
+    let req = request(&s, KL_APPROVAL_POLICY_CHANGE, c"", &params).unwrap_or_default();
+    let approvals = array(&[erin.approve(&req), dave.approve(&req)]);
+    ok!(kl_store_submit_approvals(
+        s.0,
+        req.as_ptr(),
+        approvals.as_ptr()
+    ));
+    fails!(
+        KL_ERR_APPROVAL_REQUIRED,
+        kl_store_set_policy_toml(s.0, c"version = 3".as_ptr())
+    );
+    ok!(kl_store_set_policy_toml(s.0, next.as_ptr()));
+
+    // An operation the policy does not gate (any more): a policy error.
+    let req = request(&s, KL_APPROVAL_RESTORE, c"", c"{}").unwrap_or_default();
+    let approvals = array(&[erin.approve(&req), dave.approve(&req)]);
+    fails!(
+        KL_ERR_POLICY,
+        kl_store_submit_approvals(s.0, req.as_ptr(), approvals.as_ptr())
+    );
+
+    // Bad requests.
+    assert_eq!(request(&s, 0, c"", c""), Err(KL_ERR_INVALID_ARGUMENT));
+    assert_eq!(request(&s, 7, c"", c""), Err(KL_ERR_INVALID_ARGUMENT));
+    assert_eq!(
+        request(&s, KL_APPROVAL_DESTROY, c"xyz", c""),
+        Err(KL_ERR_MALFORMED)
+    );
+    for bad in [c"[]", c"{\"a\":1}", c"{", c"\"x\""] {
+        assert_eq!(
+            request(&s, KL_APPROVAL_RESTORE, c"", bad),
+            Err(KL_ERR_MALFORMED)
+        );
+    }
+    let mut len = 0;
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_store_request_approval(
+            s.0,
+            KL_APPROVAL_RESTORE,
+            c"".as_ptr(),
+            c"".as_ptr(),
+            0,
+            null_mut(),
+            0,
+            &mut len
+        )
+    );
+    // Approving: an Active signing key, a name, request JSON; the buffer is
+    // checked before signing and the size asked for is always enough.
+    let req = request(&s, KL_APPROVAL_RESTORE, c"", c"").unwrap_or_default();
+    let mut small = [0xAAu8; 16];
+    fails!(
+        KL_ERR_BUFFER_TOO_SMALL,
+        kl_key_approve(
+            carol.key.0,
+            c"carol".as_ptr(),
+            req.as_ptr(),
+            small.as_mut_ptr(),
+            16,
+            &mut len
+        )
+    );
+    assert!(small.iter().all(|b| *b == 0xAA));
+    let mut buf = vec![0u8; len];
+    let asked = len;
+    for _ in 0..20 {
+        ok!(kl_key_approve(
+            carol.key.0,
+            c"carol".as_ptr(),
+            req.as_ptr(),
+            buf.as_mut_ptr(),
+            asked,
+            &mut len
+        ));
+        assert!(len <= asked);
+    }
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_key_approve(
+            carol.key.0,
+            c" ".as_ptr(),
+            req.as_ptr(),
+            buf.as_mut_ptr(),
+            asked,
+            &mut len
+        )
+    );
+    fails!(
+        KL_ERR_MALFORMED,
+        kl_key_approve(
+            carol.key.0,
+            c"carol".as_ptr(),
+            c"{}".as_ptr(),
+            buf.as_mut_ptr(),
+            asked,
+            &mut len
+        )
+    );
+    let aead = key(&s, KL_PURPOSE_AEAD, true);
+    fails!(
+        KL_ERR_WRONG_PURPOSE,
+        kl_key_approve(
+            aead.0,
+            c"carol".as_ptr(),
+            req.as_ptr(),
+            buf.as_mut_ptr(),
+            asked,
+            &mut len
+        )
+    );
+    let idle = key(&s, KL_PURPOSE_SIGNING, false);
+    fails!(
+        KL_ERR_WRONG_STATE,
+        kl_key_approve(
+            idle.0,
+            c"carol".as_ptr(),
+            req.as_ptr(),
+            buf.as_mut_ptr(),
+            asked,
+            &mut len
+        )
+    );
+    fails!(
+        KL_ERR_MALFORMED,
+        kl_approval_request_canonical_bytes(c"{}".as_ptr(), buf.as_mut_ptr(), asked, &mut len)
+    );
+}
+
+// ----- version management -----
+
+#[test]
+fn versions_are_compromised_destroyed_and_retired_one_by_one() {
+    let s = store();
+    let k = key(&s, KL_PURPOSE_AEAD, true);
+    let ct1 = encrypt(&k, b"one", b"").unwrap_or_default();
+    ok!(kl_key_rotate(k.0, &mut 0));
+    let ct2 = encrypt(&k, b"two", b"").unwrap_or_default();
+    ok!(kl_key_rotate(k.0, &mut 0));
+    let ct3 = encrypt(&k, b"three", b"").unwrap_or_default();
+
+    ok!(kl_key_compromise_version(k.0, 1, c"leaked backup".as_ptr()));
+    assert!(decrypt(&k, &ct1, b"").is_err());
+    assert_eq!(decrypt(&k, &ct2, b"").as_deref(), Ok(&b"two"[..]));
+    fails!(
+        KL_ERR_NOT_FOUND,
+        kl_key_compromise_version(k.0, 99, c"".as_ptr())
+    );
+    // The primary is never destroyed; older versions are.
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_key_destroy_version(k.0, 3, c"".as_ptr())
+    );
+    ok!(kl_key_destroy_version(k.0, 1, c"trim".as_ptr()));
+    fails!(
+        KL_ERR_VERSION_UNAVAILABLE,
+        kl_key_destroy_version(k.0, 1, c"again".as_ptr())
+    );
+    // The minimum decryption version moves forward only, up to the primary.
+    ok!(kl_key_set_min_decryption_version(k.0, 3));
+    assert!(decrypt(&k, &ct2, b"").is_err());
+    assert_eq!(decrypt(&k, &ct3, b"").as_deref(), Ok(&b"three"[..]));
+    for bad in [0, 2, 4] {
+        fails!(
+            KL_ERR_INVALID_ARGUMENT,
+            kl_key_set_min_decryption_version(k.0, bad)
+        );
+    }
+    let info = json(fetch(|o, c, l| kl_key_info_json(k.0, o, c, l)).unwrap_or_default());
+    assert_eq!(info["min_decryption_version"], 3);
+    assert_eq!(info["versions"][0]["state"], "destroyed");
+    // Version management works in the other states that hold material…
+    ok!(kl_key_suspend(k.0, c"".as_ptr()));
+    ok!(kl_key_compromise_version(k.0, 2, c"".as_ptr()));
+    ok!(kl_key_deactivate(k.0, c"".as_ptr()));
+    ok!(kl_key_destroy_version(k.0, 2, c"".as_ptr()));
+    // …not before activation; and a refusal leaves the handle usable.
+    let idle = key(&s, KL_PURPOSE_MAC, false);
+    fails!(
+        KL_ERR_WRONG_STATE,
+        kl_key_compromise_version(idle.0, 1, c"".as_ptr())
+    );
+    fails!(
+        KL_ERR_WRONG_STATE,
+        kl_key_set_min_decryption_version(idle.0, 1)
+    );
+    assert_eq!(state(&idle), KL_STATE_PRE_ACTIVE);
+    // Operators may; applications may not.
+    let app = as_principal(&s, c"app", KL_ROLE_APPLICATION);
+    let mac = key(&s, KL_PURPOSE_MAC, true);
+    ok!(kl_key_rotate(mac.0, &mut 0));
+    let mac_app = load(&app, &mac);
+    fails!(
+        KL_ERR_PERMISSION_DENIED,
+        kl_key_destroy_version(mac_app.0, 1, c"".as_ptr())
+    );
+    assert_eq!(state(&mac_app), KL_STATE_ACTIVE, "not consumed");
+}
+
+// ----- KEK rotation, passphrase stores -----
+
+/// Records each call. `user_data` is an opaque tag here (an address that is
+/// never dereferenced), recorded to check it is passed through untouched.
+extern "C" fn count_progress(user_data: *mut std::ffi::c_void, done: u64, total: u64) {
+    PROGRESS.with(|p| p.borrow_mut().push((user_data as usize, done, total)));
+}
+
+thread_local! {
+    static PROGRESS: std::cell::RefCell<Vec<(usize, u64, u64)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[test]
+fn passphrase_stores_with_explicit_costs_and_kek_rotation() -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path =
+        CString::new(dir.path().join("keys.db").to_string_lossy().as_bytes()).unwrap_or_default();
+    let open_pass = |pass: &CStr, mem: u32, it: u32, par: u32, out: &mut *mut kl_store| {
+        kl_store_open_passphrase(
+            KL_BACKEND_SQLITE,
+            path.as_ptr(),
+            pass.as_ptr(),
+            mem,
+            it,
+            par,
+            c"ops".as_ptr(),
+            KL_ROLE_ADMINISTRATOR,
+            out,
+        )
+    };
+    let mut s = null_mut();
+    // Costs Argon2id refuses, for a store this call would create.
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        open_pass(c"pw", 1024, 0, 1, &mut s)
+    );
+    fails!(KL_ERR_INVALID_ARGUMENT, open_pass(c"pw", 1, 1, 1, &mut s));
+    fails!(KL_ERR_INVALID_ARGUMENT, open_pass(c"", 1024, 1, 1, &mut s));
+    assert!(s.is_null());
+    ok!(open_pass(c"correct horse", 1024, 1, 1, &mut s));
+    let st = Store(s);
+    let k = key(&st, KL_PURPOSE_AEAD, true);
+    let ct = encrypt(&k, b"kept", b"").unwrap_or_default();
+    let id = id_of(&k);
+    drop((k, st));
+    // Reopening takes the costs from the store, whatever the call says.
+    let mut s = null_mut();
+    fails!(
+        KL_ERR_WRONG_KEK,
+        open_pass(c"wrong horse", 1024, 1, 1, &mut s)
+    );
+    ok!(open_pass(c"correct horse", 8, 1, 1, &mut s));
+    let st = Store(s);
+    let mut pending = 7;
+    ok!(kl_store_kek_rotation_pending(st.0, &mut pending));
+    assert_eq!(pending, 0);
+
+    // To a raw KEK, with progress reported through the callback.
+    let new = [9u8; 32];
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_store_rotate_kek(st.0, new.as_ptr(), 31, None, null_mut())
+    );
+    let op = as_principal(&st, c"op", KL_ROLE_OPERATOR);
+    fails!(
+        KL_ERR_PERMISSION_DENIED,
+        kl_store_rotate_kek(op.0, new.as_ptr(), 32, None, null_mut())
+    );
+    PROGRESS.with(|p| p.borrow_mut().clear());
+    let tag = 0x5EED_usize as *mut std::ffi::c_void;
+    ok!(kl_store_rotate_kek(
+        st.0,
+        new.as_ptr(),
+        new.len(),
+        Some(count_progress),
+        tag
+    ));
+    let calls = PROGRESS.with(|p| p.borrow().clone());
+    assert!(calls.len() >= 2, "{calls:?}");
+    assert!(calls.iter().all(|(ud, _, _)| *ud == 0x5EED));
+    let (_, done, total) = calls.last().copied().unwrap_or_default();
+    assert!(total > 0 && done == total, "{calls:?}");
+    assert_eq!(calls[0].1, 0);
+    ok!(kl_store_kek_rotation_pending(st.0, &mut pending));
+    assert_eq!(pending, 0);
+    // Without a callback.
+    let newer = [10u8; 32];
+    ok!(kl_store_rotate_kek(
+        st.0,
+        newer.as_ptr(),
+        32,
+        None,
+        null_mut()
+    ));
+    drop(st);
+
+    let mut s = null_mut();
+    fails!(
+        KL_ERR_WRONG_KEK,
+        open_pass(c"correct horse", 1024, 1, 1, &mut s)
+    );
+    let open_raw = |kek: &[u8], out: &mut *mut kl_store| {
+        kl_store_open(
+            KL_BACKEND_SQLITE,
+            path.as_ptr(),
+            KL_KEK_RAW,
+            kek.as_ptr(),
+            kek.len(),
+            c"ops".as_ptr(),
+            KL_ROLE_ADMINISTRATOR,
+            out,
+        )
+    };
+    fails!(KL_ERR_WRONG_KEK, open_raw(&new, &mut s));
+    ok!(open_raw(&newer, &mut s));
+    let st = Store(s);
+    let mut k = null_mut();
+    ok!(kl_key_load(st.0, id.as_ptr(), &mut k));
+    let k = Key(k);
+    assert_eq!(decrypt(&k, &ct, b"").as_deref(), Ok(&b"kept"[..]));
+    Ok(())
+}
+
+// ----- NULL for every new pointer argument -----
+
+#[test]
+fn every_pointer_of_the_governance_and_audit_calls_is_checked() {
+    const NP: kl_result = KL_ERR_NULL_POINTER;
+    let s = store();
+    let signer = key(&s, KL_PURPOSE_SIGNING, true);
+    let aead = key(&s, KL_PURPOSE_AEAD, true);
+    ok!(kl_key_rotate(aead.0, &mut 0));
+    let der = public_der(&signer).unwrap_or_default();
+    let (pk, pkl) = (der.as_ptr(), der.len());
+    let cp = checkpoint(&s, &signer).unwrap_or_default();
+    let mut buf = vec![0u8; 4096];
+    let (b, cap) = (buf.as_mut_ptr(), buf.len());
+    let mut len = 0usize;
+    let l = &mut len as *mut usize;
+    let (mut u, mut v) = (0u64, 0u64);
+    let n = c"svc".as_ptr();
+
+    // Audit and integrity.
+    fails!(NP, kl_store_flush_audit(null()));
+    fails!(
+        NP,
+        kl_store_verify_audit(null(), &mut u, &mut v, b.cast(), cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_verify_audit(s.0, null_mut(), &mut v, b.cast(), cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_verify_audit(s.0, &mut u, null_mut(), b.cast(), cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_verify_audit(s.0, &mut u, &mut v, null_mut(), cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_verify_audit(s.0, &mut u, &mut v, b.cast(), cap, null_mut())
+    );
+    ok!(kl_store_verify_audit(s.0, &mut u, &mut v, b.cast(), cap, l));
+    fails!(NP, kl_store_export_audit_jsonl(null(), 1, 2, b, cap, l));
+    fails!(
+        NP,
+        kl_store_export_audit_jsonl(s.0, 1, 2, null_mut(), cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_export_audit_jsonl(s.0, 1, 2, b, cap, null_mut())
+    );
+    ok!(kl_store_export_audit_jsonl(s.0, 1, 2, b, cap, l));
+    fails!(NP, kl_store_audit_checkpoint(null(), signer.0, b, cap, l));
+    fails!(NP, kl_store_audit_checkpoint(s.0, null(), b, cap, l));
+    fails!(
+        NP,
+        kl_store_audit_checkpoint(s.0, signer.0, null_mut(), cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_audit_checkpoint(s.0, signer.0, b, cap, null_mut())
+    );
+    fails!(
+        NP,
+        kl_store_verify_audit_checkpoint(null(), cp.as_ptr(), signer.0, &mut u)
+    );
+    fails!(
+        NP,
+        kl_store_verify_audit_checkpoint(s.0, null(), signer.0, &mut u)
+    );
+    fails!(
+        NP,
+        kl_store_verify_audit_checkpoint(s.0, cp.as_ptr(), null(), &mut u)
+    );
+    fails!(
+        NP,
+        kl_store_verify_audit_checkpoint(s.0, cp.as_ptr(), signer.0, null_mut())
+    );
+    ok!(kl_store_verify_audit_checkpoint(
+        s.0,
+        cp.as_ptr(),
+        signer.0,
+        &mut u
+    ));
+    fails!(NP, kl_audit_checkpoint_verify(null(), pk, pkl));
+    fails!(NP, kl_audit_checkpoint_verify(cp.as_ptr(), null(), pkl));
+    ok!(kl_audit_checkpoint_verify(cp.as_ptr(), pk, pkl));
+    fails!(NP, kl_store_verify_integrity(null(), &mut u, &mut v));
+    fails!(NP, kl_store_verify_integrity(s.0, null_mut(), &mut v));
+    fails!(NP, kl_store_verify_integrity(s.0, &mut u, null_mut()));
+    ok!(kl_store_verify_integrity(s.0, &mut u, &mut v));
+
+    // Policy and compliance.
+    let p = c"version = 1".as_ptr();
+    fails!(NP, kl_store_set_policy_toml(null(), p));
+    fails!(NP, kl_store_set_policy_toml(s.0, null()));
+    ok!(kl_store_set_policy_toml(s.0, p));
+    fails!(NP, kl_store_policy_toml(null(), b.cast(), cap, l));
+    fails!(NP, kl_store_policy_toml(s.0, null_mut(), cap, l));
+    fails!(NP, kl_store_policy_toml(s.0, b.cast(), cap, null_mut()));
+    ok!(kl_store_policy_toml(s.0, b.cast(), cap, l));
+    fails!(NP, kl_policy_digest(null(), b.cast(), cap, l));
+    fails!(NP, kl_policy_digest(p, null_mut(), cap, l));
+    fails!(NP, kl_policy_digest(p, b.cast(), cap, null_mut()));
+    ok!(kl_policy_digest(p, b.cast(), cap, l));
+    fails!(NP, kl_store_compliance_report_json(null(), b, cap, l));
+    fails!(NP, kl_store_compliance_report_json(s.0, null_mut(), cap, l));
+    fails!(NP, kl_store_compliance_report_json(s.0, b, cap, null_mut()));
+    ok!(kl_store_compliance_report_json(s.0, b, cap, l));
+
+    // Principals, approvers, grants.
+    fails!(
+        NP,
+        kl_store_register_principal(null(), n, KL_ROLE_APPLICATION)
+    );
+    fails!(
+        NP,
+        kl_store_register_principal(s.0, null(), KL_ROLE_APPLICATION)
+    );
+    ok!(kl_store_register_principal(s.0, n, KL_ROLE_APPLICATION));
+    let a = c"carol".as_ptr();
+    fails!(NP, kl_store_register_approver(null(), a, pk, pkl));
+    fails!(NP, kl_store_register_approver(s.0, null(), pk, pkl));
+    fails!(NP, kl_store_register_approver(s.0, a, null(), pkl));
+    ok!(kl_store_register_approver(s.0, a, pk, pkl));
+    fails!(NP, kl_key_grant(null(), n, KL_OP_ENCRYPT, 0));
+    fails!(NP, kl_key_grant(aead.0, null(), KL_OP_ENCRYPT, 0));
+    ok!(kl_key_grant(aead.0, n, KL_OP_ENCRYPT, 0));
+    fails!(NP, kl_key_revoke_grant(null(), n));
+    fails!(NP, kl_key_revoke_grant(aead.0, null()));
+    ok!(kl_key_revoke_grant(aead.0, n));
+
+    // Dual control.
+    let (e, o) = (c"".as_ptr(), c"{}".as_ptr());
+    let r = KL_APPROVAL_RESTORE;
+    fails!(
+        NP,
+        kl_store_request_approval(null(), r, e, o, 60, b, cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_request_approval(s.0, r, null(), o, 60, b, cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_request_approval(s.0, r, e, null(), 60, b, cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_request_approval(s.0, r, e, o, 60, null_mut(), cap, l)
+    );
+    fails!(
+        NP,
+        kl_store_request_approval(s.0, r, e, o, 60, b, cap, null_mut())
+    );
+    let req = request(&s, r, c"", c"{}").unwrap_or_default();
+    let mut abuf = vec![0u8; 512];
+    let (ab, acap) = (abuf.as_mut_ptr(), abuf.len());
+    fails!(NP, kl_key_approve(null(), a, req.as_ptr(), ab, acap, l));
+    fails!(
+        NP,
+        kl_key_approve(signer.0, null(), req.as_ptr(), ab, acap, l)
+    );
+    fails!(NP, kl_key_approve(signer.0, a, null(), ab, acap, l));
+    fails!(
+        NP,
+        kl_key_approve(signer.0, a, req.as_ptr(), null_mut(), acap, l)
+    );
+    fails!(
+        NP,
+        kl_key_approve(signer.0, a, req.as_ptr(), ab, acap, null_mut())
+    );
+    ok!(kl_key_approve(signer.0, a, req.as_ptr(), ab, acap, l));
+    fails!(NP, kl_approval_request_canonical_bytes(null(), b, cap, l));
+    fails!(
+        NP,
+        kl_approval_request_canonical_bytes(req.as_ptr(), null_mut(), cap, l)
+    );
+    fails!(
+        NP,
+        kl_approval_request_canonical_bytes(req.as_ptr(), b, cap, null_mut())
+    );
+    ok!(kl_approval_request_canonical_bytes(req.as_ptr(), b, cap, l));
+    let arr = c"[]".as_ptr();
+    fails!(NP, kl_store_submit_approvals(null(), req.as_ptr(), arr));
+    fails!(NP, kl_store_submit_approvals(s.0, null(), arr));
+    fails!(NP, kl_store_submit_approvals(s.0, req.as_ptr(), null()));
+
+    // Version management.
+    let why = c"".as_ptr();
+    fails!(NP, kl_key_compromise_version(null(), 1, why));
+    fails!(NP, kl_key_compromise_version(aead.0, 1, null()));
+    fails!(NP, kl_key_destroy_version(null(), 1, why));
+    fails!(NP, kl_key_destroy_version(aead.0, 1, null()));
+    fails!(NP, kl_key_set_min_decryption_version(null(), 1));
+    ok!(kl_key_destroy_version(aead.0, 1, why));
+
+    // KEK rotation and passphrase stores.
+    let kek = [1u8; 32];
+    fails!(
+        NP,
+        kl_store_rotate_kek(null(), kek.as_ptr(), 32, None, null_mut())
+    );
+    fails!(NP, kl_store_rotate_kek(s.0, null(), 32, None, null_mut()));
+    let mut pending = 0;
+    fails!(NP, kl_store_kek_rotation_pending(null(), &mut pending));
+    fails!(NP, kl_store_kek_rotation_pending(s.0, null_mut()));
+    ok!(kl_store_kek_rotation_pending(s.0, &mut pending));
+    let mut so = null_mut();
+    let (path, pw, who) = (c"/nonexistent/x".as_ptr(), c"pw".as_ptr(), c"ops".as_ptr());
+    fails!(
+        NP,
+        kl_store_open_passphrase(1, null(), pw, 1024, 1, 1, who, 1, &mut so)
+    );
+    fails!(
+        NP,
+        kl_store_open_passphrase(1, path, null(), 1024, 1, 1, who, 1, &mut so)
+    );
+    fails!(
+        NP,
+        kl_store_open_passphrase(1, path, pw, 1024, 1, 1, null(), 1, &mut so)
+    );
+    fails!(
+        NP,
+        kl_store_open_passphrase(1, path, pw, 1024, 1, 1, who, 1, null_mut())
+    );
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_store_open_passphrase(9, path, pw, 1024, 1, 1, who, 1, &mut so)
+    );
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_store_open_passphrase(1, path, pw, 1024, 1, 1, who, 0, &mut so)
+    );
+    assert!(so.is_null());
+}
+
+#[test]
+fn consumed_handles_are_reported_by_the_new_key_calls() {
+    let admin = store();
+    let k = key(&admin, KL_PURPOSE_SIGNING, false);
+    let app = as_principal(&admin, c"app", KL_ROLE_APPLICATION);
+    let h = load(&app, &k);
+    fails!(KL_ERR_PERMISSION_DENIED, kl_key_activate(h.0));
+    const AC: kl_result = KL_ERR_ALREADY_CONSUMED;
+    fails!(AC, kl_key_grant(h.0, c"x".as_ptr(), KL_OP_SIGN, 0));
+    fails!(AC, kl_key_revoke_grant(h.0, c"x".as_ptr()));
+    fails!(AC, kl_key_compromise_version(h.0, 1, c"".as_ptr()));
+    fails!(AC, kl_key_destroy_version(h.0, 1, c"".as_ptr()));
+    fails!(AC, kl_key_set_min_decryption_version(h.0, 1));
+    assert_eq!(checkpoint(&admin, &h), Err(AC));
+    let req = request(&admin, KL_APPROVAL_RESTORE, c"", c"").unwrap_or_default();
+    let mut buf = [0u8; 512];
+    let mut len = 0;
+    fails!(
+        AC,
+        kl_key_approve(
+            h.0,
+            c"x".as_ptr(),
+            req.as_ptr(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut len
+        )
+    );
+}

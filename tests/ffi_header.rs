@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use keylife::policy::ApprovalOperation;
 use keylife::{ErrorKind, Purpose, Role, StateName};
 
 type TestResult = Result<(), String>;
@@ -148,6 +149,31 @@ fn enum_constants_match_rust_codes() -> TestResult {
     let count = |prefix: &str| d.keys().filter(|k| k.starts_with(prefix)).count();
     if (count("KL_PURPOSE_"), count("KL_STATE_"), count("KL_ROLE_")) != (p, s, r) {
         return Err("the header has KL_PURPOSE_/KL_STATE_/KL_ROLE_ constants Rust does not".into());
+    }
+    Ok(())
+}
+
+#[test]
+fn approval_and_operation_constants_match_rust() -> TestResult {
+    let d = defines()?;
+    for op in ApprovalOperation::ALL {
+        let name = format!("KL_APPROVAL_{}", op.as_str().to_ascii_uppercase());
+        expect_define(&d, &name, keylife::ffi::approval_constant(op))?;
+    }
+    let mut bits = 0u32;
+    for (bit, op) in keylife::ffi::OPERATION_BITS {
+        expect_define(&d, &format!("KL_OP_{}", screaming(&format!("{op:?}"))), bit)?;
+        if !bit.is_power_of_two() || bits & bit != 0 {
+            return Err(format!("KL_OP_ value {bit} is not a distinct bit"));
+        }
+        bits |= bit;
+    }
+    let count = |prefix: &str| d.keys().filter(|k| k.starts_with(prefix)).count();
+    if count("KL_APPROVAL_") != ApprovalOperation::ALL.len() {
+        return Err("the header has KL_APPROVAL_ constants Rust does not".into());
+    }
+    if count("KL_OP_") != keylife::ffi::OPERATION_BITS.len() {
+        return Err("the header has KL_OP_ constants Rust does not".into());
     }
     Ok(())
 }

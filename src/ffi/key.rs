@@ -42,7 +42,6 @@ macro_rules! each_state {
         }
     };
 }
-#[cfg(feature = "hazmat")]
 pub(crate) use each_state;
 
 /// Runs `$e` with `$a` bound to the `AnyKey<P>` inside a `DynKey`.
@@ -57,7 +56,6 @@ macro_rules! each_purpose {
         }
     };
 }
-#[cfg(feature = "hazmat")]
 pub(crate) use each_purpose;
 
 /// The state an `AnyKey` variant stands for.
@@ -144,7 +142,7 @@ impl DynKey {
 /// Thread safety: a `kl_key` may be used from several threads at once;
 /// operations on one handle may serialise behind a transition on it.
 pub struct kl_key {
-    id: KeyId,
+    pub(super) id: KeyId,
     purpose: Purpose,
     slot: RwLock<Option<DynKey>>,
 }
@@ -167,7 +165,7 @@ impl kl_key {
     }
 
     /// Runs an operation on the key, typed by its live state.
-    fn with<R>(&self, f: impl FnOnce(&DynKey) -> Result<R>) -> Result<R> {
+    pub(super) fn with<R>(&self, f: impl FnOnce(&DynKey) -> Result<R>) -> Result<R> {
         {
             let g = self.slot.read().unwrap_or_else(PoisonError::into_inner);
             let k = g.as_ref().ok_or_else(consumed)?;
@@ -276,21 +274,21 @@ fn transition<P: KeyPurpose>(k: AnyKey<P>, t: &Transition<'_>) -> Step<AnyKey<P>
     }
 }
 
-fn wrong_purpose(op: &str, p: Purpose) -> Error {
+pub(super) fn wrong_purpose(op: &str, p: Purpose) -> Error {
     Error::new(
         ErrorKind::WrongPurpose,
         format!("{op} is not allowed for a {p} key"),
     )
 }
 
-fn wrong_state(op: &str, s: StateName) -> Error {
+pub(super) fn wrong_state(op: &str, s: StateName) -> Error {
     Error::new(
         ErrorKind::WrongState,
         format!("{op} is not allowed in state {s}"),
     )
 }
 
-fn id_from_hex(s: &str) -> Result<KeyId> {
+pub(super) fn id_from_hex(s: &str) -> Result<KeyId> {
     s.parse()
 }
 
@@ -653,6 +651,94 @@ pub extern "C" fn kl_key_rotate(key: *const kl_key, out_version: *mut u32) -> kl
     })
 }
 
+// ----- version management -----
+
+/// Which version-management call.
+#[derive(Clone, Copy)]
+enum VersionOp<'a> {
+    Compromise(u32, &'a str),
+    Destroy(u32, &'a str),
+    MinDecryption(u32),
+}
+
+/// Runs a version-management call on a key in a state that has versions to
+/// manage (Active, Suspended, Deactivated, Compromised).
+fn manage_version(key: *const kl_key, op: VersionOp<'_>) -> Result<()> {
+    // SAFETY: per the contract, `key` is NULL or a live handle.
+    let key = unsafe { try_ref(key, "key")? };
+    key.with(|k| {
+        each_purpose!(k, a => {
+            macro_rules! run {
+                ($t:expr) => {
+                    match op {
+                        VersionOp::Compromise(v, r) => $t.compromise_version(v, r),
+                        VersionOp::Destroy(v, r) => $t.destroy_version(v, r),
+                        VersionOp::MinDecryption(v) => $t.set_min_decryption_version(v),
+                    }
+                };
+            }
+            match a {
+                AnyKey::Active(t) => run!(t),
+                AnyKey::Suspended(t) => run!(t),
+                AnyKey::Deactivated(t) => run!(t),
+                AnyKey::Compromised(t) => run!(t),
+                other => Err(wrong_state("version management", other.state())),
+            }
+        })
+    })
+}
+
+/// Marks one version of the key compromised: it no longer encrypts,
+/// decrypts, signs or verifies, while the other versions keep working.
+/// Recording `reason` (`""` for none). The key must be Active, Suspended,
+/// Deactivated or Compromised. The handle is never consumed.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_ALREADY_CONSUMED`;
+/// `KL_ERR_WRONG_STATE`; `KL_ERR_NOT_FOUND` for an unknown version;
+/// `KL_ERR_VERSION_UNAVAILABLE` for a destroyed version;
+/// `KL_ERR_PERMISSION_DENIED` unless administrator or operator; storage
+/// errors.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_key_compromise_version(
+    key: *const kl_key,
+    version: u32,
+    reason: *const c_char,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, `reason` is NULL or NUL-terminated.
+        let reason = unsafe { try_str(reason, "reason")? };
+        manage_version(key, VersionOp::Compromise(version, reason))
+    })
+}
+
+/// Destroys one version's material (trimming old versions after a
+/// rotation): ciphertexts of that version no longer decrypt. The primary
+/// version cannot be destroyed (rotate first). States and errors as
+/// `kl_key_compromise_version`, and `KL_ERR_INVALID_ARGUMENT` for the
+/// primary version.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_key_destroy_version(
+    key: *const kl_key,
+    version: u32,
+    reason: *const c_char,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, `reason` is NULL or NUL-terminated.
+        let reason = unsafe { try_str(reason, "reason")? };
+        manage_version(key, VersionOp::Destroy(version, reason))
+    })
+}
+
+/// Refuses decryption (and verification) with every version below
+/// `version`, e.g. once all data was rewrapped to newer versions. The
+/// minimum only moves forward and may not pass the primary version. States
+/// and errors as `kl_key_compromise_version`, and `KL_ERR_INVALID_ARGUMENT`
+/// for a version of 0, above the primary, or below the current minimum.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_key_set_min_decryption_version(key: *const kl_key, version: u32) -> kl_result {
+    guard(|| manage_version(key, VersionOp::MinDecryption(version)))
+}
+
 // ----- AEAD -----
 
 fn aead<'a>(k: &'a DynKey, op: &str) -> Result<&'a AnyKey<Aead>> {
@@ -797,7 +883,7 @@ pub extern "C" fn kl_key_rewrap(
 
 // ----- signatures -----
 
-fn signing<'a>(k: &'a DynKey, op: &str) -> Result<&'a AnyKey<Signing>> {
+pub(super) fn signing<'a>(k: &'a DynKey, op: &str) -> Result<&'a AnyKey<Signing>> {
     match k {
         DynKey::Signing(a) => Ok(a),
         other => Err(wrong_purpose(op, other.purpose())),
@@ -1036,7 +1122,7 @@ pub extern "C" fn kl_public_key_verify(
 }
 
 /// A P-256 public key as SPKI DER (starts with a SEQUENCE) or SEC 1.
-fn parse_public_key(b: &[u8]) -> Result<PublicKey> {
+pub(super) fn parse_public_key(b: &[u8]) -> Result<PublicKey> {
     match b.first() {
         Some(0x30) => PublicKey::from_spki_der(b),
         Some(0x02..=0x04) => PublicKey::from_sec1(b),

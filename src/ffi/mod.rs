@@ -12,10 +12,15 @@
 // rustls-ffi). Rust callers use the safe Rust API instead.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
-// Declared in this order so the header reads: stores, keys, hazmat.
+// Declared in this order so the header reads: stores, keys, audit,
+// governance, hazmat.
 mod store;
 
 mod key;
+
+mod audit;
+
+mod governance;
 
 #[cfg(feature = "hazmat")]
 mod hazmat;
@@ -26,13 +31,17 @@ use std::cell::RefCell;
 use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub use self::audit::*;
+pub use self::governance::*;
 #[cfg(feature = "hazmat")]
 pub use self::hazmat::*;
 pub use self::key::*;
 pub use self::store::*;
 
+use crate::audit::Operation;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{Purpose, StateName};
+use crate::policy::ApprovalOperation;
 use crate::principal::Role;
 use crate::secret::SecretBytes;
 
@@ -207,6 +216,81 @@ pub const fn role_constant(r: Role) -> u32 {
     }
 }
 
+/// `kl_key_grant` operation bit: AEAD encrypt.
+pub const KL_OP_ENCRYPT: u32 = 1;
+/// `kl_key_grant` operation bit: AEAD decrypt.
+pub const KL_OP_DECRYPT: u32 = 2;
+/// `kl_key_grant` operation bit: re-encrypt under the primary version.
+pub const KL_OP_REWRAP: u32 = 4;
+/// `kl_key_grant` operation bit: sign.
+pub const KL_OP_SIGN: u32 = 8;
+/// `kl_key_grant` operation bit: verify a signature.
+pub const KL_OP_VERIFY: u32 = 16;
+/// `kl_key_grant` operation bit: compute a MAC.
+pub const KL_OP_MAC: u32 = 32;
+/// `kl_key_grant` operation bit: verify a MAC.
+pub const KL_OP_VERIFY_MAC: u32 = 64;
+/// `kl_key_grant` operation bit: HKDF derivation.
+pub const KL_OP_DERIVE: u32 = 128;
+/// `kl_key_grant` operation bit: ECDH key agreement.
+pub const KL_OP_AGREE: u32 = 256;
+
+/// The `KL_OP_*` bits and the use operations they stand for, in bit order.
+/// A grant names use operations only; the tests check this table against
+/// the core's notion of a use operation.
+pub const OPERATION_BITS: [(u32, Operation); 9] = [
+    (KL_OP_ENCRYPT, Operation::Encrypt),
+    (KL_OP_DECRYPT, Operation::Decrypt),
+    (KL_OP_REWRAP, Operation::Rewrap),
+    (KL_OP_SIGN, Operation::Sign),
+    (KL_OP_VERIFY, Operation::Verify),
+    (KL_OP_MAC, Operation::Mac),
+    (KL_OP_VERIFY_MAC, Operation::VerifyMac),
+    (KL_OP_DERIVE, Operation::Derive),
+    (KL_OP_AGREE, Operation::Agree),
+];
+
+/// Dual control: destroy key material now (`kl_key_destroy`).
+pub const KL_APPROVAL_DESTROY: u32 = 1;
+/// Dual control: schedule a key for destruction.
+pub const KL_APPROVAL_SCHEDULE_DESTRUCTION: u32 = 2;
+/// Dual control: export key material in plaintext (hazmat).
+pub const KL_APPROVAL_EXPORT: u32 = 3;
+/// Dual control: restore keys from a backup.
+pub const KL_APPROVAL_RESTORE: u32 = 4;
+/// Dual control: replace the store's policy (the request's
+/// `policy_digest` parameter is the new policy's `kl_policy_digest`).
+pub const KL_APPROVAL_POLICY_CHANGE: u32 = 5;
+/// Dual control: the audited decrypt-to-rewrap override for a compromised
+/// key.
+pub const KL_APPROVAL_COMPROMISED_DECRYPT: u32 = 6;
+
+/// The `KL_APPROVAL_*` constant for an approval operation (exhaustive,
+/// tested).
+#[must_use]
+pub const fn approval_constant(op: ApprovalOperation) -> u32 {
+    match op {
+        ApprovalOperation::Destroy => KL_APPROVAL_DESTROY,
+        ApprovalOperation::ScheduleDestruction => KL_APPROVAL_SCHEDULE_DESTRUCTION,
+        ApprovalOperation::Export => KL_APPROVAL_EXPORT,
+        ApprovalOperation::Restore => KL_APPROVAL_RESTORE,
+        ApprovalOperation::PolicyChange => KL_APPROVAL_POLICY_CHANGE,
+        ApprovalOperation::CompromisedDecrypt => KL_APPROVAL_COMPROMISED_DECRYPT,
+    }
+}
+
+fn approval_from(code: u32) -> Result<ApprovalOperation> {
+    ApprovalOperation::ALL
+        .into_iter()
+        .find(|op| approval_constant(*op) == code)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("unknown approval operation {code} (KL_APPROVAL_*)"),
+            )
+        })
+}
+
 /// `kl_store_open` backend: a single file (small keysets shipped with an
 /// application).
 pub const KL_BACKEND_FILE: u32 = 1;
@@ -237,6 +321,15 @@ pub const KL_SIGNATURE_DER_MAX_LEN: usize = 72;
 pub const KL_SIGNATURE_FIXED_LEN: usize = 64;
 /// Length of an HMAC-SHA-256 tag.
 pub const KL_MAC_LEN: usize = 32;
+/// Length of the audit log's head MAC in hex digits. `kl_store_verify_audit`
+/// needs a buffer of `KL_AUDIT_HEAD_MAC_HEX_LEN + 1` bytes (the NUL).
+pub const KL_AUDIT_HEAD_MAC_HEX_LEN: usize = 64;
+/// A buffer of this many bytes always holds the JSON of
+/// `kl_store_audit_checkpoint` (NUL included).
+pub const KL_AUDIT_CHECKPOINT_JSON_MAX: usize = 512;
+/// Length of a policy digest (`kl_policy_digest`) in hex digits; the buffer
+/// needs one more byte for the NUL.
+pub const KL_POLICY_DIGEST_HEX_LEN: usize = 64;
 
 const _: () = assert!(KL_CIPHERTEXT_OVERHEAD == crate::key::ciphertext::OVERHEAD);
 
@@ -625,6 +718,16 @@ mod tests {
             if let Some(r) = Role::from_code(code) {
                 assert_eq!(role_constant(r), r as u32);
             }
+        }
+    }
+
+    #[test]
+    fn approval_codes_round_trip() {
+        for op in ApprovalOperation::ALL {
+            assert_eq!(approval_from(approval_constant(op)).ok(), Some(op));
+        }
+        for bad in [0, 7, u32::MAX] {
+            assert!(approval_from(bad).is_err());
         }
     }
 

@@ -1,6 +1,6 @@
 //! `kl_store`: opening stores, principals, store-wide operations.
 
-use core::ffi::c_char;
+use core::ffi::{c_char, c_void};
 
 use zeroize::Zeroizing;
 
@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::key::StateName;
 use crate::principal::Principal;
 use crate::store::backend::FileBackend;
-use crate::store::{Kek, KekProvider, KeyFilter, KeyStore, PassphraseKek, RawKek};
+use crate::store::{Argon2Params, Kek, KekProvider, KeyFilter, KeyStore, PassphraseKek, RawKek};
 
 /// A handle on a key store, acting for one principal (a name and a role).
 ///
@@ -120,16 +120,7 @@ pub extern "C" fn kl_store_open(
         let who = principal(name, role)?;
         let provider: Box<dyn KekProvider> = match kek_kind {
             KL_KEK_RAW => Box::new(RawKek::new(Kek::from_bytes(kek)?)),
-            KL_KEK_PASSPHRASE => {
-                let pass = Zeroizing::new(
-                    core::str::from_utf8(kek)
-                        .map_err(|_| {
-                            Error::new(ErrorKind::InvalidArgument, "the passphrase is not UTF-8")
-                        })?
-                        .to_owned(),
-                );
-                Box::new(PassphraseKek::new(&pass))
-            }
+            KL_KEK_PASSPHRASE => Box::new(PassphraseKek::new(&passphrase(kek)?)),
             other => {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
@@ -137,17 +128,76 @@ pub extern "C" fn kl_store_open(
                 ));
             }
         };
-        let store = match backend {
-            KL_BACKEND_FILE => KeyStore::open(FileBackend::open(path)?, &*provider, who)?,
-            KL_BACKEND_SQLITE => open_sqlite(path, &*provider, who)?,
-            other => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("unknown backend {other} (KL_BACKEND_*)"),
-                ));
-            }
+        out.write(kl_store::boxed(open_backend(
+            backend, path, &*provider, who,
+        )?));
+        Ok(())
+    })
+}
+
+/// A UTF-8 passphrase from KEK bytes, in memory that is wiped on drop.
+fn passphrase(kek: &[u8]) -> Result<Zeroizing<String>> {
+    core::str::from_utf8(kek)
+        .map(|p| Zeroizing::new(p.to_owned()))
+        .map_err(|_| Error::new(ErrorKind::InvalidArgument, "the passphrase is not UTF-8"))
+}
+
+fn open_backend(
+    backend: u32,
+    path: &str,
+    kek: &dyn KekProvider,
+    who: Principal,
+) -> Result<KeyStore> {
+    match backend {
+        KL_BACKEND_FILE => KeyStore::open(FileBackend::open(path)?, kek, who),
+        KL_BACKEND_SQLITE => open_sqlite(path, kek, who),
+        other => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("unknown backend {other} (KL_BACKEND_*)"),
+        )),
+    }
+}
+
+/// As `kl_store_open` with `KL_KEK_PASSPHRASE`, with explicit Argon2id
+/// costs (RFC 9106) for a store this call creates: `memory_kib` KiB of
+/// memory (at least 8 × `parallelism`), `iterations` passes (at least 1),
+/// `parallelism` lanes (1 to 2^24 - 1). `kl_store_open` uses RFC 9106 §4's
+/// second recommendation: 65536 KiB, 3 passes, 4 lanes. An existing store
+/// keeps the costs recorded in its header, whatever these say.
+///
+/// `passphrase` is a NUL-terminated UTF-8 string; the library wipes its
+/// copies, the caller should wipe theirs. On success `*out` receives a new
+/// handle; free it with `kl_store_free`.
+///
+/// Errors: as `kl_store_open`, and `KL_ERR_INVALID_ARGUMENT` for costs
+/// Argon2id refuses or an empty passphrase.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_open_passphrase(
+    backend: u32,
+    path: *const c_char,
+    passphrase: *const c_char,
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+    principal_name: *const c_char,
+    role: u32,
+    out: *mut *mut kl_store,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each string is NULL or NUL-terminated
+        // and `out` NULL or writable.
+        let (path, pass, name, out) = unsafe {
+            (
+                try_str(path, "path")?,
+                try_str(passphrase, "passphrase")?,
+                try_str(principal_name, "principal_name")?,
+                Out::new(out, "out")?,
+            )
         };
-        out.write(kl_store::boxed(store));
+        let who = principal(name, role)?;
+        let kek =
+            PassphraseKek::new(pass).params(Argon2Params::new(memory_kib, iterations, parallelism));
+        out.write(kl_store::boxed(open_backend(backend, path, &kek, who)?));
         Ok(())
     })
 }
@@ -326,6 +376,83 @@ pub extern "C" fn kl_store_maintenance(
         };
         let report = store.store.maintenance()?;
         out.write(report.transitions.len());
+        Ok(())
+    })
+}
+
+/// A progress callback: `user_data` as given to the call that takes the
+/// callback, then the work done so far and the total (e.g. records
+/// re-sealed out of records to re-seal). Called on the calling thread,
+/// while the library holds locks on the store: it must not call keylife
+/// functions on the same store.
+pub type kl_progress_fn = Option<extern "C" fn(user_data: *mut c_void, done: u64, total: u64)>;
+
+/// Moves the store to a new key-encryption key: `new_kek`, exactly 32
+/// random bytes (the library copies them; wipe your copy). A fresh record
+/// key is sealed under it, every record is re-sealed, then the old KEK and
+/// record keys are dropped. From then on the store opens only with
+/// `new_kek` (`kl_store_open` with `KL_KEK_RAW`).
+///
+/// `progress` may be NULL; when set it is called with `user_data` as
+/// records are re-sealed (see `kl_progress_fn`). `user_data` is passed
+/// through untouched and may be NULL.
+///
+/// Crash-safe: if the process dies midway, the store opens under either
+/// KEK and calling this again with the same `new_kek` finishes the job
+/// (`kl_store_kek_rotation_pending` tells). Run it while no other process
+/// writes to the store. Administrators only; audited.
+///
+/// Errors: `KL_ERR_NULL_POINTER` (`store`, `new_kek`);
+/// `KL_ERR_INVALID_ARGUMENT` for a KEK that is not 32 bytes;
+/// `KL_ERR_PERMISSION_DENIED`; `KL_ERR_WRONG_KEK` when resuming an
+/// interrupted rotation with another new KEK; `KL_ERR_CONFLICT` when another
+/// writer interfered (run it again); storage errors.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_rotate_kek(
+    store: *const kl_store,
+    new_kek: *const u8,
+    new_kek_len: usize,
+    progress: kl_progress_fn,
+    user_data: *mut c_void,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, `store` is NULL or a live handle and
+        // `new_kek` NULL or valid for `new_kek_len` bytes.
+        let (store, kek) = unsafe {
+            (
+                try_ref(store, "store")?,
+                try_bytes(new_kek, new_kek_len, "new_kek")?,
+            )
+        };
+        let new = RawKek::new(Kek::from_bytes(kek)?);
+        let mut report = |done: u64, total: u64| {
+            if let Some(f) = progress {
+                f(user_data, done, total);
+            }
+        };
+        store.store.rotate_kek(&new, &mut report)
+    })
+}
+
+/// Writes 1 to `*out_pending` when a KEK rotation was interrupted and should
+/// be finished with `kl_store_rotate_kek` (with the same new KEK), else 0.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; storage errors.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_kek_rotation_pending(
+    store: *const kl_store,
+    out_pending: *mut u32,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid.
+        let (store, out) = unsafe {
+            (
+                try_ref(store, "store")?,
+                Out::new(out_pending, "out_pending")?,
+            )
+        };
+        let pending = store.store.kek_rotation_pending()?;
+        out.write(u32::from(pending));
         Ok(())
     })
 }
