@@ -131,6 +131,18 @@ impl KeyStore {
     }
 
     pub(crate) fn op_encrypt(&self, cell: &KeyCell, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        self.with_invocation(cell, |aes, v| seal_message(aes, &cell.id, v, pt, aad))
+    }
+
+    /// Runs one AES-GCM encryption with the primary version: the common
+    /// checks, then one invocation taken from the reserved block (reserving
+    /// a new block, or rotating at the limit, first when needed), then `f`
+    /// with the version's key and number; one audit event.
+    fn with_invocation(
+        &self,
+        cell: &KeyCell,
+        f: impl FnOnce(&AesGcmKey, u32) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
         let mut version = None;
         let now = self.now();
         let res = (|| {
@@ -155,7 +167,7 @@ impl KeyStore {
                         .ok_or_else(|| Error::internal("usage slot missing"))?;
                     if usage.try_take().is_some() {
                         version = Some(v);
-                        return seal_message(data.material(v)?.aes()?, &cell.id, v, pt, aad);
+                        return f(data.material(v)?.aes()?, v);
                     }
                 }
                 self.reserve_usage(cell)?;
@@ -670,43 +682,12 @@ impl KeyStore {
                 format!("AES-GCM nonces are {GCM_NONCE_LEN} bytes here"),
             )
         })?;
-        let mut version = None;
-        let res = (|| {
-            authorize(&self.principal, Operation::Encrypt)?;
-            loop {
-                {
-                    let data = cell.read()?;
-                    check_use(&data.info, Purpose::Aead, Use::Apply, Operation::Encrypt)?;
-                    super::governance::check_grant(
-                        &self.principal,
-                        Operation::Encrypt,
-                        &data.info,
-                        self.now(),
-                    )?;
-                    let v = data.info.primary_version;
-                    let idx =
-                        usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
-                    if data.usage.get(idx).is_some_and(|u| u.try_take().is_some()) {
-                        version = Some(v);
-                        let mut out = pt.to_vec();
-                        let tag = data
-                            .material(v)?
-                            .aes()?
-                            .seal_in_place(&nonce, aad, &mut out)?;
-                        out.extend_from_slice(&tag);
-                        return Ok(out);
-                    }
-                }
-                self.reserve_usage(cell)?;
-            }
-        })();
-        self.audit(
-            Operation::Encrypt,
-            Some(cell.id),
-            version,
-            res.as_ref().map(|_| ()).map_err(Clone::clone),
-        )?;
-        res
+        self.with_invocation(cell, |aes, _| {
+            let mut out = pt.to_vec();
+            let tag = aes.seal_in_place(&nonce, aad, &mut out)?;
+            out.extend_from_slice(&tag);
+            Ok(out)
+        })
     }
 
     pub(crate) fn op_raw_decrypt(

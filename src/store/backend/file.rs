@@ -37,7 +37,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
-use super::{Backend, Expect, Record, WriteOp};
+use super::{Backend, Record, WriteOp, map};
 use crate::error::{Error, ErrorKind, Result};
 
 const MAGIC: &[u8; 13] = b"KEYLIFE-FILE\0";
@@ -380,23 +380,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn check(records: &BTreeMap<String, Record>, id: &str, expect: Expect) -> Result<()> {
-    let cur = records.get(id).map(|r| r.revision);
-    let ok = match expect {
-        Expect::Any => true,
-        Expect::Absent => cur.is_none(),
-        Expect::Revision(r) => cur == Some(r),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::Conflict,
-            format!("record {id} changed concurrently"),
-        ))
-    }
-}
-
 impl Backend for FileBackend {
     fn get(&self, id: &str) -> Result<Option<Record>> {
         Ok(self.lock()?.records.get(id).cloned())
@@ -414,31 +397,9 @@ impl Backend for FileBackend {
             g.seen = now;
             g.commits += 1;
         }
-        for op in ops {
-            let (WriteOp::Put { id, expect, .. } | WriteOp::Delete { id, expect }) = op;
-            check(&g.records, id, *expect)?;
-        }
+        map::check_all(&g.records, ops)?;
         let mut next = g.records.clone();
-        let mut revs = Vec::with_capacity(ops.len());
-        for op in ops {
-            match op {
-                WriteOp::Put { id, value, .. } => {
-                    let rev = next.get(id).map_or(1, |r| r.revision + 1);
-                    next.insert(
-                        id.clone(),
-                        Record {
-                            value: value.clone(),
-                            revision: rev,
-                        },
-                    );
-                    revs.push(rev);
-                }
-                WriteOp::Delete { id, .. } => {
-                    next.remove(id);
-                    revs.push(0);
-                }
-            }
-        }
+        let revs = map::apply(&mut next, ops);
         let bytes = encode(&next)?;
         let written = write_atomic(&self.path, &bytes);
         // Once the rename happened the file holds `next`, even if syncing
@@ -458,15 +419,7 @@ impl Backend for FileBackend {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Record)>> {
-        let g = self.lock()?;
-        let from = start_after.map_or(prefix, |s| s.max(prefix)).to_owned();
-        Ok(g.records
-            .range(from..)
-            .filter(|(k, _)| Some(k.as_str()) != start_after)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .take(limit)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(map::scan(&self.lock()?.records, prefix, start_after, limit))
     }
 
     fn change_counter(&self) -> Result<u64> {

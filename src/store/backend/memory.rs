@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{Backend, Expect, Record, WriteOp};
+use super::{Backend, Record, WriteOp, map};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Records in a `BTreeMap` behind a mutex. Nothing survives the process.
@@ -61,23 +61,6 @@ impl MemoryBackend {
     }
 }
 
-fn check(records: &BTreeMap<String, Record>, id: &str, expect: Expect) -> Result<()> {
-    let cur = records.get(id).map(|r| r.revision);
-    let ok = match expect {
-        Expect::Any => true,
-        Expect::Absent => cur.is_none(),
-        Expect::Revision(r) => cur == Some(r),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::Conflict,
-            format!("record {id} changed concurrently"),
-        ))
-    }
-}
-
 impl Backend for MemoryBackend {
     fn get(&self, id: &str) -> Result<Option<Record>> {
         Ok(self.lock()?.records.get(id).cloned())
@@ -85,33 +68,8 @@ impl Backend for MemoryBackend {
 
     fn commit(&self, ops: &[WriteOp]) -> Result<Vec<u64>> {
         let mut g = self.lock()?;
-        for op in ops {
-            match op {
-                WriteOp::Put { id, expect, .. } | WriteOp::Delete { id, expect } => {
-                    check(&g.records, id, *expect)?
-                }
-            }
-        }
-        let mut revs = Vec::with_capacity(ops.len());
-        for op in ops {
-            match op {
-                WriteOp::Put { id, value, .. } => {
-                    let rev = g.records.get(id).map_or(1, |r| r.revision + 1);
-                    g.records.insert(
-                        id.clone(),
-                        Record {
-                            value: value.clone(),
-                            revision: rev,
-                        },
-                    );
-                    revs.push(rev);
-                }
-                WriteOp::Delete { id, .. } => {
-                    g.records.remove(id);
-                    revs.push(0);
-                }
-            }
-        }
+        map::check_all(&g.records, ops)?;
+        let revs = map::apply(&mut g.records, ops);
         g.commits += 1;
         Ok(revs)
     }
@@ -122,15 +80,7 @@ impl Backend for MemoryBackend {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Record)>> {
-        let g = self.lock()?;
-        let from = start_after.map_or(prefix, |s| s.max(prefix)).to_owned();
-        Ok(g.records
-            .range(from..)
-            .filter(|(k, _)| Some(k.as_str()) != start_after)
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .take(limit)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(map::scan(&self.lock()?.records, prefix, start_after, limit))
     }
 
     fn change_counter(&self) -> Result<u64> {

@@ -10,6 +10,7 @@
 //! default, feature `sqlite`).
 
 mod file;
+mod map;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -645,13 +645,6 @@ fn to_revision(id: &str, rev: i64) -> Result<u64> {
     })
 }
 
-fn conflict(id: &str) -> Error {
-    Error::new(
-        ErrorKind::Conflict,
-        format!("record {id} changed concurrently"),
-    )
-}
-
 impl Backend for SqliteBackend {
     fn get(&self, id: &str) -> Result<Option<Record>> {
         let conn = lock(&self.reader, &self.path)?;
@@ -686,15 +679,8 @@ impl Backend for SqliteBackend {
                 .prepare_cached("SELECT revision FROM records WHERE id = ?1")
                 .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
                 .map_err(e)?;
-            let ok = match (expect, cur) {
-                (Expect::Absent, cur) => cur.is_none(),
-                (Expect::Revision(want), Some(cur)) => to_revision(id, cur)? == *want,
-                (Expect::Revision(_), None) => false,
-                (Expect::Any, _) => true,
-            };
-            if !ok {
-                return Err(conflict(id));
-            }
+            let cur = cur.map(|c| to_revision(id, c)).transpose()?;
+            expect.check(id, cur)?;
         }
         let mut revs = Vec::with_capacity(ops.len());
         for op in ops {
