@@ -21,6 +21,8 @@ fn entry_ids(f: &Fixture) -> Vec<(String, Record)> {
 fn integrity(f: &Fixture) -> String {
     let e = f.store.verify_audit().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+    // Shown with --nocapture: what an operator sees.
+    println!("verify_audit: {e}");
     e.to_string()
 }
 
