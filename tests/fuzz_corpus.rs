@@ -1,0 +1,171 @@
+//! Replays the committed fuzz corpus (`fuzz/corpus/<target>/`) through the
+//! fuzz targets' own functions, so the normal test command catches
+//! regressions without libFuzzer. The targets are included by path from
+//! `fuzz/src/targets.rs`; `scripts/fuzz.sh <target> <seconds>` runs them
+//! under libFuzzer. Minimized crashes found by fuzzing go below as named
+//! regression tests.
+
+// A test fails by panicking, helpers included.
+#![allow(clippy::panic)]
+
+#[path = "../fuzz/src/targets.rs"]
+mod targets;
+
+use std::path::PathBuf;
+
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.map(|e| e.path()).unwrap_or_else(|e| panic!("{e}")))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let inputs: Vec<(PathBuf, Vec<u8>)> = files
+        .into_iter()
+        .map(|p| {
+            let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (p, data)
+        })
+        .collect();
+    assert!(
+        inputs.len() >= 10,
+        "the {target} corpus has only {} inputs",
+        inputs.len()
+    );
+    inputs
+}
+
+fn replay(target: &str, run: fn(&[u8])) {
+    for (path, data) in corpus(target) {
+        // Name the input that fails.
+        let res = std::panic::catch_unwind(|| run(&data));
+        assert!(res.is_ok(), "{target} input {} failed", path.display());
+    }
+}
+
+#[test]
+fn ciphertext_corpus() {
+    replay("ciphertext", targets::ciphertext);
+}
+
+#[test]
+fn public_key_corpus() {
+    replay("public_key", targets::public_key);
+}
+
+#[test]
+fn lifecycle_corpus() {
+    replay("lifecycle", targets::lifecycle);
+}
+
+/// The decoder turns every byte string into operations, and long inputs are
+/// cut at `MAX_OPS`.
+#[test]
+fn lifecycle_decoder_accepts_everything() {
+    assert!(targets::decode(&[]).is_empty());
+    assert_eq!(targets::decode(&[0]).len(), 1);
+    let long: Vec<u8> = (0..=255).cycle().take(4096).collect();
+    assert_eq!(targets::decode(&long).len(), targets::MAX_OPS);
+}
+
+/// A walk through the whole life of two keys, written out as operations:
+/// the model and the store must agree at every step.
+#[test]
+fn lifecycle_scripted_walk() {
+    use targets::Op::*;
+    let t = |slot, handle, kind, arg| Transition {
+        slot,
+        handle,
+        kind,
+        arg,
+    };
+    targets::run_ops(&[
+        // Key 0 with a usage limit of 2, rotating at the limit.
+        Create {
+            slot: 0,
+            flags: 1 | 2,
+            param: 1,
+        },
+        t(0, 0, 0, 0), // activate
+        Reload { slot: 0, handle: 1 },
+        Encrypt {
+            slot: 0,
+            handle: 0,
+            len: 5,
+            fill: 1,
+        },
+        Encrypt {
+            slot: 0,
+            handle: 0,
+            len: 6,
+            fill: 2,
+        },
+        // Past the limit: rotates to version 2.
+        Encrypt {
+            slot: 0,
+            handle: 1,
+            len: 7,
+            fill: 3,
+        },
+        t(0, 0, 1, 0), // suspend through handle 0
+        // Handle 1 is a stale Active handle: encryption must be refused.
+        Encrypt {
+            slot: 0,
+            handle: 1,
+            len: 8,
+            fill: 4,
+        },
+        Decrypt {
+            slot: 0,
+            handle: 2,
+            which: 0,
+        },
+        t(0, 0, 2, 0), // resume
+        Version {
+            slot: 0,
+            handle: 0,
+            kind: 1,
+            version: 1,
+        }, // destroy version 1
+        Decrypt {
+            slot: 0,
+            handle: 2,
+            which: 0,
+        },
+        Version {
+            slot: 0,
+            handle: 0,
+            kind: 2,
+            version: 2,
+        }, // min decryption version 2
+        t(0, 0, 3, 0),  // deactivate
+        t(0, 0, 5, 0),  // schedule destruction in 6 days: below the minimum
+        t(0, 0, 5, 48), // in 8 days
+        Advance { hours: 40 },
+        Maintenance,
+        Advance { hours: 40 },
+        Decrypt {
+            slot: 0,
+            handle: 2,
+            which: 2,
+        },
+        // Key 1: a cryptoperiod of one day ends while suspended.
+        Create {
+            slot: 1,
+            flags: 8,
+            param: 0,
+        },
+        t(1, 0, 0, 0),
+        t(1, 0, 1, 0),
+        Advance { hours: 9 },
+        t(1, 0, 2, 0), // resume: refused, the key is Deactivated now
+        t(1, 1, 4, 0), // compromise
+        t(1, 1, 5, 56),
+        t(1, 1, 6, 0), // cancel: back to Compromised
+        Maintenance,
+    ]);
+}
+
