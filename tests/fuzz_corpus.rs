@@ -169,3 +169,46 @@ fn lifecycle_scripted_walk() {
     ]);
 }
 
+// ----- regressions: minimized fuzz findings -----
+
+/// Finding `compromised-primary` (lifecycle target, input
+/// `00 00 00 00 01 00 00 00 00 07 00 00 00 01 04 00 00 05 01`): create,
+/// activate, compromise version 1 — the primary — then encrypt. The store
+/// encrypts with the compromised version, and the ciphertext never decrypts
+/// (`VersionUnavailable`): protection applied with compromised material
+/// (NIST SP 800-57 Part 1 §5.3.4), and data nobody can read. Passes once
+/// the store refuses that encryption, rotates to a fresh version first, or
+/// refuses to compromise the primary version.
+#[test]
+fn regression_encrypt_under_compromised_primary_version() {
+    use targets::Op::*;
+    targets::run_ops(&[
+        Create {
+            slot: 0,
+            flags: 0,
+            param: 0,
+        },
+        Transition {
+            slot: 0,
+            handle: 0,
+            kind: 0,
+            arg: 0,
+        },
+        Version {
+            slot: 0,
+            handle: 0,
+            kind: 0,
+            version: 1,
+        },
+        Encrypt {
+            slot: 0,
+            handle: 0,
+            len: 5,
+            fill: 1,
+        },
+    ]);
+    targets::lifecycle(&[
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x01, 0x04,
+        0x00, 0x00, 0x05, 0x01,
+    ]);
+}
