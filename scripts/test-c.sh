@@ -48,7 +48,7 @@ STATIC=("$LIB/libkeylife.a" -lpthread -ldl -lm)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:check_initialization_order=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-C_PROGRAMS=(examples/c/lifecycle.c tests/c/test_abi.c tests/c/test_threads.c)
+C_PROGRAMS=(examples/c/lifecycle.c tests/c/test_abi.c tests/c/test_threads.c tests/c/test_governance.c)
 failures=0
 run() {
   local name=$1; shift
