@@ -95,6 +95,12 @@ pub enum Operation {
     Grant,
     /// Withdraw a grant.
     RevokeGrant,
+    /// Back keys up into an encrypted, share-split bundle.
+    Backup,
+    /// Restore keys from a backup bundle.
+    Restore,
+    /// Verify a backup bundle end to end without importing it.
+    RestoreDrill,
 }
 
 /// How it ended.

@@ -5,6 +5,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod backup;
 mod clock;
 mod crypto;
 mod error;
@@ -21,10 +22,12 @@ pub mod policy;
 mod principal;
 pub mod report;
 mod secret;
+mod shamir;
 mod store;
 pub mod wrap;
 
 pub use approval::{Approval, ApprovalRequest, ApproverRegistry};
+pub use backup::{Backup, CustodianShare, RestoreReport};
 pub use audit::{AuditCheckpoint, AuditEvent, AuditSink, MemoryAuditSink, Operation, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};

@@ -2,6 +2,7 @@
 //! created, found, used and changed.
 
 mod audit_log;
+mod backup;
 pub mod backend;
 mod cell;
 mod governance;
@@ -1457,6 +1458,7 @@ fn authorize(p: &Principal, op: Operation) -> Result<()> {
         | Destroy
         | DestroyVersion => &[Role::Administrator, Role::Operator],
         CompromisedRewrap | Export | RotateKek => &[Role::Administrator],
+        Backup | Restore | RestoreDrill => &[Role::Administrator],
         ReadAudit | VerifyIntegrity => &[Role::Administrator, Role::Auditor],
         SetPolicy | RegisterPrincipal => &[Role::Administrator],
         Grant | RevokeGrant => &[Role::Administrator, Role::Operator],
