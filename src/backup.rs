@@ -620,4 +620,28 @@ mod tests {
             }
         }
     }
+
+    /// A share with a valid checksum but a newer version or a broken field
+    /// is refused for that reason, not as a typo.
+    #[test]
+    fn newer_share_versions_and_bad_fields_are_named() {
+        let with_sum = |body: &str| format!("{body}-{}", checksum(body));
+        let newer = inspect_share(&with_sum("KLS2-DEADBEEF00010203-3OF5-4-AAAA")).unwrap_err();
+        assert_eq!(newer.kind(), ErrorKind::UnsupportedVersion, "{newer}");
+        for (body, what) in [
+            ("KLS1-DEADBEEF-3OF5-4-AAAA", "backup id"),
+            ("KLS1-DEADBEEF00010203-1OF5-4-AAAA", "threshold"),
+            ("KLS1-DEADBEEF00010203-3OF5-6-AAAA", "share number"),
+            ("KLS1-DEADBEEF00010203-3OF5-4-AA1A", "base32"),
+            ("KLS1-DEADBEEF00010203-3OF5-4", "no share value"),
+            ("KLS1-DEADBEEF00010203-3OF5", "too few fields"),
+        ] {
+            let e = inspect_share(&with_sum(body)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Malformed, "{body}: {e}");
+            assert!(e.to_string().contains(what), "{body}: {e}");
+        }
+        let e = inspect_share("hello").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Malformed);
+        assert!(e.to_string().contains("not a keylife backup share"), "{e}");
+    }
 }
