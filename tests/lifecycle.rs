@@ -858,3 +858,22 @@ fn key_ids_are_unique() {
         );
     }
 }
+
+/// Fuzz finding `compromised-primary`: a compromised primary version never
+/// applies protection; rotation gives a clean primary.
+#[test]
+fn a_compromised_primary_version_applies_nothing_until_rotation() {
+    let f = Fixture::new();
+    let key = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
+    key.compromise_version(1, "v1 leaked").unwrap();
+    assert_eq!(kind(key.encrypt(b"m", b"")), ErrorKind::VersionUnavailable);
+    assert_eq!(key.rotate().unwrap(), 2);
+    let ct = key.encrypt(b"m", b"").unwrap();
+    assert_eq!(CiphertextInfo::parse(&ct).unwrap().key_version, 2);
+    let s = f.store.create_active(KeySpec::<Signing>::new("s")).unwrap();
+    s.compromise_version(1, "leak").unwrap();
+    assert_eq!(kind(s.sign(b"m")), ErrorKind::VersionUnavailable);
+    let m = f.store.create_active(KeySpec::<Mac>::new("m")).unwrap();
+    m.compromise_version(1, "leak").unwrap();
+    assert_eq!(kind(m.mac(b"m")), ErrorKind::VersionUnavailable);
+}

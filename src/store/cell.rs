@@ -132,6 +132,24 @@ impl CellData {
         }
     }
 
+    /// The primary version, for apply operations (encrypt, sign, MAC,
+    /// derive, agree): never a version marked compromised — protection
+    /// applied with exposed material protects nothing (NIST SP 800-57 Part 1
+    /// §5.3.4); the key must be rotated first.
+    pub(crate) fn primary(&self) -> Result<(u32, &Loaded)> {
+        let n = self.info.primary_version;
+        match self.info.version(n).map(|v| v.state) {
+            Some(VersionState::Enabled) => Ok((n, self.material(n)?)),
+            _ => Err(Error::new(
+                ErrorKind::VersionUnavailable,
+                format!(
+                    "primary version {n} of key {} is compromised: rotate the key before applying protection",
+                    self.info.id
+                ),
+            )),
+        }
+    }
+
     /// Checks that version `n` may be used to process (decrypt, verify).
     pub(crate) fn processable(&self, n: u32) -> Result<&Loaded> {
         let v = self.info.version(n).ok_or_else(|| {

@@ -158,7 +158,7 @@ impl KeyStore {
                         &data.info,
                         now,
                     )?;
-                    let v = data.info.primary_version;
+                    let (v, material) = data.primary()?;
                     let idx =
                         usize::try_from(v - 1).map_err(|_| Error::internal("version index"))?;
                     let usage = data
@@ -167,7 +167,7 @@ impl KeyStore {
                         .ok_or_else(|| Error::internal("usage slot missing"))?;
                     if usage.try_take().is_some() {
                         version = Some(v);
-                        return f(data.material(v)?.aes()?, v);
+                        return f(material.aes()?, v);
                     }
                 }
                 self.reserve_usage(cell)?;
@@ -381,9 +381,9 @@ impl KeyStore {
             Purpose::Signing,
             Use::Apply,
             |data, version| {
-                let v = data.info.primary_version;
+                let (v, material) = data.primary()?;
                 *version = Some(v);
-                let sk = data.material(v)?.p256()?;
+                let sk = material.p256()?;
                 Ok(if fixed {
                     sk.sign_fixed(msg).to_vec()
                 } else {
@@ -430,12 +430,9 @@ impl KeyStore {
             Purpose::Mac,
             Use::Apply,
             |data, version| {
-                let v = data.info.primary_version;
+                let (v, material) = data.primary()?;
                 *version = Some(v);
-                Ok(crypto::hmac_sha256(
-                    data.material(v)?.raw.expose_secret(),
-                    &[msg],
-                ))
+                Ok(crypto::hmac_sha256(material.raw.expose_secret(), &[msg]))
             },
         )
     }
@@ -495,9 +492,9 @@ impl KeyStore {
             Purpose::Agreement,
             Use::Apply,
             |data, version| {
-                let v = data.info.primary_version;
+                let (v, material) = data.primary()?;
                 *version = Some(v);
-                let shared = data.material(v)?.p256()?.diffie_hellman(peer.inner());
+                let shared = material.p256()?.diffie_hellman(peer.inner());
                 crypto::hkdf_sha256(shared.expose_secret(), salt, info, len)
             },
         )
