@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The performance report's numbers: runs the criterion benches and prints
+# each keylife result beside its raw primitive as a ratio (Markdown), then
+# OpenSSL's numbers on the same machine for context.
+#
+#   bash scripts/bench.sh                 # everything (about 5 minutes)
+#   bash scripts/bench.sh aead 'aead_encrypt/.*/64$'   # one bench, a filter
+#   bash scripts/bench.sh --table         # only print the table of the last run
+#
+# Results: target/criterion/ (criterion's own reports), and the table on
+# stdout. Benchmarks are noisy on a shared 2-core machine: run twice, and
+# compare ratios measured in the same run only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+table() {
+  python3 - <<'PY'
+import json, pathlib, collections
+root = pathlib.Path("target/criterion")
+res = collections.defaultdict(dict)  # (group, param) -> {function: ns}
+for b in root.glob("**/new/benchmark.json"):
+    meta = json.loads(b.read_text())
+    est = json.loads((b.parent / "estimates.json").read_text())
+    key = (meta["group_id"], meta.get("value_str") or "")
+    res[key][meta["function_id"]] = est["median"]["point_estimate"]
+
+def fmt(ns):
+    if ns >= 1e6: return f"{ns/1e6:.2f} ms"
+    if ns >= 1e3: return f"{ns/1e3:.2f} µs"
+    return f"{ns:.0f} ns"
+
+print("| group | size | baseline | baseline time | keylife / other | time | ratio |")
+print("|---|---|---|---|---|---|---|")
+for (group, param), fns in sorted(res.items(), key=lambda kv: (kv[0][0], int(kv[0][1]) if kv[0][1].isdigit() else 0)):
+    base = next((f for f in sorted(fns) if f.startswith("raw_") and not f.endswith("_inplace")), None)
+    base = base or ("no_sink" if "no_sink" in fns else None)
+    for f, ns in sorted(fns.items()):
+        if f == base:
+            continue
+        if base:
+            b = fns[base]
+            print(f"| {group} | {param} | {base} | {fmt(b)} | {f} | {fmt(ns)} | {ns/b:.2f}× |")
+        else:
+            print(f"| {group} | {param} | | | {f} | {fmt(ns)} | |")
+PY
+}
+
+if [ "${1:-}" = "--table" ]; then
+  table
+  exit 0
+fi
+
+if [ $# -ge 1 ]; then
+  bench=$1
+  shift
+  cargo bench --bench "$bench" -- "$@"
+else
+  cargo bench --bench aead --bench primitives --bench lifecycle
+fi
+
+echo
+echo "## keylife vs raw primitive (median; ratio = keylife / baseline)"
+table
+echo
+echo "## OpenSSL on this machine"
+openssl version
+openssl speed -seconds 2 -evp aes-256-gcm 2>/dev/null | tail -2
+openssl speed -seconds 2 ecdsap256 2>/dev/null | tail -2
