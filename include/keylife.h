@@ -967,6 +967,41 @@ kl_result kl_key_decrypt(const kl_key *key,
                          size_t *out_len);
 
 /**
+ * As `kl_key_encrypt`, for callers that size the output themselves — the
+ * hot path of language bindings, where every argument costs: `out` must be
+ * valid for writes of exactly `plaintext_len + KL_CIPHERTEXT_OVERHEAD`
+ * bytes (a ciphertext's length is fixed by its plaintext's), and that many
+ * bytes are written on success. Nothing is written on failure.
+ *
+ * Errors: as `kl_key_encrypt`, without `KL_ERR_BUFFER_TOO_SMALL`.
+ */
+kl_result kl_key_encrypt_into(const kl_key *key,
+                              const uint8_t *plaintext,
+                              size_t plaintext_len,
+                              const uint8_t *aad,
+                              size_t aad_len,
+                              uint8_t *out);
+
+/**
+ * As `kl_key_decrypt`, for callers that size the output themselves: `out`
+ * must be valid for writes of exactly `ciphertext_len -
+ * KL_CIPHERTEXT_OVERHEAD` bytes, and that many bytes of plaintext are
+ * written on success. Nothing is written on failure. (With
+ * `ciphertext_len == KL_CIPHERTEXT_OVERHEAD` the plaintext is empty and
+ * `out` may be any non-NULL pointer.)
+ *
+ * Errors: as `kl_key_decrypt`, without `KL_ERR_BUFFER_TOO_SMALL`;
+ * `KL_ERR_MALFORMED` for a ciphertext shorter than
+ * `KL_CIPHERTEXT_OVERHEAD`.
+ */
+kl_result kl_key_decrypt_into(const kl_key *key,
+                              const uint8_t *ciphertext,
+                              size_t ciphertext_len,
+                              const uint8_t *aad,
+                              size_t aad_len,
+                              uint8_t *out);
+
+/**
  * Re-encrypts a ciphertext of this Active key under its primary version,
  * without the plaintext leaving the library. The new ciphertext has the
  * same length as the old one and is written to `(out, out_cap, out_len)`.

@@ -2548,3 +2548,113 @@ fn consumed_handles_are_reported_by_the_new_key_calls() {
         )
     );
 }
+
+// ----- the fixed-size hot path -----
+
+fn encrypt_into(k: &Key, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>, kl_result> {
+    let mut out = vec![0xAAu8; pt.len() + KL_CIPHERTEXT_OVERHEAD];
+    match kl_key_encrypt_into(
+        k.0,
+        pt.as_ptr(),
+        pt.len(),
+        aad.as_ptr(),
+        aad.len(),
+        out.as_mut_ptr(),
+    ) {
+        KL_OK => Ok(out),
+        e => {
+            assert!(out.iter().all(|b| *b == 0xAA), "nothing written on failure");
+            Err(e)
+        }
+    }
+}
+
+fn decrypt_into(k: &Key, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>, kl_result> {
+    let mut out = vec![0xAAu8; ct.len().saturating_sub(KL_CIPHERTEXT_OVERHEAD).max(1)];
+    match kl_key_decrypt_into(
+        k.0,
+        ct.as_ptr(),
+        ct.len(),
+        aad.as_ptr(),
+        aad.len(),
+        out.as_mut_ptr(),
+    ) {
+        KL_OK => {
+            out.truncate(ct.len() - KL_CIPHERTEXT_OVERHEAD);
+            Ok(out)
+        }
+        e => {
+            assert!(out.iter().all(|b| *b == 0xAA), "nothing written on failure");
+            Err(e)
+        }
+    }
+}
+
+#[test]
+fn encrypt_into_and_decrypt_into_interoperate_with_the_buffer_calls() {
+    let s = store();
+    let k = key(&s, KL_PURPOSE_AEAD, true);
+    for len in [0usize, 1, 15, 16, 64, 1000] {
+        let pt: Vec<u8> = (0..=255u8).cycle().take(len).collect();
+        let ct = encrypt_into(&k, &pt, b"ctx").unwrap_or_default();
+        assert_eq!(ct.len(), len + KL_CIPHERTEXT_OVERHEAD);
+        assert_eq!(decrypt(&k, &ct, b"ctx").as_deref(), Ok(&pt[..]));
+        let ct2 = encrypt(&k, &pt, b"ctx").unwrap_or_default();
+        assert_eq!(decrypt_into(&k, &ct2, b"ctx").as_deref(), Ok(&pt[..]));
+        assert_eq!(
+            decrypt_into(&k, &ct2, b"ctX"),
+            Err(KL_ERR_AUTHENTICATION_FAILED)
+        );
+    }
+    // Empty inputs may be NULL.
+    let mut out = [0u8; KL_CIPHERTEXT_OVERHEAD];
+    ok!(kl_key_encrypt_into(
+        k.0,
+        null(),
+        0,
+        null(),
+        0,
+        out.as_mut_ptr()
+    ));
+    let mut none = [0u8; 1];
+    ok!(kl_key_decrypt_into(
+        k.0,
+        out.as_ptr(),
+        out.len(),
+        null(),
+        0,
+        none.as_mut_ptr()
+    ));
+    // Too short to be a ciphertext.
+    assert_eq!(decrypt_into(&k, &out[..49], b""), Err(KL_ERR_MALFORMED));
+    // State and purpose are checked as by the buffer calls.
+    let signer = key(&s, KL_PURPOSE_SIGNING, true);
+    assert_eq!(encrypt_into(&signer, b"m", b""), Err(KL_ERR_WRONG_PURPOSE));
+    let ct = encrypt_into(&k, b"m", b"").unwrap_or_default();
+    ok!(kl_key_deactivate(k.0, c"".as_ptr()));
+    assert_eq!(encrypt_into(&k, b"m", b""), Err(KL_ERR_WRONG_STATE));
+    assert_eq!(decrypt_into(&k, &ct, b"").as_deref(), Ok(&b"m"[..]));
+    ok!(kl_key_compromise(k.0, c"".as_ptr()));
+    assert_eq!(decrypt_into(&k, &ct, b""), Err(KL_ERR_WRONG_STATE));
+
+    // NULL for each pointer.
+    const NP: kl_result = KL_ERR_NULL_POINTER;
+    let live = key(&s, KL_PURPOSE_AEAD, true);
+    let ct = encrypt(&live, b"m", b"a").unwrap_or_default();
+    let mut buf = [0u8; 64];
+    let (m, a, b) = (b"m".as_ptr(), b"a".as_ptr(), buf.as_mut_ptr());
+    fails!(NP, kl_key_encrypt_into(null(), m, 1, a, 1, b));
+    fails!(NP, kl_key_encrypt_into(live.0, null(), 1, a, 1, b));
+    fails!(NP, kl_key_encrypt_into(live.0, m, 1, null(), 1, b));
+    fails!(NP, kl_key_encrypt_into(live.0, m, 1, a, 1, null_mut()));
+    let (c, cl) = (ct.as_ptr(), ct.len());
+    fails!(NP, kl_key_decrypt_into(null(), c, cl, a, 1, b));
+    fails!(NP, kl_key_decrypt_into(live.0, null(), cl, a, 1, b));
+    fails!(NP, kl_key_decrypt_into(live.0, c, cl, null(), 1, b));
+    fails!(NP, kl_key_decrypt_into(live.0, c, cl, a, 1, null_mut()));
+    ok!(kl_key_decrypt_into(live.0, c, cl, a, 1, b));
+    assert_eq!(buf[0], b'm');
+    // A refused call spends no invocation of the key.
+    let info = json(fetch(|o, c, l| kl_key_info_json(live.0, o, c, l)).unwrap_or_default());
+    assert_eq!(info["versions"][0]["usage_count"], 1);
+}

@@ -843,6 +843,125 @@ pub extern "C" fn kl_key_decrypt(
     })
 }
 
+/// As `kl_key_encrypt`, for callers that size the output themselves — the
+/// hot path of language bindings, where every argument costs: `out` must be
+/// valid for writes of exactly `plaintext_len + KL_CIPHERTEXT_OVERHEAD`
+/// bytes (a ciphertext's length is fixed by its plaintext's), and that many
+/// bytes are written on success. Nothing is written on failure.
+///
+/// Errors: as `kl_key_encrypt`, without `KL_ERR_BUFFER_TOO_SMALL`.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_key_encrypt_into(
+    key: *const kl_key,
+    plaintext: *const u8,
+    plaintext_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+    out: *mut u8,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid for its
+        // length; `out` is NULL or valid for `plaintext_len +
+        // KL_CIPHERTEXT_OVERHEAD` bytes (checked against isize::MAX here).
+        let (key, pt, aad) = unsafe {
+            (
+                try_ref(key, "key")?,
+                try_bytes(plaintext, plaintext_len, "plaintext")?,
+                try_bytes(aad, aad_len, "aad")?,
+            )
+        };
+        let out = exact_out(out, pt.len().checked_add(KL_CIPHERTEXT_OVERHEAD))?;
+        let ct = key.with(|k| match aead(k, "encrypt")? {
+            AnyKey::Active(t) => t.encrypt(pt, aad),
+            other => Err(wrong_state("encrypt", other.state())),
+        })?;
+        out.fill(&ct)
+    })
+}
+
+/// An output of a length the caller knows exactly (`*_into` calls).
+struct ExactOut {
+    ptr: core::ptr::NonNull<u8>,
+    len: usize,
+}
+
+fn exact_out(out: *mut u8, len: Option<usize>) -> Result<ExactOut> {
+    let len = len
+        .filter(|n| isize::try_from(*n).is_ok())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "the input is too large"))?;
+    let ptr = core::ptr::NonNull::new(out).ok_or_else(|| super::null("out"))?;
+    Ok(ExactOut { ptr, len })
+}
+
+impl ExactOut {
+    fn fill(self, data: &[u8]) -> Result<()> {
+        if data.len() != self.len {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("output of {} bytes, {} expected", data.len(), self.len),
+            ));
+        }
+        // SAFETY: `ptr` is valid for `len` bytes of writes (the `*_into`
+        // contract), `data.len() == len`, and `data` is the library's own
+        // allocation, so the two cannot overlap.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr(), data.len()) };
+        Ok(())
+    }
+}
+
+/// As `kl_key_decrypt`, for callers that size the output themselves: `out`
+/// must be valid for writes of exactly `ciphertext_len -
+/// KL_CIPHERTEXT_OVERHEAD` bytes, and that many bytes of plaintext are
+/// written on success. Nothing is written on failure. (With
+/// `ciphertext_len == KL_CIPHERTEXT_OVERHEAD` the plaintext is empty and
+/// `out` may be any non-NULL pointer.)
+///
+/// Errors: as `kl_key_decrypt`, without `KL_ERR_BUFFER_TOO_SMALL`;
+/// `KL_ERR_MALFORMED` for a ciphertext shorter than
+/// `KL_CIPHERTEXT_OVERHEAD`.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_key_decrypt_into(
+    key: *const kl_key,
+    ciphertext: *const u8,
+    ciphertext_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+    out: *mut u8,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid for its
+        // length; `out` is NULL or valid for `ciphertext_len -
+        // KL_CIPHERTEXT_OVERHEAD` bytes.
+        let (key, ct, aad) = unsafe {
+            (
+                try_ref(key, "key")?,
+                try_bytes(ciphertext, ciphertext_len, "ciphertext")?,
+                try_bytes(aad, aad_len, "aad")?,
+            )
+        };
+        if out.is_null() {
+            return Err(super::null("out"));
+        }
+        let n = ct.len().checked_sub(KL_CIPHERTEXT_OVERHEAD).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Malformed,
+                format!(
+                    "a keylife ciphertext has at least {KL_CIPHERTEXT_OVERHEAD} bytes, this one {}",
+                    ct.len()
+                ),
+            )
+        })?;
+        let out = exact_out(out, Some(n))?;
+        let pt = key.with(|k| match aead(k, "decrypt")? {
+            AnyKey::Active(t) => t.decrypt(ct, aad),
+            AnyKey::Suspended(t) => t.decrypt(ct, aad),
+            AnyKey::Deactivated(t) => t.decrypt(ct, aad),
+            other => Err(wrong_state("decrypt", other.state())),
+        })?;
+        out.fill(&Zeroizing::new(pt))
+    })
+}
+
 /// Re-encrypts a ciphertext of this Active key under its primary version,
 /// without the plaintext leaving the library. The new ciphertext has the
 /// same length as the old one and is written to `(out, out_cap, out_len)`.

@@ -208,6 +208,27 @@ static void test_buffers_and_nulls(const kl_store *store) {
     kl_key_free(k);
 }
 
+/* The fixed-size calls: the caller sizes the output from the input. */
+static void test_into(const kl_store *store) {
+    kl_key *k = new_key(store, KL_PURPOSE_AEAD, 1);
+    uint8_t ct[5 + KL_CIPHERTEXT_OVERHEAD], pt[5];
+    OK(kl_key_encrypt_into(k, U8("hello"), 5, U8("ctx"), 3, ct));
+    OK(kl_key_decrypt_into(k, ct, sizeof ct, U8("ctx"), 3, pt));
+    CHECK(memcmp(pt, "hello", 5) == 0);
+    size_t pt_len = 0;
+    uint8_t pt2[16];
+    OK(kl_key_decrypt(k, ct, sizeof ct, U8("ctx"), 3, pt2, sizeof pt2, &pt_len));
+    CHECK(pt_len == 5 && memcmp(pt2, "hello", 5) == 0);
+    EXPECT(KL_ERR_AUTHENTICATION_FAILED, kl_key_decrypt_into(k, ct, sizeof ct, NULL, 0, pt));
+    EXPECT(KL_ERR_MALFORMED, kl_key_decrypt_into(k, ct, KL_CIPHERTEXT_OVERHEAD - 1, NULL, 0, pt));
+    EXPECT(KL_ERR_NULL_POINTER, kl_key_encrypt_into(k, U8("hello"), 5, NULL, 0, NULL));
+    EXPECT(KL_ERR_NULL_POINTER, kl_key_decrypt_into(NULL, ct, sizeof ct, NULL, 0, pt));
+    OK(kl_key_suspend(k, "hold"));
+    EXPECT(KL_ERR_WRONG_STATE, kl_key_encrypt_into(k, U8("hello"), 5, NULL, 0, ct));
+    OK(kl_key_decrypt_into(k, ct, sizeof ct, U8("ctx"), 3, pt));
+    kl_key_free(k);
+}
+
 static void test_consumed_handle(const kl_store *admin) {
     kl_key *k = new_key(admin, KL_PURPOSE_MAC, 0);
     char id[KL_KEY_ID_HEX_LEN + 1];
@@ -286,6 +307,7 @@ int main(void) {
     test_aead_lifecycle(store);
     test_other_purposes(store);
     test_buffers_and_nulls(store);
+    test_into(store);
     test_consumed_handle(store);
 
     size_t need = 0;
