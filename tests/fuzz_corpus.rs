@@ -176,9 +176,8 @@ fn lifecycle_scripted_walk() {
 /// activate, compromise version 1 — the primary — then encrypt. The store
 /// encrypts with the compromised version, and the ciphertext never decrypts
 /// (`VersionUnavailable`): protection applied with compromised material
-/// (NIST SP 800-57 Part 1 §5.3.4), and data nobody can read. Passes once
-/// the store refuses that encryption, rotates to a fresh version first, or
-/// refuses to compromise the primary version.
+/// (NIST SP 800-57 Part 1 §5.3.4), and data nobody can read. Fixed in
+/// `19a74c9`: encryption is refused until the key is rotated.
 #[test]
 fn regression_encrypt_under_compromised_primary_version() {
     use targets::Op::*;

@@ -43,7 +43,7 @@ const AAD: &[u8] = b"keylife-fuzz";
 /// corpus replay in the main test suite never masks anything.
 ///
 /// Findings: `compromised-primary` — encryption under a compromised
-/// primary version (see `tests/fuzz_corpus.rs`).
+/// primary version (fixed; see `tests/fuzz_corpus.rs`).
 fn masked(finding: &str) -> bool {
     static MASK: OnceLock<Vec<String>> = OnceLock::new();
     MASK.get_or_init(|| {
