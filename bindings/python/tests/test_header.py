@@ -1,6 +1,7 @@
 """Parses include/keylife.h and checks every function and every constant
 against the ctypes declarations in keylife._ffi."""
 
+import ctypes
 import re
 from pathlib import Path
 
@@ -83,8 +84,34 @@ def test_every_header_constant_matches():
 
 def test_enums_and_exceptions_cover_the_constants():
     defines = parse_defines()
-    for enum, prefix in ((keylife.Purpose, "KL_PURPOSE_"), (keylife.State, "KL_STATE_"), (keylife.Role, "KL_ROLE_")):
+    for enum, prefix in (
+        (keylife.Purpose, "KL_PURPOSE_"),
+        (keylife.State, "KL_STATE_"),
+        (keylife.Role, "KL_ROLE_"),
+        (keylife.Operation, "KL_OP_"),
+        (keylife.ApprovalOperation, "KL_APPROVAL_"),
+    ):
         want = {n[len(prefix):]: v for n, v in defines.items() if n.startswith(prefix)}
         assert {m.name: m.value for m in enum} == want
     codes = {v for n, v in defines.items() if n.startswith("KL_ERR_")}
     assert codes == set(keylife.errors.BY_CODE), "one exception class per result code"
+
+
+def test_hot_path_twins_are_the_declared_symbols():
+    """The unchecked twins (argtypes None) call the same C functions as the
+    declared ones, and are only the fixed-size hot-path calls."""
+    assert set(_ffi.HOT) == {"kl_key_encrypt_into", "kl_key_decrypt_into", "kl_store_decrypt"}
+    for name, fn in _ffi.HOT.items():
+        declared = getattr(_ffi.lib, name)
+        assert fn is not declared and fn.argtypes is None
+        assert fn.restype is _ffi.kl_result
+        addr = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
+        assert addr(fn) == addr(declared)
+
+
+def test_the_progress_callback_type_matches_the_typedef():
+    m = re.search(r"typedef void \(\*kl_progress_fn\)\(([^)]*)\);", HEADER.read_text())
+    assert m, "kl_progress_fn typedef not found"
+    assert m.group(1) == "void *user_data, uint64_t done, uint64_t total"
+    assert _ffi.kl_progress_fn._argtypes_ == (ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
+    assert _ffi.kl_progress_fn._restype_ is None
