@@ -9,13 +9,13 @@ pub mod backup;
 mod clock;
 mod crypto;
 mod error;
-pub mod hpke;
-pub mod kcv;
 /// The C ABI (`include/keylife.h`): opaque handles, stable result codes,
 /// caller buffers. The only module allowed to use `unsafe`.
 #[cfg(feature = "ffi")]
 #[allow(unsafe_code)]
 pub mod ffi;
+pub mod hpke;
+pub mod kcv;
 pub mod key;
 mod nonce;
 pub mod policy;
@@ -27,10 +27,11 @@ mod store;
 pub mod wrap;
 
 pub use approval::{Approval, ApprovalRequest, ApproverRegistry};
-pub use backup::{Backup, CustodianShare, RestoreReport};
 pub use audit::{AuditCheckpoint, AuditEvent, AuditSink, MemoryAuditSink, Operation, Outcome};
+pub use backup::{Backup, CustodianShare, RestoreReport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorKind, Result};
+pub use kcv::CheckValue;
 pub use key::{
     Algorithm, AnyKey, CiphertextInfo, Key, KeyId, KeyInfo, KeyPurpose, KeySpec, KeyState, Origin,
     PublicKey, Purpose, StateChange, StateName, Timestamp, VersionInfo, VersionState, purpose,
@@ -40,10 +41,9 @@ pub use policy::Policy;
 pub use principal::{Principal, Role};
 pub use report::ComplianceReport;
 pub use secret::SecretBytes;
-pub use store::{
-    AES_GCM_INVOCATION_LIMIT, Argon2Params, AuditEntry, AuditVerification, Grant, IntegrityReport,
-    Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport, PassphraseKek, RawKek, StoreBuilder,
-    StoreOptions, backend,
-};
-pub use kcv::CheckValue;
 pub use store::transport::{DataKey, ExportedKey};
+pub use store::{
+    AES_GCM_INVOCATION_LIMIT, Argon2Params, AuditEntry, AuditUses, AuditVerification, Grant,
+    IntegrityReport, Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport, PassphraseKek,
+    RawKek, StoreBuilder, StoreOptions, backend,
+};

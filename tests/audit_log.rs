@@ -324,7 +324,13 @@ fn state_changes_survive_a_kill_buffered_uses_at_most_one_buffer() {
     let ops: Vec<_> = entries.iter().map(|e| e.operation).collect();
     // Uses before the compromise were flushed by it (ordering is kept);
     // the last encrypt was still buffered and is lost with the process.
-    assert_eq!(ops.iter().filter(|o| **o == Operation::Encrypt).count(), 3);
+    // (aggregated by default: one entry counting the three)
+    let encrypts: Vec<_> = entries
+        .iter()
+        .filter(|e| e.operation == Operation::Encrypt)
+        .collect();
+    assert_eq!(encrypts.len(), 1);
+    assert_eq!(encrypts[0].count, 3);
     assert!(ops.contains(&Operation::Compromise));
     assert_eq!(
         ops.iter()
@@ -351,4 +357,56 @@ fn two_processes_interleave_into_one_valid_chain() {
     let v = other.verify_audit().unwrap();
     assert!(v.entries >= 2 + 4 + 5 + 5);
     f.store.verify_audit().unwrap();
+}
+
+#[test]
+fn uses_are_aggregated_by_default_and_each_on_request() {
+    for (mode, expect_entries) in [
+        (keylife::AuditUses::Aggregate, 1),
+        (keylife::AuditUses::Each, 50),
+    ] {
+        let mut o = StoreOptions::default();
+        o.audit_uses = mode;
+        let f = Fixture::with_options(o);
+        let k = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
+        for _ in 0..50 {
+            k.encrypt(b"m", b"").unwrap();
+        }
+        // A refusal is never aggregated, and it flushes what came before.
+        let app = f
+            .store
+            .as_principal(Principal::new("svc", &[Role::Application]));
+        assert!(
+            app.load_active::<Aead>(&k.id())
+                .unwrap()
+                .encrypt(b"m", b"")
+                .is_err()
+        );
+        let entries = f.store.audit_entries().unwrap();
+        let enc: Vec<_> = entries
+            .iter()
+            .filter(|e| e.operation == Operation::Encrypt && e.outcome == Outcome::Success)
+            .collect();
+        assert_eq!(enc.len(), expect_entries, "{mode:?}");
+        assert_eq!(
+            enc.iter().map(|e| e.count).sum::<u64>(),
+            50,
+            "{mode:?}: counts are exact"
+        );
+        assert!(entries.iter().any(|e| e.operation == Operation::Encrypt
+            && e.outcome == Outcome::Denied
+            && e.count == 1));
+    }
+}
+
+#[test]
+fn aggregated_uses_are_written_after_the_flush_interval() {
+    let f = Fixture::new();
+    let k = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
+    k.encrypt(b"m", b"").unwrap();
+    let before = entry_ids(&f).len();
+    f.clock.advance(std::time::Duration::from_secs(2));
+    // The next use finds the buffer older than the interval and writes it.
+    k.encrypt(b"m", b"").unwrap();
+    assert!(entry_ids(&f).len() > before);
 }

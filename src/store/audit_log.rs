@@ -64,6 +64,13 @@ pub struct AuditEntry {
     pub error: Option<String>,
     /// The caller's reason, or the error message.
     pub reason: Option<String>,
+    /// How many operations this entry stands for: 1, or — for successful
+    /// uses aggregated per principal, operation, key and version
+    /// ([`crate::AuditUses::Aggregate`]) — their exact count between `at`
+    /// and `last_at`.
+    pub count: u64,
+    /// Time of the last aggregated operation (aggregated entries only).
+    pub last_at: Option<Timestamp>,
     /// For operations that wrote the key's record: the record's write
     /// counter afterwards. A stored record older than its last audited
     /// generation was rolled back ([`crate::KeyStore::verify_integrity`]).
@@ -95,6 +102,8 @@ pub(crate) struct Draft {
     pub(crate) error: Option<&'static str>,
     pub(crate) reason: Option<String>,
     pub(crate) generation: Option<u64>,
+    pub(crate) count: u64,
+    pub(crate) last_at: Option<Timestamp>,
 }
 
 impl Draft {
@@ -174,13 +183,39 @@ impl AuditLog {
     }
 
     /// Buffers a use entry; returns true when the buffer reached `limit`.
-    pub(crate) fn buffer(&self, draft: Draft, limit: usize) -> Result<bool> {
+    /// Buffers a successful use. With `aggregate`, a use of the same
+    /// principal, operation, key and version as a buffered one only counts.
+    /// Returns true when the buffer should be written: `limit` entries, or
+    /// the oldest waited `max_age`.
+    pub(crate) fn buffer(
+        &self,
+        draft: Draft,
+        limit: usize,
+        aggregate: bool,
+        max_age: core::time::Duration,
+    ) -> Result<bool> {
         let mut b = self
             .buffer
             .lock()
             .map_err(|_| Error::internal("audit buffer poisoned"))?;
-        b.push(draft);
-        Ok(b.len() >= limit)
+        let at = draft.at;
+        let same = |d: &&mut Draft| {
+            d.operation == draft.operation
+                && d.key_id == draft.key_id
+                && d.version == draft.version
+                && d.outcome == draft.outcome
+                && d.principal == draft.principal
+        };
+        match b.iter_mut().find(same).filter(|_| aggregate) {
+            Some(d) => {
+                d.count += 1;
+                d.last_at = Some(at);
+            }
+            None => b.push(draft),
+        }
+        let oldest = b.first().map_or(at, |d| d.at);
+        let age = u64::try_from(at.as_millis().saturating_sub(oldest.as_millis())).unwrap_or(0);
+        Ok(b.len() >= limit || u128::from(age) >= max_age.as_millis())
     }
 
     /// Writes the buffered entries, then `drafts`, in one commit together
@@ -220,6 +255,8 @@ impl AuditLog {
                     outcome: d.outcome,
                     error: d.error.map(str::to_owned),
                     reason: d.reason.clone(),
+                    count: d.count,
+                    last_at: d.last_at,
                     generation: d.generation,
                     prev: hex(&cur.mac),
                     mac: String::new(),

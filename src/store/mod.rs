@@ -2,8 +2,8 @@
 //! created, found, used and changed.
 
 mod audit_log;
-mod backup;
 pub mod backend;
+mod backup;
 mod cell;
 mod governance;
 mod kek;
@@ -65,6 +65,27 @@ pub struct StoreOptions {
     /// State changes, refusals and failures are always written before the
     /// call returns, in the same commit as the change.
     pub audit_buffer: usize,
+    /// How successful uses enter the audit log (default: aggregated).
+    pub audit_uses: AuditUses,
+    /// Buffered use entries are written once the oldest waited this long
+    /// (default 1 s), at the next operation.
+    pub audit_flush_interval: Duration,
+}
+
+/// How successful use operations (encrypt, decrypt, sign, verify, MAC,
+/// derive, agree, rewrap) are recorded in the built-in audit log. Refusals,
+/// failures and every other operation always get one entry each, written
+/// before the call returns. External [`AuditSink`]s get every event either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditUses {
+    /// One entry per principal, operation, key and version per flush window,
+    /// with the exact count and the first and last time: an in-process key
+    /// store performs millions of uses a second, and a sealed, chained entry
+    /// for each would cost more than the cryptography (see benches/README.md).
+    Aggregate,
+    /// One entry per operation.
+    Each,
 }
 
 impl Default for StoreOptions {
@@ -74,6 +95,8 @@ impl Default for StoreOptions {
             min_destruction_wait: Duration::from_secs(7 * 24 * 3600),
             refresh_interval: Duration::from_millis(250),
             audit_buffer: 256,
+            audit_uses: AuditUses::Aggregate,
+            audit_flush_interval: Duration::from_secs(1),
         }
     }
 }
@@ -1162,12 +1185,14 @@ impl KeyStore {
     }
 
     fn record_draft(&self, draft: Draft) -> Result<()> {
-        if draft.bufferable() && self.inner.options.audit_buffer > 1 {
+        let o = &self.inner.options;
+        if draft.bufferable() && o.audit_buffer > 1 {
             self.dispatch(std::slice::from_ref(&draft))?;
+            let aggregate = o.audit_uses == AuditUses::Aggregate;
             if self
                 .inner
                 .log
-                .buffer(draft, self.inner.options.audit_buffer)?
+                .buffer(draft, o.audit_buffer, aggregate, o.audit_flush_interval)?
             {
                 self.flush_audit()?;
             }
@@ -1216,6 +1241,8 @@ impl KeyStore {
             error,
             reason: reason.or(msg).map(str::to_owned),
             generation: None,
+            count: 1,
+            last_at: None,
         }
     }
 
