@@ -110,18 +110,33 @@ pub(crate) fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> R
     Ok(out)
 }
 
-/// A P-256 private scalar (ECDSA or ECDH).
-pub(crate) struct P256Secret(p256::SecretKey);
+/// A P-256 private scalar (ECDSA or ECDH), with its signing key and public
+/// point computed once (each costs a scalar multiplication).
+pub(crate) struct P256Secret {
+    sk: p256::SecretKey,
+    signing: p256::ecdsa::SigningKey,
+    public: P256Public,
+}
 
 impl P256Secret {
+    fn from_secret(sk: p256::SecretKey) -> P256Secret {
+        let signing: p256::ecdsa::SigningKey = (&sk).into();
+        let public = P256Public(sk.public_key());
+        P256Secret {
+            sk,
+            signing,
+            public,
+        }
+    }
+
     pub(crate) fn generate() -> Result<P256Secret> {
-        // Rejection-sample a scalar from OS randomness (RFC 6979 §3.3 style):
-        // `from_slice` rejects zero and values >= n.
+        // Rejection-sample a scalar from OS randomness: `from_slice` rejects
+        // zero and values >= n.
         loop {
             let mut bytes = SecretBytes::zeroed(32);
             fill_random(bytes.expose_secret_mut())?;
             if let Ok(sk) = p256::SecretKey::from_slice(bytes.expose_secret()) {
-                return Ok(P256Secret(sk));
+                return Ok(P256Secret::from_secret(sk));
             }
         }
     }
@@ -131,34 +146,32 @@ impl P256Secret {
             return Err(Error::invalid("a P-256 private key is 32 bytes"));
         }
         p256::SecretKey::from_slice(bytes)
-            .map(P256Secret)
+            .map(P256Secret::from_secret)
             .map_err(|_| Error::invalid("P-256 private key out of range"))
     }
 
     pub(crate) fn to_bytes(&self) -> SecretBytes {
-        let b = self.0.to_bytes();
+        let b = self.sk.to_bytes();
         SecretBytes::from_slice(&b)
     }
 
     pub(crate) fn public_key(&self) -> P256Public {
-        P256Public(self.0.public_key())
+        self.public.clone()
     }
 
     pub(crate) fn sign_fixed(&self, msg: &[u8]) -> [u8; 64] {
-        let sk: p256::ecdsa::SigningKey = (&self.0).into();
-        let sig: p256::ecdsa::Signature = sk.sign(msg);
+        let sig: p256::ecdsa::Signature = self.signing.sign(msg);
         sig.to_bytes().into()
     }
 
     pub(crate) fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
-        let sk: p256::ecdsa::SigningKey = (&self.0).into();
-        let sig: p256::ecdsa::Signature = sk.sign(msg);
+        let sig: p256::ecdsa::Signature = self.signing.sign(msg);
         sig.to_der().as_bytes().to_vec()
     }
 
     /// The raw ECDH shared secret (the x-coordinate), SEC 1 §3.3.1.
     pub(crate) fn diffie_hellman(&self, peer: &P256Public) -> SecretBytes {
-        let shared = p256::ecdh::diffie_hellman(self.0.to_nonzero_scalar(), peer.0.as_affine());
+        let shared = p256::ecdh::diffie_hellman(self.sk.to_nonzero_scalar(), peer.0.as_affine());
         SecretBytes::from_slice(shared.raw_secret_bytes())
     }
 }

@@ -142,7 +142,7 @@ pub(crate) fn fill_nonce(out: &mut [u8; GCM_NONCE_LEN]) -> Result<()> {
 
 /// [`fill_nonce`] for a caller in process `pid` (tests pass other ids to
 /// exercise the fork path).
-fn fill_nonce_as(pid: u32, out: &mut [u8; GCM_NONCE_LEN]) -> Result<()> {
+pub(crate) fn fill_nonce_as(pid: u32, out: &mut [u8; GCM_NONCE_LEN]) -> Result<()> {
     let pooled = POOL.try_with(|p| match p.try_borrow_mut() {
         Ok(mut pool) => Some(pool.take(pid, out)),
         Err(_) => None,

@@ -6,7 +6,7 @@
 //! one thread revokes stops working for every other thread before the
 //! revoking call returns (DESIGN principle 5).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -41,10 +41,21 @@ pub(crate) struct CellData {
 /// reserved by any process. This process hands out indices in
 /// `[next, end)`; when the range is used up it persists a new end first, so
 /// the persisted count is never below the true one, whatever crashes.
-#[derive(Default)]
+///
+/// A range belongs to the process that reserved it: after `fork()` the child
+/// inherits the parent's counters, and would otherwise spend the same range
+/// as the parent (under-counting). A range taken in another process id is
+/// treated as exhausted, so the child reserves its own.
 pub(crate) struct Usage {
     pub(crate) next: AtomicU64,
     pub(crate) end: AtomicU64,
+    pub(crate) pid: AtomicU32,
+}
+
+impl Default for Usage {
+    fn default() -> Usage {
+        Usage::at(0)
+    }
 }
 
 impl Usage {
@@ -52,11 +63,15 @@ impl Usage {
         Usage {
             next: AtomicU64::new(persisted),
             end: AtomicU64::new(persisted),
+            pid: AtomicU32::new(std::process::id()),
         }
     }
 
     /// Takes one invocation index from the reserved range, if any is left.
-    pub(crate) fn try_take(&self) -> Option<u64> {
+    pub(crate) fn try_take(&self, pid: u32) -> Option<u64> {
+        if self.pid.load(Ordering::Acquire) != pid {
+            return None;
+        }
         let end = self.end.load(Ordering::Acquire);
         let mut cur = self.next.load(Ordering::Relaxed);
         loop {
@@ -75,6 +90,9 @@ impl Usage {
 
     /// Reserved but not yet handed out in this process.
     pub(crate) fn unused(&self) -> u64 {
+        if self.pid.load(Ordering::Acquire) != std::process::id() {
+            return 0;
+        }
         self.end
             .load(Ordering::Acquire)
             .saturating_sub(self.next.load(Ordering::Acquire))
@@ -244,5 +262,27 @@ impl KeyCell {
     pub(crate) fn set_next_due(&self, info: &KeyInfo) {
         let due = info.next_due().map_or(i64::MAX, |t| t.as_millis());
         self.next_due.store(due, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Usage;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn a_range_reserved_in_another_process_is_never_spent_here() {
+        let me = std::process::id();
+        let u = Usage::default();
+        u.end.store(10, Ordering::Release);
+        assert_eq!(u.try_take(me), Some(0));
+        assert_eq!(u.unused(), 9);
+        // As a forked child sees its parent's counters.
+        u.pid.store(me.wrapping_add(1), Ordering::Release);
+        assert_eq!(u.try_take(me), None);
+        assert_eq!(u.unused(), 0);
+        // Its own reservation works again.
+        u.pid.store(me, Ordering::Release);
+        assert_eq!(u.try_take(me), Some(1));
     }
 }

@@ -1049,8 +1049,10 @@ impl KeyStore {
                                 .usage
                                 .get(usize::try_from(version - 1).unwrap_or(usize::MAX))
                             {
-                                u.next.store(start, std::sync::atomic::Ordering::Release);
-                                u.end.store(end, std::sync::atomic::Ordering::Release);
+                                use std::sync::atomic::Ordering::Release;
+                                u.next.store(start, Release);
+                                u.end.store(end, Release);
+                                u.pid.store(std::process::id(), Release);
                             }
                         }
                     }

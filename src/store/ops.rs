@@ -54,15 +54,18 @@ fn with_ad<R>(header: &[u8], aad: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     }
 }
 
+/// `pid` is this process's id, read once per operation (the nonce pool and
+/// the usage counter both check it against `fork()`).
 pub(crate) fn seal_message(
     aes: &AesGcmKey,
     id: &KeyId,
     version: u32,
     pt: &[u8],
     aad: &[u8],
+    pid: u32,
 ) -> Result<Vec<u8>> {
     let mut nonce = [0u8; GCM_NONCE_LEN];
-    crate::nonce::fill_nonce(&mut nonce)?;
+    crate::nonce::fill_nonce_as(pid, &mut nonce)?;
     let mut out = Vec::with_capacity(OVERHEAD + pt.len());
     ciphertext::write_header(&mut out, id, version, &nonce);
     out.extend_from_slice(pt);
@@ -131,7 +134,9 @@ impl KeyStore {
     }
 
     pub(crate) fn op_encrypt(&self, cell: &KeyCell, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        self.with_invocation(cell, |aes, v| seal_message(aes, &cell.id, v, pt, aad))
+        self.with_invocation(cell, |aes, v, pid| {
+            seal_message(aes, &cell.id, v, pt, aad, pid)
+        })
     }
 
     /// Runs one AES-GCM encryption with the primary version: the common
@@ -141,10 +146,11 @@ impl KeyStore {
     fn with_invocation(
         &self,
         cell: &KeyCell,
-        f: impl FnOnce(&AesGcmKey, u32) -> Result<Vec<u8>>,
+        f: impl FnOnce(&AesGcmKey, u32, u32) -> Result<Vec<u8>>,
     ) -> Result<Vec<u8>> {
         let mut version = None;
         let now = self.now();
+        let pid = std::process::id();
         let res = (|| {
             authorize(&self.principal, Operation::Encrypt)?;
             loop {
@@ -165,9 +171,9 @@ impl KeyStore {
                         .usage
                         .get(idx)
                         .ok_or_else(|| Error::internal("usage slot missing"))?;
-                    if usage.try_take().is_some() {
+                    if usage.try_take(pid).is_some() {
                         version = Some(v);
-                        return f(material.aes()?, v);
+                        return f(material.aes()?, v, pid);
                     }
                 }
                 self.reserve_usage(cell)?;
@@ -679,7 +685,7 @@ impl KeyStore {
                 format!("AES-GCM nonces are {GCM_NONCE_LEN} bytes here"),
             )
         })?;
-        self.with_invocation(cell, |aes, _| {
+        self.with_invocation(cell, |aes, _, _| {
             let mut out = pt.to_vec();
             let tag = aes.seal_in_place(&nonce, aad, &mut out)?;
             out.extend_from_slice(&tag);

@@ -66,7 +66,7 @@ impl Sealer {
             .get(&epoch)
             .ok_or_else(|| Error::internal("no record key for epoch"))?;
         let mut nonce = [0u8; GCM_NONCE_LEN];
-        crypto::fill_random(&mut nonce)?;
+        crate::nonce::fill_nonce(&mut nonce)?;
         let mut out = Vec::with_capacity(PREFIX_LEN + plaintext.len() + GCM_TAG_LEN);
         out.push(SEAL_VERSION);
         out.extend_from_slice(&epoch.to_be_bytes());
