@@ -16,7 +16,10 @@ Measures, for 64 B and 16 KiB plaintexts and no associated data:
 - the parts of keylife's figure: the bare ctypes call of `kl_key_encrypt_into`
   with a prebuilt output buffer, and the 8-argument `kl_key_encrypt` called
   the way the bindings did before (argtypes, `create_string_buffer`, `byref`);
-- the same `kl_key_encrypt_into` from C in a tight loop: the Rust-side cost.
+- the same `kl_key_encrypt_into` from C in a tight loop: the Rust-side cost;
+- the Python layer alone: `Key.encrypt`, and the previous binding shape,
+  with the C function swapped for a no-op of the same signature (compiled
+  here), so the core's cost and its noise drop out.
 
 Every figure is the best of several repeats (the least disturbed by other
 load), with the median beside it. Prints a Markdown table and the commit.
@@ -105,8 +108,65 @@ int main(int argc, char **argv) {
 """
 
 
+NOOP = r"""
+#include <stddef.h>
+#include <stdint.h>
+uint32_t noop_into(const void *k, const uint8_t *p, size_t pl, const uint8_t *a, size_t al, uint8_t *o) {
+    (void)k; (void)p; (void)pl; (void)a; (void)al; (void)o; return 0;
+}
+uint32_t noop_buf(const void *k, const uint8_t *p, size_t pl, const uint8_t *a, size_t al, uint8_t *o,
+                  size_t oc, size_t *ol) {
+    (void)k; (void)p; (void)a; (void)al; (void)o; (void)oc; *ol = pl + 50; return 0;
+}
+"""
+
+
+def compiler() -> str | None:
+    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def python_layer(key, size: int, tmp: Path) -> dict[str, tuple[float, float]] | None:
+    """The bindings' own cost: Key.encrypt and the previous shape, calling no-op
+    C functions of the same signatures instead of keylife."""
+    cc = compiler()
+    if cc is None:
+        return None
+    src, so = tmp / "noop.c", tmp / "libnoop.so"
+    src.write_text(NOOP)
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", str(src), "-o", str(so)], check=True)
+    noop = ctypes.CDLL(str(so))
+    into = noop.noop_into  # as _ffi.HOT: argtypes None
+    into.restype = _ffi.kl_result
+    buf_fn = noop.noop_buf  # as the declared kl_key_encrypt: full argtypes
+    buf_fn.restype = _ffi.kl_result
+    buf_fn.argtypes = [_ffi.C_TYPES[t] for t in _ffi.FUNCTIONS["kl_key_encrypt"][1]]
+    handle = key._handle
+    pt = os.urandom(size)
+
+    def old_shape(pt):
+        cap = len(pt) + _ffi.KL_CIPHERTEXT_OVERHEAD
+        buf = ctypes.create_string_buffer(cap)
+        got = ctypes.c_size_t()
+        if buf_fn(handle, pt, len(pt), b"", 0, buf, cap, ctypes.byref(got)):
+            raise RuntimeError("noop failed")
+        return buf.raw
+
+    saved = keylife._encrypt_into
+    keylife._encrypt_into = into
+    try:
+        res = {}
+        for _ in range(2):
+            for name, fn in (("Key.encrypt", key.encrypt), ("previous shape", old_shape)):
+                best, median = measure(fn, pt)
+                prev = res.get(name)
+                res[name] = (best, median) if prev is None or best < prev[0] else prev
+        return res
+    finally:
+        keylife._encrypt_into = saved
+
+
 def c_loop(lib_path: Path) -> dict[int, tuple[float, float]] | None:
-    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    cc = compiler()
     if cc is None:
         return None
     with tempfile.TemporaryDirectory() as d:
@@ -199,6 +259,8 @@ def main() -> None:
         rows.append((size, res))
 
     c = c_loop(lib_path)
+    with tempfile.TemporaryDirectory() as d:
+        layer = {size: python_layer(key, size, Path(d)) for size in SIZES}
 
     print(f"commit {git_commit()}; library {lib_path}")
     print(f"Python {platform.python_version()}, cryptography {CRYPTOGRAPHY_VERSION}, "
@@ -221,13 +283,19 @@ def main() -> None:
             cells.append(f"{fmt_time(best)} ({fmt_time(median)})" if size < 1024
                          else f"{fmt_time(best)}, {fmt_rate(size, best)}")
         print("| C loop: kl_key_encrypt_into (Rust-side cost) | " + " | ".join(cells) + " |")
+    if all(layer.values()):
+        for name in ("Key.encrypt", "previous shape"):
+            cells = [f"{fmt_time(layer[s][name][0])} ({fmt_time(layer[s][name][1])})" for s in SIZES]
+            print(f"| Python layer only ({name}, no-op C function) | " + " | ".join(cells) + " |")
     print()
     for size, res in rows:
         kl = res["keylife Key.encrypt"][0]
         cr = res["cryptography AESGCM.encrypt (fresh nonce)"][0]
         line = f"{size} B: keylife / cryptography = {kl / cr:.2f}x"
-        if c:
-            line += f"; Python layer = {fmt_time(kl - c[size][0])} over the C loop"
+        if c and layer[size]:
+            py = layer[size]["Key.encrypt"][0]
+            line += (f"; C loop + Python layer = {fmt_time(c[size][0] + py)}"
+                     f" = {(c[size][0] + py) / cr:.2f}x")
         print(line)
 
 
