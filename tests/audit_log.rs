@@ -185,6 +185,7 @@ fn signed_checkpoints_catch_a_rollback_of_log_and_head_together() {
     fresh.verify_audit().unwrap();
     // But the checkpoint vouches for an entry the log no longer has.
     let err = fresh.verify_audit_against(&kept).unwrap_err();
+    println!("verify_audit_against: {err}");
     assert_eq!(err.kind(), ErrorKind::Integrity);
     assert!(
         err.to_string().contains("cut off") || err.to_string().contains("rewritten"),
