@@ -497,3 +497,32 @@ fn the_compliance_report_comes_from_the_store() {
     let json = report.to_json_pretty().unwrap();
     assert!(json.contains("\"without_owner\""), "{json}");
 }
+
+#[test]
+fn auditors_may_not_request_or_submit_approvals() {
+    let (f, approvers) = dual_control();
+    let id = f.store.create(KeySpec::<Aead>::new("k")).unwrap().id();
+    let eve = f
+        .store
+        .as_principal(Principal::new("eve", &[Role::Auditor]));
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        kind(eve.request_approval(ApprovalOperation::Destroy, Some(id), &[], ttl)),
+        ErrorKind::PermissionDenied
+    );
+    let req = f
+        .store
+        .request_approval(ApprovalOperation::Destroy, Some(id), &[], ttl)
+        .unwrap();
+    let approvals = [approvers[0].approve(&req), approvers[1].approve(&req)];
+    assert_eq!(
+        kind(eve.submit_approvals(&req, &approvals)),
+        ErrorKind::PermissionDenied
+    );
+    let entries = f.store.audit_entries().unwrap();
+    let denied = entries
+        .iter()
+        .filter(|e| e.principal == "eve" && e.outcome == Outcome::Denied)
+        .count();
+    assert_eq!(denied, 2);
+}

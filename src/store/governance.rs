@@ -258,7 +258,7 @@ impl KeyStore {
     }
 
     /// The compliance report for every key against the policy in force (or
-    /// the default policy). Auditors, administrators and operators.
+    /// the default policy). Any principal that may list keys may build it.
     ///
     /// # Errors
     /// As [`KeyStore::list`].
@@ -358,6 +358,10 @@ impl KeyStore {
         parameters: &[(&str, &str)],
         ttl: Duration,
     ) -> Result<ApprovalRequest> {
+        if let Err(e) = authorize(&self.principal, Operation::RequestApproval) {
+            self.audit(Operation::RequestApproval, key, None, Err(e.clone()))?;
+            return Err(e);
+        }
         if ttl.is_zero() {
             return Err(Error::invalid(
                 "an approval request needs a positive lifetime",
@@ -403,8 +407,8 @@ impl KeyStore {
         })
     }
 
-    /// As `admin_change`, for any role (the requester need not be an
-    /// administrator).
+    /// As `admin_change`, for the roles `op` allows (the requester need not
+    /// be an administrator).
     fn admin_change_any(
         &self,
         op: Operation,
@@ -412,11 +416,13 @@ impl KeyStore {
         reason: &str,
         f: impl FnOnce() -> Result<Vec<WriteOp>>,
     ) -> Result<()> {
-        let res = f().and_then(|writes| {
-            let draft = self.draft(&self.principal, op, key, None, &Ok(()), Some(reason));
-            self.commit_logged(std::slice::from_ref(&draft), writes)
-                .map(|_| ())
-        });
+        let res = authorize(&self.principal, op)
+            .and_then(|()| f())
+            .and_then(|writes| {
+                let draft = self.draft(&self.principal, op, key, None, &Ok(()), Some(reason));
+                self.commit_logged(std::slice::from_ref(&draft), writes)
+                    .map(|_| ())
+            });
         if let Err(e) = &res {
             self.audit_as(&self.principal, op, key, None, Err(e.clone()), Some(reason))?;
         }
