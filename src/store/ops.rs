@@ -734,20 +734,9 @@ impl KeyStore {
         let res = (|| {
             authorize(&self.principal, Operation::Export)?;
             let data = cell.read()?;
-            if !data.info.exportable {
-                return Err(Error::new(
-                    ErrorKind::Policy,
-                    format!("key {} was not created exportable", cell.id),
-                ));
-            }
-            if !data.info.state.has_material() || data.info.state == StateName::Compromised {
-                return Err(Error::wrong_state("Export", data.info.state));
-            }
-            let v = ver.unwrap_or(data.info.primary_version);
+            let (v, m) = self.export_gate(cell, &data, ver)?;
             version = Some(v);
-            data.material(v)?;
-            self.consume_approval(crate::policy::ApprovalOperation::Export, Some(cell.id))?;
-            Ok(data.material(v)?.raw.duplicate())
+            Ok(m.raw.duplicate())
         })();
         self.audit(
             Operation::Export,
@@ -756,5 +745,32 @@ impl KeyStore {
             res.as_ref().map(|_| ()).map_err(Clone::clone),
         )?;
         res
+    }
+}
+
+impl KeyStore {
+    /// The one rule for letting key material leave the store, in any form:
+    /// the key was created exportable, it still has material and is not
+    /// Compromised, the version may process, and the approvals policy asks
+    /// for are consumed. Returns the version and its material.
+    pub(crate) fn export_gate<'a>(
+        &self,
+        cell: &KeyCell,
+        data: &'a CellData,
+        version: Option<u32>,
+    ) -> Result<(u32, &'a Loaded)> {
+        if !data.info.exportable {
+            return Err(Error::new(
+                ErrorKind::Policy,
+                format!("key {} was not created exportable", cell.id),
+            ));
+        }
+        if !data.info.state.has_material() || data.info.state == StateName::Compromised {
+            return Err(Error::wrong_state("Export", data.info.state));
+        }
+        let v = version.unwrap_or(data.info.primary_version);
+        let m = data.processable(v)?;
+        self.consume_approval(crate::policy::ApprovalOperation::Export, Some(cell.id))?;
+        Ok((v, m))
     }
 }

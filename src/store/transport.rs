@@ -170,19 +170,8 @@ impl KeyStore {
             authorize(&self.principal, Operation::Export)?;
             self.prepare(cell)?;
             let data = cell.read()?;
-            if !data.info.exportable {
-                return Err(Error::new(
-                    ErrorKind::Policy,
-                    format!("key {} was not created exportable", cell.id),
-                ));
-            }
-            if !data.info.state.has_material() || data.info.state == StateName::Compromised {
-                return Err(Error::wrong_state("Export", data.info.state));
-            }
-            let v = version.unwrap_or(data.info.primary_version);
+            let (v, m) = self.export_gate(cell, &data, version)?;
             used = Some(v);
-            let m = data.processable(v)?;
-            self.consume_approval(crate::policy::ApprovalOperation::Export, Some(cell.id))?;
             let bytes = f(data.info.algorithm, v, m)?;
             Ok(ExportedKey {
                 bytes,
