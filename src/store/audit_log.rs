@@ -240,7 +240,8 @@ impl AuditLog {
             .buffer
             .lock()
             .map_err(|_| Error::internal("audit buffer poisoned"))?;
-        for attempt in 0..2 {
+        // Other processes appending move the head; each move costs one retry.
+        for _attempt in 0..64 {
             let mut ops = extra.clone();
             let n_extra = ops.len();
             let mut cur = head.head;
@@ -301,24 +302,33 @@ impl AuditLog {
                 }
                 Err(e) if e.kind() == ErrorKind::Conflict => {
                     let fresh = read_head(backend, sealer)?;
-                    let moved = fresh.revision != head.revision;
-                    // An entry beyond the head cannot be written legitimately
-                    // (entries and head are committed together): tampering.
+                    if fresh.revision != head.revision {
+                        // Another writer appended: retry on the new head.
+                        *head = fresh;
+                        continue;
+                    }
+                    // The head did not move. An entry beyond it cannot be
+                    // written legitimately (entries and head are committed
+                    // together) — unless another writer appended between
+                    // our two reads, which a second look at the head, taken
+                    // after the entry, rules out.
                     let next = entry_id(fresh.head.seq + 1);
-                    if !moved && backend.get(&next)?.is_some() {
-                        return Err(Error::new(
-                            ErrorKind::Integrity,
-                            format!(
-                                "audit log: record {next} exists beyond the head: the log was tampered with"
-                            ),
-                        ));
+                    if backend.get(&next)?.is_some() {
+                        let again = read_head(backend, sealer)?;
+                        if again.revision == fresh.revision {
+                            return Err(Error::new(
+                                ErrorKind::Integrity,
+                                format!(
+                                    "audit log: record {next} exists beyond the head: the log was tampered with"
+                                ),
+                            ));
+                        }
+                        *head = again;
+                        continue;
                     }
+                    // The caller's own precondition failed: let it reload.
                     *head = fresh;
-                    // Only the head moved: retry here. Otherwise the caller's
-                    // own precondition failed: let it reload and retry.
-                    if !moved || attempt == 1 {
-                        return Err(e);
-                    }
+                    return Err(e);
                 }
                 Err(e) => return Err(e),
             }
