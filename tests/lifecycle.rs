@@ -877,3 +877,30 @@ fn a_compromised_primary_version_applies_nothing_until_rotation() {
     m.compromise_version(1, "leak").unwrap();
     assert_eq!(kind(m.mac(b"m")), ErrorKind::VersionUnavailable);
 }
+
+/// Loading a key per request reuses its reserved invocations (the store
+/// keeps recently used keys alive) instead of persisting a new block each
+/// time.
+#[test]
+fn loading_per_request_does_not_waste_the_usage_budget() {
+    let f = Fixture::new();
+    let id = f
+        .store
+        .create_active(KeySpec::<Aead>::new("k"))
+        .unwrap()
+        .id();
+    for _ in 0..10 {
+        let k = f.store.load_active::<Aead>(&id).unwrap();
+        k.encrypt(b"m", b"").unwrap();
+    }
+    let used = f.store.info(&id).unwrap().version(1).unwrap().usage_count;
+    assert_eq!(used, 10);
+    let reservations = f
+        .store
+        .audit_entries()
+        .unwrap()
+        .iter()
+        .filter(|e| e.operation == keylife::Operation::ReserveUsage)
+        .count();
+    assert_eq!(reservations, 1);
+}

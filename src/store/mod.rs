@@ -41,6 +41,8 @@ use crate::principal::{Principal, Role};
 use crate::secret::SecretBytes;
 
 const KEY_PREFIX: &str = "key/";
+/// Cells kept alive without a handle (see `KeyStore::track`).
+const RECENT_CELLS: usize = 1024;
 /// AES-GCM with random 96-bit nonces: at most 2^32 invocations per key
 /// (NIST SP 800-38D §8.3).
 pub const AES_GCM_INVOCATION_LIMIT: u64 = 1 << 32;
@@ -152,6 +154,7 @@ impl StoreBuilder {
             clock: self.clock,
             sinks: RwLock::new(self.sinks),
             cells: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
             options: self.options,
         });
         let store = KeyStore { inner, principal };
@@ -172,6 +175,8 @@ pub(crate) struct StoreInner {
     clock: Arc<dyn Clock>,
     sinks: RwLock<Vec<Arc<dyn AuditSink>>>,
     cells: Mutex<HashMap<KeyId, Weak<KeyCell>>>,
+    /// Recently loaded or created cells, kept alive (bounded).
+    recent: Mutex<HashMap<KeyId, Arc<KeyCell>>>,
     options: StoreOptions,
 }
 
@@ -574,12 +579,28 @@ impl KeyStore {
     fn register(&self, cell: KeyCell) -> Arc<KeyCell> {
         let cell = Arc::new(cell);
         if let Ok(mut m) = self.inner.cells.lock() {
-            if m.len() > 1024 && m.len().is_power_of_two() {
-                m.retain(|_, w| w.strong_count() > 0);
-            }
-            m.insert(cell.id, Arc::downgrade(&cell));
+            self.track(&mut m, &cell);
         }
         cell
+    }
+
+    /// Records a newly loaded or created cell: in the map every handle
+    /// shares (pruned of dead entries as it grows, so memory follows the
+    /// keys in use, not every key ever loaded), and among the recently used
+    /// cells kept alive without a handle — so a key loaded per request keeps
+    /// its reserved invocations instead of reserving (and persisting) a new
+    /// block each time.
+    fn track(&self, map: &mut HashMap<KeyId, Weak<KeyCell>>, cell: &Arc<KeyCell>) {
+        if map.len() > 1024 && map.len().is_power_of_two() {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        map.insert(cell.id, Arc::downgrade(cell));
+        if let Ok(mut recent) = self.inner.recent.lock() {
+            if recent.len() >= RECENT_CELLS {
+                recent.clear();
+            }
+            recent.insert(cell.id, cell.clone());
+        }
     }
 
     /// The shared cell for `id`, loading it if no handle holds it, with
@@ -598,7 +619,7 @@ impl KeyStore {
                 } else {
                     let data = self.load_data(id)?;
                     let cell = Arc::new(KeyCell::new(data));
-                    map.insert(*id, Arc::downgrade(&cell));
+                    self.track(&mut map, &cell);
                     cell
                 }
             }
