@@ -904,3 +904,20 @@ fn loading_per_request_does_not_waste_the_usage_budget() {
         .count();
     assert_eq!(reservations, 1);
 }
+
+/// Exactly the minimum waiting period is accepted, even as the real clock
+/// ticks between the call and the check.
+#[test]
+fn the_minimum_destruction_wait_itself_is_accepted() {
+    let store = keylife::KeyStore::in_memory(Principal::admin("ops")).unwrap();
+    let min = store.options().min_destruction_wait;
+    for i in 0..300 {
+        let key = store
+            .create_active(KeySpec::<Mac>::new(&format!("k{i}")))
+            .unwrap()
+            .deactivate("done")
+            .unwrap();
+        key.schedule_destruction(min, "exactly the minimum")
+            .unwrap();
+    }
+}

@@ -15,7 +15,11 @@ pub(crate) enum Transition {
     Resume,
     Deactivate,
     Compromise,
-    ScheduleDestruction { at: Timestamp },
+    /// The waiting period; the date is computed from the same clock
+    /// reading as the policy check, so exactly the minimum is accepted.
+    ScheduleDestruction {
+        wait: core::time::Duration,
+    },
     CancelDestruction,
     Destroy,
 }
@@ -75,9 +79,9 @@ pub(crate) fn apply(
                 info.deactivation_date = Some(now.plus(period));
             }
         }
-        Transition::ScheduleDestruction { at } => {
+        Transition::ScheduleDestruction { wait } => {
             info.state_before_pending = Some(from);
-            info.destruction_date = Some(at);
+            info.destruction_date = Some(now.plus(wait));
         }
         Transition::CancelDestruction => {
             info.state_before_pending = None;

@@ -416,8 +416,7 @@ macro_rules! schedule_destruction {
             /// [`crate::ErrorKind::Policy`] if `wait` is below the minimum;
             /// [`crate::ErrorKind::WrongState`]; permission and storage errors.
             pub fn schedule_destruction(self, wait: Duration, reason: &str) -> Result<Key<P, PendingDestruction>> {
-                let at = self.store.now().plus(wait);
-                self.go(Transition::ScheduleDestruction { at }, reason)
+                self.go(Transition::ScheduleDestruction { wait }, reason)
             }
         }
     )+};

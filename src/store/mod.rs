@@ -998,7 +998,9 @@ impl KeyStore {
     ) -> Result<()> {
         let mut data = cell.write()?;
         let mut drafts = Vec::new();
-        for _attempt in 0..8 {
+        // Each attempt that loses to another writer reloads the record first;
+        // several processes changing one key can take a few rounds.
+        for _attempt in 0..64 {
             drafts.clear();
             let mut info = data.info.clone();
             let change = f(&mut info, &data, &mut drafts)?;
@@ -1109,9 +1111,9 @@ impl KeyStore {
         let res = (|| {
             authorize(&self.principal, op)?;
             self.prepare(cell)?;
-            if let Transition::ScheduleDestruction { at } = t {
+            if let Transition::ScheduleDestruction { wait: asked } = t {
                 let wait = self.min_destruction_wait()?;
-                if at < self.now().plus(wait) {
+                if asked < wait {
                     return Err(Error::new(
                         ErrorKind::Policy,
                         format!(
