@@ -141,8 +141,9 @@ impl KeyStore {
         })
     }
 
-    /// Runs an administrative change: authorization, `f` building the writes,
-    /// one commit with its audit entry; failures audited too.
+    /// Runs a governed change: authorization of `op` for this principal's
+    /// roles, `f` building the writes, one commit with its audit entry;
+    /// failures audited too.
     fn admin_change(
         &self,
         op: Operation,
@@ -390,7 +391,7 @@ impl KeyStore {
         approvals: &[Approval],
     ) -> Result<()> {
         let reason = format!("request {} for {}", request.request_id, request.operation);
-        self.admin_change_any(Operation::SubmitApprovals, request.key_id, &reason, || {
+        self.admin_change(Operation::SubmitApprovals, request.key_id, &reason, || {
             self.check_approvals(
                 request,
                 approvals,
@@ -405,28 +406,6 @@ impl KeyStore {
             let id = format!("{PENDING_PREFIX}{}", request.request_id);
             Ok(vec![self.sealed_put(&id, &pending, Expect::Any)?])
         })
-    }
-
-    /// As `admin_change`, for the roles `op` allows (the requester need not
-    /// be an administrator).
-    fn admin_change_any(
-        &self,
-        op: Operation,
-        key: Option<KeyId>,
-        reason: &str,
-        f: impl FnOnce() -> Result<Vec<WriteOp>>,
-    ) -> Result<()> {
-        let res = authorize(&self.principal, op)
-            .and_then(|()| f())
-            .and_then(|writes| {
-                let draft = self.draft(&self.principal, op, key, None, &Ok(()), Some(reason));
-                self.commit_logged(std::slice::from_ref(&draft), writes)
-                    .map(|_| ())
-            });
-        if let Err(e) = &res {
-            self.audit_as(&self.principal, op, key, None, Err(e.clone()), Some(reason))?;
-        }
-        res
     }
 
     fn check_approvals(
