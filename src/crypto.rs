@@ -13,6 +13,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::provider::CryptoProvider;
 use crate::secret::SecretBytes;
 
 /// AES-GCM nonce length (96 bits, NIST SP 800-38D §8.2).
@@ -27,14 +28,34 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
     getrandom::fill(buf).map_err(|e| Error::internal(format!("OS random source failed: {e}")))
 }
 
-/// An expanded AES-256-GCM key (the key schedule is computed once).
-pub(crate) struct AesGcmKey(Aes256Gcm);
+/// An expanded AES-256-GCM key (the key schedule is computed once), in the
+/// implementation of one [`CryptoProvider`].
+pub(crate) enum AesGcmKey {
+    RustCrypto(Box<Aes256Gcm>),
+    #[cfg(feature = "aws-lc")]
+    AwsLc(aws_lc_rs::aead::LessSafeKey),
+}
 
 impl AesGcmKey {
+    /// A key for the process's default provider.
     pub(crate) fn new(key: &[u8]) -> Result<AesGcmKey> {
-        Aes256Gcm::new_from_slice(key)
-            .map(AesGcmKey)
-            .map_err(|_| Error::invalid("AES-256-GCM needs a 32-byte key"))
+        AesGcmKey::with_provider(CryptoProvider::get_default(), key)
+    }
+
+    pub(crate) fn with_provider(provider: CryptoProvider, key: &[u8]) -> Result<AesGcmKey> {
+        let bad = || Error::invalid("AES-256-GCM needs a 32-byte key");
+        match provider {
+            CryptoProvider::RustCrypto => Aes256Gcm::new_from_slice(key)
+                .map(|k| AesGcmKey::RustCrypto(Box::new(k)))
+                .map_err(|_| bad()),
+            #[cfg(feature = "aws-lc")]
+            CryptoProvider::AwsLc => {
+                use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+                UnboundKey::new(&AES_256_GCM, key)
+                    .map(|k| AesGcmKey::AwsLc(LessSafeKey::new(k)))
+                    .map_err(|_| bad())
+            }
+        }
     }
 
     /// Encrypts `buf` in place and returns the tag.
@@ -44,11 +65,28 @@ impl AesGcmKey {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; GCM_TAG_LEN]> {
-        let tag = self
-            .0
-            .encrypt_inout_detached(nonce.into(), aad, buf.into())
-            .map_err(|_| Error::invalid("message or associated data too long for AES-GCM"))?;
-        Ok(tag.into())
+        let too_long = || Error::invalid("message or associated data too long for AES-GCM");
+        match self {
+            AesGcmKey::RustCrypto(k) => k
+                .encrypt_inout_detached(nonce.into(), aad, buf.into())
+                .map(Into::into)
+                .map_err(|_| too_long()),
+            #[cfg(feature = "aws-lc")]
+            AesGcmKey::AwsLc(k) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                let tag = k
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(*nonce),
+                        Aad::from(aad),
+                        buf,
+                    )
+                    .map_err(|_| too_long())?;
+                let mut out = [0u8; GCM_TAG_LEN];
+                check_len("an AES-GCM tag", tag.as_ref().len(), GCM_TAG_LEN)?;
+                out.copy_from_slice(tag.as_ref());
+                Ok(out)
+            }
+        }
     }
 
     /// Decrypts `buf` in place after verifying `tag`. On failure `buf` is
@@ -60,11 +98,65 @@ impl AesGcmKey {
         buf: &mut [u8],
         tag: &[u8; GCM_TAG_LEN],
     ) -> Result<()> {
-        let res = self
-            .0
-            .decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into());
-        if res.is_err() {
+        let ok = match self {
+            AesGcmKey::RustCrypto(k) => k
+                .decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into())
+                .is_ok(),
+            #[cfg(feature = "aws-lc")]
+            AesGcmKey::AwsLc(k) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                // `open_in_place` wants the tag after the ciphertext;
+                // decrypting out of place from a copy avoids growing `buf`.
+                let ct = buf.to_vec();
+                k.open_separate_gather(
+                    Nonce::assume_unique_for_key(*nonce),
+                    Aad::from(aad),
+                    &ct,
+                    tag,
+                    buf,
+                )
+                .is_ok()
+            }
+        };
+        if !ok {
             buf.fill(0);
+            return Err(Error::auth());
+        }
+        Ok(())
+    }
+
+    /// Decrypts `ct` into `out` (same length) after verifying `tag`: one
+    /// pass, no copy of the ciphertext. On failure `out` is zeroed.
+    pub(crate) fn open_to(
+        &self,
+        nonce: &[u8; GCM_NONCE_LEN],
+        aad: &[u8],
+        ct: &[u8],
+        tag: &[u8; GCM_TAG_LEN],
+        out: &mut [u8],
+    ) -> Result<()> {
+        let ok = match self {
+            AesGcmKey::RustCrypto(k) => match aes_gcm::aead::inout::InOutBuf::new(ct, out) {
+                Ok(io) => k
+                    .decrypt_inout_detached(nonce.into(), aad, io, tag.into())
+                    .is_ok(),
+                Err(_) => false,
+            },
+            #[cfg(feature = "aws-lc")]
+            AesGcmKey::AwsLc(k) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                k.open_separate_gather(
+                    Nonce::assume_unique_for_key(*nonce),
+                    Aad::from(aad),
+                    ct,
+                    tag,
+                    out,
+                )
+                .is_ok()
+            }
+        };
+        if !ok {
+            out.fill(0);
             return Err(Error::auth());
         }
         Ok(())
@@ -110,44 +202,84 @@ pub(crate) fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> R
     Ok(out)
 }
 
-/// A P-256 private scalar (ECDSA or ECDH), with its signing key and public
-/// point computed once (each costs a scalar multiplication).
+/// A P-256 private scalar (ECDSA or ECDH), with what each use needs
+/// computed once: the public point, and the provider's key objects.
 pub(crate) struct P256Secret {
     sk: p256::SecretKey,
-    signing: p256::ecdsa::SigningKey,
     public: P256Public,
+    imp: P256Imp,
+}
+
+enum P256Imp {
+    RustCrypto(p256::ecdsa::SigningKey),
+    #[cfg(feature = "aws-lc")]
+    AwsLc(Box<AwsLcP256>),
+}
+
+#[cfg(feature = "aws-lc")]
+struct AwsLcP256 {
+    sign: aws_lc_rs::signature::EcdsaKeyPair,
+    agree: aws_lc_rs::agreement::PrivateKey,
+    verify: aws_lc_rs::signature::ParsedPublicKey,
 }
 
 impl P256Secret {
-    fn from_secret(sk: p256::SecretKey) -> P256Secret {
-        let signing: p256::ecdsa::SigningKey = (&sk).into();
-        let public = P256Public(sk.public_key());
-        P256Secret {
-            sk,
-            signing,
-            public,
-        }
+    fn from_secret(provider: CryptoProvider, sk: p256::SecretKey) -> Result<P256Secret> {
+        let public = P256Public::new(sk.public_key());
+        let imp = match provider {
+            CryptoProvider::RustCrypto => P256Imp::RustCrypto((&sk).into()),
+            #[cfg(feature = "aws-lc")]
+            CryptoProvider::AwsLc => {
+                use aws_lc_rs::{agreement, signature};
+                let bad = |_| Error::internal("AWS-LC rejected a valid P-256 key");
+                let scalar = sk.to_bytes();
+                let point = public.to_sec1_uncompressed();
+                let sign = signature::EcdsaKeyPair::from_private_key_and_public_key(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &scalar,
+                    &point,
+                )
+                .map_err(bad)?;
+                let agree = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, &scalar)
+                    .map_err(|_| Error::internal("AWS-LC rejected a valid P-256 key"))?;
+                let verify =
+                    signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
+                        .map_err(bad)?;
+                P256Imp::AwsLc(Box::new(AwsLcP256 {
+                    sign,
+                    agree,
+                    verify,
+                }))
+            }
+        };
+        Ok(P256Secret { sk, public, imp })
     }
 
-    pub(crate) fn generate() -> Result<P256Secret> {
+    pub(crate) fn generate(provider: CryptoProvider) -> Result<P256Secret> {
         // Rejection-sample a scalar from OS randomness: `from_slice` rejects
         // zero and values >= n.
         loop {
             let mut bytes = SecretBytes::zeroed(32);
             fill_random(bytes.expose_secret_mut())?;
             if let Ok(sk) = p256::SecretKey::from_slice(bytes.expose_secret()) {
-                return Ok(P256Secret::from_secret(sk));
+                return P256Secret::from_secret(provider, sk);
             }
         }
     }
 
+    /// A key for the process's default provider.
+    #[cfg(feature = "hazmat")]
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<P256Secret> {
+        P256Secret::with_provider(CryptoProvider::get_default(), bytes)
+    }
+
+    pub(crate) fn with_provider(provider: CryptoProvider, bytes: &[u8]) -> Result<P256Secret> {
         if bytes.len() != 32 {
             return Err(Error::invalid("a P-256 private key is 32 bytes"));
         }
-        p256::SecretKey::from_slice(bytes)
-            .map(P256Secret::from_secret)
-            .map_err(|_| Error::invalid("P-256 private key out of range"))
+        let sk = p256::SecretKey::from_slice(bytes)
+            .map_err(|_| Error::invalid("P-256 private key out of range"))?;
+        P256Secret::from_secret(provider, sk)
     }
 
     pub(crate) fn to_bytes(&self) -> SecretBytes {
@@ -159,55 +291,150 @@ impl P256Secret {
         self.public.clone()
     }
 
-    pub(crate) fn sign_fixed(&self, msg: &[u8]) -> [u8; 64] {
-        let sig: p256::ecdsa::Signature = self.signing.sign(msg);
-        sig.to_bytes().into()
+    pub(crate) fn sign_fixed(&self, msg: &[u8]) -> Result<[u8; 64]> {
+        match &self.imp {
+            P256Imp::RustCrypto(k) => {
+                let sig: p256::ecdsa::Signature = k.sign(msg);
+                Ok(sig.to_bytes().into())
+            }
+            #[cfg(feature = "aws-lc")]
+            P256Imp::AwsLc(k) => {
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                let sig = k
+                    .sign
+                    .sign(&rng, msg)
+                    .map_err(|_| Error::internal("AWS-LC ECDSA signing failed"))?;
+                let mut out = [0u8; 64];
+                check_len("a P-256 signature", sig.as_ref().len(), 64)?;
+                out.copy_from_slice(sig.as_ref());
+                Ok(out)
+            }
+        }
     }
 
-    pub(crate) fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
-        let sig: p256::ecdsa::Signature = self.signing.sign(msg);
-        sig.to_der().as_bytes().to_vec()
+    pub(crate) fn sign_der(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        let fixed = self.sign_fixed(msg)?;
+        let sig = p256::ecdsa::Signature::from_slice(&fixed)
+            .map_err(|_| Error::internal("signature out of range"))?;
+        Ok(sig.to_der().as_bytes().to_vec())
+    }
+
+    /// Verifies with this key's public point (cached provider objects).
+    pub(crate) fn verify_fixed(&self, msg: &[u8], sig: &[u8]) -> Result<()> {
+        match &self.imp {
+            P256Imp::RustCrypto(_) => self.public.verify_rustcrypto(msg, &fixed_sig(sig)?),
+            #[cfg(feature = "aws-lc")]
+            P256Imp::AwsLc(k) => aws_lc_verify(&k.verify, msg, &fixed_sig(sig)?),
+        }
+    }
+
+    pub(crate) fn verify_der(&self, msg: &[u8], sig: &[u8]) -> Result<()> {
+        match &self.imp {
+            P256Imp::RustCrypto(_) => self.public.verify_rustcrypto(msg, &der_sig(sig)?),
+            #[cfg(feature = "aws-lc")]
+            P256Imp::AwsLc(k) => aws_lc_verify(&k.verify, msg, &der_sig(sig)?),
+        }
     }
 
     /// The raw ECDH shared secret (the x-coordinate), SEC 1 §3.3.1.
-    pub(crate) fn diffie_hellman(&self, peer: &P256Public) -> SecretBytes {
-        let shared = p256::ecdh::diffie_hellman(self.sk.to_nonzero_scalar(), peer.0.as_affine());
-        SecretBytes::from_slice(shared.raw_secret_bytes())
+    pub(crate) fn diffie_hellman(&self, peer: &P256Public) -> Result<SecretBytes> {
+        match &self.imp {
+            P256Imp::RustCrypto(_) => {
+                let shared =
+                    p256::ecdh::diffie_hellman(self.sk.to_nonzero_scalar(), peer.key.as_affine());
+                Ok(SecretBytes::from_slice(shared.raw_secret_bytes()))
+            }
+            #[cfg(feature = "aws-lc")]
+            P256Imp::AwsLc(k) => {
+                use aws_lc_rs::agreement;
+                let point = peer.to_sec1_uncompressed();
+                agreement::agree(
+                    &k.agree,
+                    agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, &point),
+                    Error::internal("AWS-LC ECDH failed on a validated point"),
+                    |secret| Ok(SecretBytes::from_slice(secret)),
+                )
+            }
+        }
     }
 }
 
+/// A signature as `p256` parses it: one strict parser (range checks, DER
+/// strictness) for every provider.
+fn fixed_sig(sig: &[u8]) -> Result<p256::ecdsa::Signature> {
+    p256::ecdsa::Signature::from_slice(sig).map_err(|_| Error::auth())
+}
+
+fn der_sig(sig: &[u8]) -> Result<p256::ecdsa::Signature> {
+    p256::ecdsa::DerSignature::from_bytes(sig)
+        .ok()
+        .and_then(|d| p256::ecdsa::Signature::try_from(d).ok())
+        .ok_or_else(Error::auth)
+}
+
+#[cfg(feature = "aws-lc")]
+fn aws_lc_verify(
+    key: &aws_lc_rs::signature::ParsedPublicKey,
+    msg: &[u8],
+    sig: &p256::ecdsa::Signature,
+) -> Result<()> {
+    key.verify_sig(msg, &sig.to_bytes())
+        .map_err(|_| Error::auth())
+}
+
 /// A P-256 public point, validated on the curve and not the identity.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct P256Public(p256::PublicKey);
+#[derive(Clone)]
+pub(crate) struct P256Public {
+    key: p256::PublicKey,
+    /// AWS-LC's parsed form, made on first verification.
+    #[cfg(feature = "aws-lc")]
+    aws_lc: std::sync::OnceLock<Option<aws_lc_rs::signature::ParsedPublicKey>>,
+}
+
+impl PartialEq for P256Public {
+    fn eq(&self, other: &P256Public) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for P256Public {}
 
 impl P256Public {
+    fn new(key: p256::PublicKey) -> P256Public {
+        P256Public {
+            key,
+            #[cfg(feature = "aws-lc")]
+            aws_lc: std::sync::OnceLock::new(),
+        }
+    }
+
     pub(crate) fn from_sec1(bytes: &[u8]) -> Result<P256Public> {
         p256::PublicKey::from_sec1_bytes(bytes)
-            .map(P256Public)
+            .map(P256Public::new)
             .map_err(|_| Error::malformed("not a valid P-256 point in SEC 1 encoding"))
     }
 
     pub(crate) fn from_spki_der(der: &[u8]) -> Result<P256Public> {
         use p256::pkcs8::DecodePublicKey;
         p256::PublicKey::from_public_key_der(der)
-            .map(P256Public)
+            .map(P256Public::new)
             .map_err(|_| Error::malformed("not a P-256 SubjectPublicKeyInfo"))
     }
 
     pub(crate) fn from_spki_pem(pem: &str) -> Result<P256Public> {
         use p256::pkcs8::DecodePublicKey;
         p256::PublicKey::from_public_key_pem(pem)
-            .map(P256Public)
+            .map(P256Public::new)
             .map_err(|_| Error::malformed("not a P-256 SubjectPublicKeyInfo PEM"))
     }
 
     pub(crate) fn to_sec1_uncompressed(&self) -> Vec<u8> {
-        self.0.to_sec1_bytes().into_vec()
+        self.key.to_sec1_bytes().into_vec()
     }
 
     pub(crate) fn to_spki_der(&self) -> Result<Vec<u8>> {
         use p256::pkcs8::EncodePublicKey;
-        self.0
+        self.key
             .to_public_key_der()
             .map(|d| d.as_bytes().to_vec())
             .map_err(|_| Error::internal("SPKI encoding failed"))
@@ -215,21 +442,54 @@ impl P256Public {
 
     pub(crate) fn to_spki_pem(&self) -> Result<String> {
         use p256::pkcs8::{EncodePublicKey, LineEnding};
-        self.0
+        self.key
             .to_public_key_pem(LineEnding::LF)
             .map_err(|_| Error::internal("SPKI PEM encoding failed"))
     }
 
-    pub(crate) fn verify_fixed(&self, msg: &[u8], sig: &[u8]) -> Result<()> {
-        let sig = p256::ecdsa::Signature::from_slice(sig).map_err(|_| Error::auth())?;
-        let vk: p256::ecdsa::VerifyingKey = self.0.into();
-        vk.verify(msg, &sig).map_err(|_| Error::auth())
+    fn verify_rustcrypto(&self, msg: &[u8], sig: &p256::ecdsa::Signature) -> Result<()> {
+        let vk: p256::ecdsa::VerifyingKey = self.key.into();
+        vk.verify(msg, sig).map_err(|_| Error::auth())
     }
 
-    pub(crate) fn verify_der(&self, msg: &[u8], sig: &[u8]) -> Result<()> {
-        let sig = p256::ecdsa::DerSignature::from_bytes(sig).map_err(|_| Error::auth())?;
-        let vk: p256::ecdsa::VerifyingKey = self.0.into();
-        vk.verify(msg, &sig).map_err(|_| Error::auth())
+    fn verify_with(
+        &self,
+        provider: CryptoProvider,
+        msg: &[u8],
+        sig: &p256::ecdsa::Signature,
+    ) -> Result<()> {
+        match provider {
+            CryptoProvider::RustCrypto => self.verify_rustcrypto(msg, sig),
+            #[cfg(feature = "aws-lc")]
+            CryptoProvider::AwsLc => {
+                use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ParsedPublicKey};
+                let parsed = self.aws_lc.get_or_init(|| {
+                    ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, self.to_sec1_uncompressed()).ok()
+                });
+                match parsed {
+                    Some(k) => aws_lc_verify(k, msg, sig),
+                    None => Err(Error::internal("AWS-LC rejected a valid P-256 point")),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn verify_fixed(
+        &self,
+        provider: CryptoProvider,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        self.verify_with(provider, msg, &fixed_sig(sig)?)
+    }
+
+    pub(crate) fn verify_der(
+        &self,
+        provider: CryptoProvider,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        self.verify_with(provider, msg, &der_sig(sig)?)
     }
 }
 

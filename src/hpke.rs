@@ -395,7 +395,7 @@ fn setup_sender_with(
     info: &[u8],
 ) -> Result<(Vec<u8>, SenderContext)> {
     // Encap (RFC 9180 §4.1).
-    let dh = sk_e.diffie_hellman(pk_r.inner());
+    let dh = sk_e.diffie_hellman(pk_r.inner())?;
     let enc = sk_e.public_key().to_sec1_uncompressed();
     let pk_rm = pk_r.inner().to_sec1_uncompressed();
     let kem_context = [enc.as_slice(), pk_rm.as_slice()].concat();
@@ -411,7 +411,7 @@ pub(crate) fn setup_recipient_with(
 ) -> Result<RecipientContext> {
     // Decap (RFC 9180 §4.1).
     let pk_e = parse_enc(enc)?;
-    let dh = sk_r.diffie_hellman(&pk_e);
+    let dh = sk_r.diffie_hellman(&pk_e)?;
     let pk_rm = sk_r.public_key().to_sec1_uncompressed();
     let kem_context = [enc, pk_rm.as_slice()].concat();
     let shared = extract_and_expand(dh.expose_secret(), &kem_context)?;
@@ -441,7 +441,8 @@ pub fn setup_sender(
     aead: AeadId,
     info: &[u8],
 ) -> Result<(Vec<u8>, SenderContext)> {
-    let sk_e = P256Secret::generate()?;
+    // The ephemeral key runs on the recipient key's provider.
+    let sk_e = P256Secret::generate(recipient.provider())?;
     setup_sender_with(&sk_e, recipient, aead, info)
 }
 

@@ -20,6 +20,7 @@ pub mod key;
 mod nonce;
 pub mod policy;
 mod principal;
+pub mod provider;
 pub mod report;
 mod secret;
 mod shamir;
@@ -39,6 +40,7 @@ pub use key::{
 };
 pub use policy::Policy;
 pub use principal::{Principal, Role};
+pub use provider::CryptoProvider;
 pub use report::ComplianceReport;
 pub use secret::SecretBytes;
 pub use store::transport::{DataKey, ExportedKey};

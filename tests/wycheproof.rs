@@ -8,15 +8,24 @@
 //! Each test prints a one-line summary and fails on any wrong result, on a
 //! count that does not add up to the file's number of tests, or when nothing
 //! passed at all.
+//!
+//! AES-GCM, ECDSA and ECDH run once per crypto provider compiled in
+//! ([`CryptoProvider::ALL`]: RustCrypto, and AWS-LC with `--features
+//! aws-lc`), each on a store using that provider; HKDF and HMAC are the same
+//! code under every provider and run once.
 #![cfg(feature = "hazmat")]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use keylife::backend::MemoryBackend;
 use keylife::purpose::{Aead, Agreement, Derivation, Mac};
 use keylife::state::Active;
-use keylife::{ErrorKind, Key, KeyPurpose, KeySpec, KeyStore, Principal, PublicKey};
+use keylife::{
+    CryptoProvider, ErrorKind, Key, KeyPurpose, KeySpec, KeyStore, Principal, PublicKey, RawKek,
+    StoreOptions,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
@@ -221,7 +230,7 @@ const PASS: Outcome = Outcome::Pass { accepted: true };
 const PASS_REJECTED: Outcome = Outcome::Pass { accepted: false };
 
 struct Tally {
-    file: &'static str,
+    file: String,
     passed: usize,
     acceptable_accepted: usize,
     acceptable_rejected: usize,
@@ -231,9 +240,13 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(file: &'static str) -> Tally {
+    /// A tally for `file`, run on `provider` (`None`: provider-independent).
+    fn new(file: &str, provider: Option<CryptoProvider>) -> Tally {
         Tally {
-            file,
+            file: match provider {
+                Some(p) => format!("{file} [{p}]"),
+                None => file.to_owned(),
+            },
             passed: 0,
             acceptable_accepted: 0,
             acceptable_rejected: 0,
@@ -331,8 +344,16 @@ impl Tally {
 
 // ----- helpers -----
 
-fn store() -> Result<KeyStore, String> {
-    KeyStore::in_memory(Principal::admin("wycheproof")).map_err(|e| format!("in-memory store: {e}"))
+fn store(provider: CryptoProvider) -> Result<KeyStore, String> {
+    let mut options = StoreOptions::default();
+    options.crypto_provider = provider;
+    let kek = RawKek::new(keylife::Kek::generate().map_err(|e| e.to_string())?);
+    let store = KeyStore::builder(MemoryBackend::new())
+        .options(options)
+        .open(&kek, Principal::admin("wycheproof"))
+        .map_err(|e| format!("in-memory store: {e}"))?;
+    assert_eq!(store.crypto_provider(), provider);
+    Ok(store)
 }
 
 fn import<P: KeyPurpose>(
@@ -407,14 +428,17 @@ fn wycheproof_aes_gcm() -> TestResult {
     const FILE: &str = "aes_gcm_test.json";
     let (suite, counted) = load::<AeadGroup>(FILE)?;
     assert_eq!(suite.algorithm, "AES-GCM");
-    let store = store()?;
-    let mut tally = Tally::new(FILE);
-    for g in &suite.test_groups {
-        for t in &g.tests {
-            tally.run(t.tc_id, t.result, |twins| aes_gcm_case(&store, g, t, twins));
+    for p in CryptoProvider::ALL {
+        let store = store(*p)?;
+        let mut tally = Tally::new(FILE, Some(*p));
+        for g in &suite.test_groups {
+            for t in &g.tests {
+                tally.run(t.tc_id, t.result, |twins| aes_gcm_case(&store, g, t, twins));
+            }
         }
+        tally.finish(suite.number_of_tests, counted)?;
     }
-    tally.finish(suite.number_of_tests, counted)
+    Ok(())
 }
 
 fn aes_gcm_case(store: &KeyStore, g: &AeadGroup, t: &AeadCase, twins: &mut usize) -> Outcome {
@@ -528,7 +552,20 @@ fn wycheproof_ecdsa_secp256r1_sha256_p1363() -> TestResult {
 fn ecdsa_file(file: &'static str, fixed: bool) -> TestResult {
     let (suite, counted) = load::<EcdsaGroup>(file)?;
     assert_eq!(suite.algorithm, "ECDSA");
-    let mut tally = Tally::new(file);
+    for p in CryptoProvider::ALL {
+        ecdsa_suite(&suite, file, *p, fixed, counted)?;
+    }
+    Ok(())
+}
+
+fn ecdsa_suite(
+    suite: &Suite<EcdsaGroup>,
+    file: &str,
+    provider: CryptoProvider,
+    fixed: bool,
+    counted: usize,
+) -> TestResult {
+    let mut tally = Tally::new(file, Some(provider));
     for g in &suite.test_groups {
         // The group's key, parsed both ways; both must agree.
         let pk = if g.public_key.curve != "secp256r1" {
@@ -540,7 +577,7 @@ fn ecdsa_file(file: &'static str, fixed: bool) -> TestResult {
                 PublicKey::from_sec1(&g.public_key.uncompressed.0),
                 PublicKey::from_spki_der(&g.public_key_der.0),
             ) {
-                (Ok(a), Ok(b)) if a == b => Ok(a),
+                (Ok(a), Ok(b)) if a == b => Ok(a.with_provider(provider)),
                 (Ok(_), Ok(_)) => Err(Fail(
                     "SEC1 and SPKI encodings of the group key parse to different keys".to_owned(),
                 )),
@@ -628,20 +665,23 @@ fn wycheproof_ecdh_secp256r1_ecpoint() -> TestResult {
 fn ecdh_file(file: &'static str, parse: fn(&[u8]) -> keylife::Result<PublicKey>) -> TestResult {
     let (suite, counted) = load::<EcdhGroup>(file)?;
     assert_eq!(suite.algorithm, "ECDH");
-    let store = store()?;
-    let mut tally = Tally::new(file);
-    for g in &suite.test_groups {
-        for t in &g.tests {
-            tally.run(t.tc_id, t.result, |twins| {
-                if g.curve == "secp256r1" {
-                    ecdh_case(&store, parse, t, twins)
-                } else {
-                    Unsupported(format!("curve {}", g.curve))
-                }
-            });
+    for p in CryptoProvider::ALL {
+        let store = store(*p)?;
+        let mut tally = Tally::new(file, Some(*p));
+        for g in &suite.test_groups {
+            for t in &g.tests {
+                tally.run(t.tc_id, t.result, |twins| {
+                    if g.curve == "secp256r1" {
+                        ecdh_case(&store, parse, t, twins)
+                    } else {
+                        Unsupported(format!("curve {}", g.curve))
+                    }
+                });
+            }
         }
+        tally.finish(suite.number_of_tests, counted)?;
     }
-    tally.finish(suite.number_of_tests, counted)
+    Ok(())
 }
 
 /// Wycheproof private keys are big-endian integers, sometimes with a
@@ -761,8 +801,8 @@ fn wycheproof_hkdf_sha256() -> TestResult {
     const FILE: &str = "hkdf_sha256_test.json";
     let (suite, counted) = load::<HkdfGroup>(FILE)?;
     assert_eq!(suite.algorithm, "HKDF-SHA-256");
-    let store = store()?;
-    let mut tally = Tally::new(FILE);
+    let store = store(CryptoProvider::get_default())?;
+    let mut tally = Tally::new(FILE, None);
     for g in &suite.test_groups {
         for t in &g.tests {
             tally.run(t.tc_id, t.result, |twins| hkdf_case(&store, t, twins));
@@ -838,8 +878,8 @@ fn wycheproof_hmac_sha256() -> TestResult {
     const FILE: &str = "hmac_sha256_test.json";
     let (suite, counted) = load::<MacGroup>(FILE)?;
     assert_eq!(suite.algorithm, "HMACSHA256");
-    let store = store()?;
-    let mut tally = Tally::new(FILE);
+    let store = store(CryptoProvider::get_default())?;
+    let mut tally = Tally::new(FILE, None);
     for g in &suite.test_groups {
         for t in &g.tests {
             tally.run(t.tc_id, t.result, |twins| hmac_case(&store, g, t, twins));

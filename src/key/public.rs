@@ -4,6 +4,7 @@ use core::fmt;
 
 use crate::crypto::P256Public;
 use crate::error::Result;
+use crate::provider::CryptoProvider;
 
 /// A P-256 public key, validated (on the curve, not the identity).
 ///
@@ -21,16 +22,44 @@ use crate::error::Result;
 /// pk.verify(b"release-1.0.tar.gz", &sig)?;
 /// # Ok::<(), keylife::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct PublicKey(P256Public);
+///
+/// Verification runs on a [`CryptoProvider`]: the process default for keys
+/// parsed here, the store's for keys a store exported;
+/// [`PublicKey::with_provider`] picks another. Equality ignores it.
+#[derive(Clone)]
+pub struct PublicKey(P256Public, CryptoProvider);
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &PublicKey) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for PublicKey {}
 
 impl PublicKey {
-    pub(crate) fn from_inner(p: P256Public) -> PublicKey {
-        PublicKey(p)
+    pub(crate) fn from_inner(p: P256Public, provider: CryptoProvider) -> PublicKey {
+        PublicKey(p, provider)
+    }
+
+    fn parsed(p: P256Public) -> PublicKey {
+        PublicKey(p, CryptoProvider::get_default())
     }
 
     pub(crate) fn inner(&self) -> &P256Public {
         &self.0
+    }
+
+    /// The same key, verifying on `provider`.
+    #[must_use]
+    pub fn with_provider(self, provider: CryptoProvider) -> PublicKey {
+        PublicKey(self.0, provider)
+    }
+
+    /// The provider [`PublicKey::verify`] runs on.
+    #[must_use]
+    pub fn provider(&self) -> CryptoProvider {
+        self.1
     }
 
     /// From a SEC 1 point (uncompressed `04 || x || y` or compressed).
@@ -39,7 +68,7 @@ impl PublicKey {
     /// [`crate::ErrorKind::Malformed`] for bad encodings, points off the
     /// curve, or the point at infinity.
     pub fn from_sec1(bytes: &[u8]) -> Result<PublicKey> {
-        P256Public::from_sec1(bytes).map(PublicKey)
+        P256Public::from_sec1(bytes).map(PublicKey::parsed)
     }
 
     /// From DER SubjectPublicKeyInfo (RFC 5480).
@@ -47,7 +76,7 @@ impl PublicKey {
     /// # Errors
     /// [`crate::ErrorKind::Malformed`].
     pub fn from_spki_der(der: &[u8]) -> Result<PublicKey> {
-        P256Public::from_spki_der(der).map(PublicKey)
+        P256Public::from_spki_der(der).map(PublicKey::parsed)
     }
 
     /// From PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`).
@@ -55,7 +84,7 @@ impl PublicKey {
     /// # Errors
     /// [`crate::ErrorKind::Malformed`].
     pub fn from_spki_pem(pem: &str) -> Result<PublicKey> {
-        P256Public::from_spki_pem(pem).map(PublicKey)
+        P256Public::from_spki_pem(pem).map(PublicKey::parsed)
     }
 
     /// Uncompressed SEC 1 point (65 bytes).
@@ -86,7 +115,7 @@ impl PublicKey {
     /// [`crate::ErrorKind::AuthenticationFailed`] for any invalid or
     /// malformed signature (one opaque kind).
     pub fn verify(&self, msg: &[u8], der_signature: &[u8]) -> Result<()> {
-        self.0.verify_der(msg, der_signature)
+        self.0.verify_der(self.1, msg, der_signature)
     }
 
     /// Verifies a fixed 64-byte `r || s` signature.
@@ -94,7 +123,7 @@ impl PublicKey {
     /// # Errors
     /// As [`PublicKey::verify`].
     pub fn verify_fixed(&self, msg: &[u8], signature: &[u8]) -> Result<()> {
-        self.0.verify_fixed(msg, signature)
+        self.0.verify_fixed(self.1, msg, signature)
     }
 }
 

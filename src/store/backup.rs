@@ -289,7 +289,7 @@ impl KeyStore {
         };
         let res = (|| {
             authorize(&self.principal, op)?;
-            let opened = open_bundle(bundle, shares)?;
+            let opened = open_bundle(self.crypto_provider(), bundle, shares)?;
             let plans = self.plan(&opened.keys)?;
             self.restore_planned(opened, plans, drill, op)
         })();
@@ -464,7 +464,7 @@ fn payload_json(entries: &[(SecretBytes, String)]) -> Result<SecretBytes> {
 
 /// Parses the bundle and the shares, combines the shares, decrypts and
 /// verifies everything. Writes nothing.
-fn open_bundle(bundle: &[u8], shares: &[&str]) -> Result<Opened> {
+fn open_bundle(provider: crate::CryptoProvider, bundle: &[u8], shares: &[&str]) -> Result<Opened> {
     let parsed = parse_bundle(bundle)?;
     let info = parsed.info;
     let id = info.backup_id;
@@ -594,7 +594,7 @@ fn open_bundle(bundle: &[u8], shares: &[&str]) -> Result<Opened> {
                 )));
             }
             check_values.push((kid, v, actual));
-            let l = Loaded::new(kinfo.algorithm, m.key)
+            let l = Loaded::new(provider, kinfo.algorithm, m.key)
                 .map_err(|e| within(&format!("backup bundle: key {kid} version {v}"), e))?;
             loaded.push((v, l));
         }

@@ -100,7 +100,11 @@ impl Usage {
 }
 
 impl CellData {
-    pub(crate) fn from_stored(stored: StoredKey, revision: u64) -> Result<CellData> {
+    pub(crate) fn from_stored(
+        provider: crate::CryptoProvider,
+        stored: StoredKey,
+        revision: u64,
+    ) -> Result<CellData> {
         let StoredKey {
             generation,
             info,
@@ -118,7 +122,7 @@ impl CellData {
                     ),
                 )
             })?;
-            *slot = Some(Loaded::new(info.algorithm, m.key)?);
+            *slot = Some(Loaded::new(provider, info.algorithm, m.key)?);
         }
         let usage = info
             .versions

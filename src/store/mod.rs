@@ -37,6 +37,7 @@ use crate::key::{
     Timestamp, VersionInfo, VersionState,
 };
 use crate::principal::{Principal, Role};
+use crate::provider::CryptoProvider;
 #[cfg(feature = "hazmat")]
 use crate::secret::SecretBytes;
 
@@ -72,6 +73,11 @@ pub struct StoreOptions {
     /// Buffered use entries are written once the oldest waited this long
     /// (default 1 s), at the next operation.
     pub audit_flush_interval: Duration,
+    /// Which implementation runs AES-GCM and P-256 for this store's keys
+    /// and records (default: the process default,
+    /// [`CryptoProvider::get_default`]). Providers interoperate: stores
+    /// with different providers can share one backend.
+    pub crypto_provider: CryptoProvider,
 }
 
 /// How successful use operations (encrypt, decrypt, sign, verify, MAC,
@@ -99,6 +105,7 @@ impl Default for StoreOptions {
             audit_buffer: 256,
             audit_uses: AuditUses::Aggregate,
             audit_flush_interval: Duration::from_secs(1),
+            crypto_provider: CryptoProvider::get_default(),
         }
     }
 }
@@ -305,7 +312,7 @@ impl KeyStore {
     /// administrator or operator; [`ErrorKind::InvalidArgument`] for an
     /// inconsistent spec; storage errors.
     pub fn create<P: KeyPurpose>(&self, spec: KeySpec<P>) -> Result<Key<P, PreActive>> {
-        let material = Loaded::generate(P::PURPOSE.default_algorithm());
+        let material = Loaded::generate(self.crypto_provider(), P::PURPOSE.default_algorithm());
         self.create_with(spec, material, Origin::Generated)
     }
 
@@ -347,7 +354,11 @@ impl KeyStore {
             _ => material.len() == 32,
         };
         let loaded = if ok_len {
-            Loaded::new(alg, SecretBytes::from_slice(material))
+            Loaded::new(
+                self.crypto_provider(),
+                alg,
+                SecretBytes::from_slice(material),
+            )
         } else {
             Err(Error::invalid(format!(
                 "{} bytes is not a valid {:?} key size",
@@ -545,6 +556,13 @@ impl KeyStore {
         &self.inner.options
     }
 
+    /// The crypto provider that runs this store's keys
+    /// ([`StoreOptions::crypto_provider`]).
+    #[must_use]
+    pub fn crypto_provider(&self) -> CryptoProvider {
+        self.inner.options.crypto_provider
+    }
+
     fn for_each_key(&self, mut f: impl FnMut(KeyInfo) -> Result<()>) -> Result<()> {
         let mut after: Option<String> = None;
         loop {
@@ -644,7 +662,7 @@ impl KeyStore {
                 format!("record {rid} holds another key"),
             ));
         }
-        CellData::from_stored(stored, rec.revision)
+        CellData::from_stored(self.crypto_provider(), stored, rec.revision)
     }
 
     fn seal_key(
@@ -968,7 +986,8 @@ impl KeyStore {
                     &Ok(()),
                     why,
                 ));
-                return ops::rotate_info(info, now).map(MaterialChange::Add);
+                return ops::rotate_info(self.crypto_provider(), info, now)
+                    .map(MaterialChange::Add);
             }
             for c in &info.history[before..] {
                 let op = match c.to {

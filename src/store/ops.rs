@@ -100,9 +100,10 @@ fn open_message(
         data.processable(v)?
     };
     let aes = material.aes()?;
-    let mut buf = p.body.to_vec();
+    // Decrypt straight from the input into the output: one pass.
+    let mut buf = vec![0u8; p.body.len()];
     with_ad(p.header, aad, |ad| {
-        aes.open_in_place(&p.nonce, ad, &mut buf, &p.tag)
+        aes.open_to(&p.nonce, ad, p.body, &p.tag, &mut buf)
     })?;
     Ok(buf)
 }
@@ -215,7 +216,7 @@ impl KeyStore {
                         &Ok(()),
                         why,
                     ));
-                    return rotate_info(info, now).map(MaterialChange::Add);
+                    return rotate_info(self.crypto_provider(), info, now).map(MaterialChange::Add);
                 }
                 return Err(Error::new(
                     ErrorKind::UsageLimitExceeded,
@@ -390,11 +391,11 @@ impl KeyStore {
                 let (v, material) = data.primary()?;
                 *version = Some(v);
                 let sk = material.p256()?;
-                Ok(if fixed {
-                    sk.sign_fixed(msg).to_vec()
+                if fixed {
+                    sk.sign_fixed(msg).map(|s| s.to_vec())
                 } else {
                     sk.sign_der(msg)
-                })
+                }
             },
         )
     }
@@ -413,11 +414,11 @@ impl KeyStore {
             Use::Process,
             |data, version| {
                 for (v, m) in data.processable_versions() {
-                    let pk = m.p256()?.public_key();
+                    let sk = m.p256()?;
                     let ok = if fixed {
-                        pk.verify_fixed(msg, sig)
+                        sk.verify_fixed(msg, sig)
                     } else {
-                        pk.verify_der(msg, sig)
+                        sk.verify_der(msg, sig)
                     };
                     if ok.is_ok() {
                         *version = Some(v);
@@ -500,7 +501,7 @@ impl KeyStore {
             |data, version| {
                 let (v, material) = data.primary()?;
                 *version = Some(v);
-                let shared = material.p256()?.diffie_hellman(peer.inner());
+                let shared = material.p256()?.diffie_hellman(peer.inner())?;
                 crypto::hkdf_sha256(shared.expose_secret(), salt, info, len)
             },
         )
@@ -523,6 +524,7 @@ impl KeyStore {
                 *version = Some(v);
                 Ok(PublicKey::from_inner(
                     data.material(v)?.p256()?.public_key(),
+                    self.crypto_provider(),
                 ))
             },
         )
@@ -573,7 +575,7 @@ impl KeyStore {
                 return Err(Error::wrong_state("Rotate", info.state));
             }
             newv = info.primary_version + 1;
-            rotate_info(info, now).map(MaterialChange::Add)
+            rotate_info(self.crypto_provider(), info, now).map(MaterialChange::Add)
         })?;
         Ok(newv)
     }
@@ -658,12 +660,16 @@ fn check_owner(ct_key: &KeyId, this: &KeyId) -> Result<()> {
 }
 
 /// Adds a new primary version to `info` and returns its material.
-pub(crate) fn rotate_info(info: &mut KeyInfo, now: crate::key::Timestamp) -> Result<Loaded> {
+pub(crate) fn rotate_info(
+    provider: crate::CryptoProvider,
+    info: &mut KeyInfo,
+    now: crate::key::Timestamp,
+) -> Result<Loaded> {
     let n = info
         .primary_version
         .checked_add(1)
         .ok_or_else(|| Error::invalid("too many versions"))?;
-    let material = Loaded::generate(info.algorithm)?;
+    let material = Loaded::generate(provider, info.algorithm)?;
     info.versions.push(new_version_info(n, now));
     info.primary_version = n;
     info.last_rotated_at = Some(now);

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{AesGcmKey, P256Secret};
 use crate::error::{Error, Result};
 use crate::key::{Algorithm, KeyInfo};
+use crate::provider::CryptoProvider;
 use crate::secret::{SecretBytes, to_json_secret};
 
 /// Prepared material of one version: raw bytes (for re-sealing) plus the
@@ -25,25 +26,27 @@ pub(crate) enum Prepared {
 }
 
 impl Loaded {
-    pub(crate) fn new(alg: Algorithm, raw: SecretBytes) -> Result<Loaded> {
+    pub(crate) fn new(p: CryptoProvider, alg: Algorithm, raw: SecretBytes) -> Result<Loaded> {
         let prepared = match alg {
-            Algorithm::Aes256Gcm => Prepared::Aes(AesGcmKey::new(raw.expose_secret())?),
+            Algorithm::Aes256Gcm => {
+                Prepared::Aes(AesGcmKey::with_provider(p, raw.expose_secret())?)
+            }
             Algorithm::EcdsaP256Sha256 | Algorithm::EcdhP256 => {
-                Prepared::P256(P256Secret::from_bytes(raw.expose_secret())?)
+                Prepared::P256(P256Secret::with_provider(p, raw.expose_secret())?)
             }
             Algorithm::HmacSha256 | Algorithm::HkdfSha256 => Prepared::Raw,
         };
         Ok(Loaded { raw, prepared })
     }
 
-    pub(crate) fn generate(alg: Algorithm) -> Result<Loaded> {
+    pub(crate) fn generate(p: CryptoProvider, alg: Algorithm) -> Result<Loaded> {
         let raw = match alg {
-            Algorithm::EcdsaP256Sha256 | Algorithm::EcdhP256 => P256Secret::generate()?.to_bytes(),
+            Algorithm::EcdsaP256Sha256 | Algorithm::EcdhP256 => P256Secret::generate(p)?.to_bytes(),
             Algorithm::Aes256Gcm | Algorithm::HmacSha256 | Algorithm::HkdfSha256 => {
                 SecretBytes::random(crate::crypto::SYM_KEY_LEN)?
             }
         };
-        Loaded::new(alg, raw)
+        Loaded::new(p, alg, raw)
     }
 
     pub(crate) fn aes(&self) -> Result<&AesGcmKey> {

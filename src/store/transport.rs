@@ -316,7 +316,7 @@ impl KeyStore {
                 hpke::setup_recipient_with(sk, enc, AeadId::Aes256Gcm, TRANSPORT_INFO)?
                     .open_secret(p.header, ct)
             })?;
-            loaded(p.alg, raw)
+            loaded(self.crypto_provider(), p.alg, raw)
         })();
         self.import_loaded(spec, material)
     }
@@ -342,7 +342,11 @@ impl KeyStore {
             if inner.len() < HEADER_LEN || !crate::crypto::ct_eq(&inner[..HEADER_LEN], p.header) {
                 return Err(Error::auth());
             }
-            loaded(p.alg, SecretBytes::from_slice(&inner[HEADER_LEN..]))
+            loaded(
+                self.crypto_provider(),
+                p.alg,
+                SecretBytes::from_slice(&inner[HEADER_LEN..]),
+            )
         })();
         self.import_loaded(spec, material)
     }
@@ -455,9 +459,9 @@ fn check_material_len(alg: Algorithm, len: usize) -> Result<()> {
     }
 }
 
-fn loaded(alg: Algorithm, raw: SecretBytes) -> Result<Loaded> {
+fn loaded(p: crate::CryptoProvider, alg: Algorithm, raw: SecretBytes) -> Result<Loaded> {
     check_material_len(alg, raw.len())?;
-    Loaded::new(alg, raw)
+    Loaded::new(p, alg, raw)
 }
 
 impl<P: KeyPurpose, S: KeyState> Key<P, S> {
@@ -653,7 +657,11 @@ impl KeyStore {
             let sk = p256::SecretKey::from_pkcs8_der(der)
                 .map_err(|_| Error::malformed("not an unencrypted P-256 PKCS#8 private key"))?;
             let raw = zeroize::Zeroizing::new(sk.to_bytes());
-            loaded(alg, SecretBytes::from_slice(raw.as_slice()))
+            loaded(
+                self.crypto_provider(),
+                alg,
+                SecretBytes::from_slice(raw.as_slice()),
+            )
         })();
         self.import_loaded(spec, material)
     }

@@ -1,0 +1,179 @@
+//! Crypto providers: which implementation runs the primitives.
+//!
+//! keylife's own code — states, grants, the ciphertext format, sealing,
+//! audit — never calls a cryptographic library directly; it goes through
+//! one internal layer (`crypto.rs`) that dispatches on a [`CryptoProvider`].
+//! The pattern is rustls's `CryptoProvider`: a value chosen once per process
+//! ([`CryptoProvider::install_default`]) or per store
+//! ([`StoreOptions::crypto_provider`](crate::StoreOptions::crypto_provider)),
+//! with a pure-Rust default.
+//!
+//! | provider | feature | AES-256-GCM | ECDSA P-256 | ECDH P-256 |
+//! |---|---|---|---|---|
+//! | [`RustCrypto`](CryptoProvider::RustCrypto) (default) | — | `aes-gcm` | `p256` | `p256` |
+//! | [`AwsLc`](CryptoProvider::AwsLc) | `aws-lc` | AWS-LC (`aws-lc-rs`) | AWS-LC | AWS-LC |
+//!
+//! Both providers produce the same bytes on the wire: a ciphertext sealed
+//! under one opens under the other, a signature made by one verifies under
+//! the other, and both run the same Wycheproof suites through the public
+//! API (`tests/wycheproof.rs`, once per provider). What stays on RustCrypto
+//! in every provider: HMAC-SHA-256, HKDF, SHA-256 (`sha2` already uses the
+//! CPU's SHA extensions), AES key wrap, Argon2id, and the parsing of public
+//! keys and DER signatures — one strict parser for all providers, so a
+//! provider can never widen what keylife accepts.
+//!
+//! Unlike rustls, the set is closed: an application picks one of the
+//! providers keylife ships, and cannot plug in its own. A key manager's
+//! guarantees (constant-time operations, zeroized key schedules, validated
+//! points, the vector suites) are only as good as every implementation
+//! behind it, so each one is reviewed and tested here.
+//!
+//! Why AWS-LC and not *ring* for the accelerated provider
+//! (measurements in `benches/README.md`): both reach OpenSSL's AES-GCM
+//! throughput with the same assembly, but *ring* has no static-key ECDH —
+//! its agreement keys are ephemeral, used once — so agreement keys, HPKE
+//! recipients and key transport would have to stay on `p256`; and AWS-LC's
+//! P-256 (with its `nistz256` assembly) signs and verifies as fast as
+//! OpenSSL. AWS-LC is a C library built by `aws-lc-sys` with the `cc`
+//! crate (no CMake or Go needed on x86-64 and aarch64 Linux, macOS).
+//!
+//! ```
+//! use keylife::{CryptoProvider, KeyStore, KeySpec, Principal, StoreOptions, purpose::Aead};
+//! use keylife::backend::MemoryBackend;
+//!
+//! let mut options = StoreOptions::default();
+//! options.crypto_provider = CryptoProvider::RustCrypto;
+//! let store = KeyStore::builder(MemoryBackend::new())
+//!     .options(options)
+//!     .open(&keylife::RawKek::random()?, Principal::admin("ops"))?;
+//! let key = store.create_active(KeySpec::<Aead>::new("k"))?;
+//! assert_eq!(key.decrypt(&key.encrypt(b"m", b"")?, b"")?, b"m");
+//! assert_eq!(store.crypto_provider().name(), "rustcrypto");
+//! # Ok::<(), keylife::Error>(())
+//! ```
+
+use std::sync::OnceLock;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// An implementation of keylife's primitives. See the [module
+/// docs](crate::provider) for what each one covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CryptoProvider {
+    /// The RustCrypto crates (`aes-gcm`, `p256`): pure Rust, the default.
+    RustCrypto,
+    /// AWS-LC through `aws-lc-rs` (feature `aws-lc`): assembly AES-GCM and
+    /// P-256.
+    #[cfg(feature = "aws-lc")]
+    AwsLc,
+}
+
+static INSTALLED: OnceLock<CryptoProvider> = OnceLock::new();
+
+impl CryptoProvider {
+    /// Every provider compiled into this build, default first.
+    pub const ALL: &'static [CryptoProvider] = &[
+        CryptoProvider::RustCrypto,
+        #[cfg(feature = "aws-lc")]
+        CryptoProvider::AwsLc,
+    ];
+
+    /// Short stable name: `rustcrypto` or `aws-lc`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            CryptoProvider::RustCrypto => "rustcrypto",
+            #[cfg(feature = "aws-lc")]
+            CryptoProvider::AwsLc => "aws-lc",
+        }
+    }
+
+    /// The provider called `name` (see [`CryptoProvider::name`]).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unsupported`] for a name this build does not have
+    /// (`aws-lc` without the `aws-lc` feature); [`ErrorKind::InvalidArgument`]
+    /// for an unknown name.
+    pub fn from_name(name: &str) -> Result<CryptoProvider> {
+        if let Some(p) = CryptoProvider::ALL.iter().find(|p| p.name() == name) {
+            return Ok(*p);
+        }
+        if name == "aws-lc" {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "the aws-lc provider needs keylife built with the `aws-lc` feature",
+            ));
+        }
+        Err(Error::invalid(format!(
+            "unknown crypto provider {name:?} (known: rustcrypto, aws-lc)"
+        )))
+    }
+
+    /// Makes `self` the process default: stores opened afterwards without
+    /// an explicit [`StoreOptions::crypto_provider`](crate::StoreOptions)
+    /// use it, as do [`PublicKey`](crate::PublicKey) verification, HPKE and
+    /// backups. Like rustls, the default is set at most once per process;
+    /// installing the provider already installed is a no-op.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Conflict`] if a different provider was installed before.
+    pub fn install_default(self) -> Result<()> {
+        let got = *INSTALLED.get_or_init(|| self);
+        if got == self {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "the process's crypto provider is already {}; it cannot become {}",
+                    got.name(),
+                    self.name()
+                ),
+            ))
+        }
+    }
+
+    /// The installed process default, or [`CryptoProvider::RustCrypto`] if
+    /// none was installed (reading it does not install it).
+    #[must_use]
+    pub fn get_default() -> CryptoProvider {
+        INSTALLED
+            .get()
+            .copied()
+            .unwrap_or(CryptoProvider::RustCrypto)
+    }
+}
+
+impl Default for CryptoProvider {
+    fn default() -> CryptoProvider {
+        CryptoProvider::get_default()
+    }
+}
+
+impl core::fmt::Display for CryptoProvider {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_fail() {
+        for p in CryptoProvider::ALL {
+            assert_eq!(CryptoProvider::from_name(p.name()).ok(), Some(*p));
+        }
+        assert_eq!(
+            CryptoProvider::from_name("openssl").map_err(|e| e.kind()),
+            Err(ErrorKind::InvalidArgument)
+        );
+        #[cfg(not(feature = "aws-lc"))]
+        assert_eq!(
+            CryptoProvider::from_name("aws-lc").map_err(|e| e.kind()),
+            Err(ErrorKind::Unsupported)
+        );
+    }
+}
