@@ -14,6 +14,13 @@ mod error;
 #[cfg(feature = "ffi")]
 #[allow(unsafe_code)]
 pub mod ffi;
+/// Without the C ABI, `src/ffi` still provides the fork hook (its only
+/// other `unsafe`).
+#[cfg(not(feature = "ffi"))]
+#[allow(unsafe_code)]
+mod ffi {
+    pub(crate) mod fork;
+}
 pub mod hpke;
 pub mod kcv;
 pub mod key;

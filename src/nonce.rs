@@ -17,11 +17,13 @@
 //!   threads never read the same bytes (each pool comes from its own
 //!   `getrandom` call).
 //! - **Processes and `fork()`.** A pool records the id of the process that
-//!   filled it, and every draw compares it with [`std::process::id`]. After
+//!   filled it, and every draw compares it with the current id. After
 //!   `fork()` the child's copy of the pool carries the parent's id, so the
 //!   child's first draw discards it (zeroed) and refills from the OS: parent
 //!   and child never hand out the same bytes. Unrelated processes have
-//!   unrelated pools.
+//!   unrelated pools. The current id is cached and cleared in the child by
+//!   a `pthread_atfork` handler (`src/ffi/fork.rs`), so the comparison is
+//!   one atomic load, not a `getpid` system call.
 //!
 //! # Collision bound (SP 800-38D §8.3)
 //!
@@ -35,16 +37,19 @@
 //!
 //! # Cost and residual risk
 //!
-//! The process-id check is a `getpid` system call on glibc (no caching since
-//! glibc 2.25): about 0.1 µs on the reference machine, against 0.3 µs for a
-//! 12-byte `getrandom` call (see `benches/README.md`). Safe Rust has no
-//! cheaper sound way to notice `fork()`: every user-space marker is copied
-//! into the child with the pool. (A `pthread_atfork` child handler that bumps
-//! a generation counter would make the check one atomic load; it needs
-//! `unsafe`, which only `src/ffi` may contain.)
+//! A draw is a thread-local access, an atomic load (the cached process id)
+//! and a 12-byte copy; one `getrandom` call per 340 draws refills the pool.
+//! Before the atfork hook the process-id check was a `getpid` system call
+//! (about 0.09 µs on the reference machine, against 0.3 µs for a 12-byte
+//! `getrandom` call; see `benches/README.md`).
 //!
 //! What the check cannot see:
 //!
+//! - **Forks that skip atfork handlers.** A child made by the raw `clone` or
+//!   `fork` system call, or by glibc's `_Fork()`, keeps its parent's cached
+//!   id and would draw from the inherited pool (at most 340 nonces) under a
+//!   key version both processes use. libc's `fork()` — what `std`, Python's
+//!   `os.fork`, and C programs call — runs the handler.
 //! - **Process-id reuse.** A grandchild could inherit a pool still tagged
 //!   with a process id that has since become its own. That needs all of: a
 //!   thread forks while holding a non-empty pool and keeps encrypting; the
@@ -137,7 +142,7 @@ thread_local! {
 
 /// Fills a fresh random nonce (see the module docs for the construction).
 pub(crate) fn fill_nonce(out: &mut [u8; GCM_NONCE_LEN]) -> Result<()> {
-    fill_nonce_as(std::process::id(), out)
+    fill_nonce_as(crate::ffi::fork::current_pid(), out)
 }
 
 /// [`fill_nonce`] for a caller in process `pid` (tests pass other ids to

@@ -25,6 +25,8 @@ mod governance;
 #[cfg(feature = "hazmat")]
 mod hazmat;
 
+pub(crate) mod fork;
+
 use core::ffi::c_char;
 use core::ptr::NonNull;
 use std::cell::RefCell;

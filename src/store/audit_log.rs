@@ -110,12 +110,16 @@ impl Draft {
     /// Use operations that succeeded may be buffered; everything else is
     /// written before the call returns.
     pub(crate) fn bufferable(&self) -> bool {
+        self.outcome == Outcome::Success && Draft::bufferable_use(self.operation)
+    }
+
+    /// Operations whose successes may be buffered (and aggregated).
+    pub(crate) fn bufferable_use(op: Operation) -> bool {
         use Operation::*;
-        self.outcome == Outcome::Success
-            && matches!(
-                self.operation,
-                Encrypt | Decrypt | Rewrap | Sign | Verify | Mac | VerifyMac | Derive | Agree
-            )
+        matches!(
+            op,
+            Encrypt | Decrypt | Rewrap | Sign | Verify | Mac | VerifyMac | Derive | Agree
+        )
     }
 }
 
@@ -216,6 +220,42 @@ impl AuditLog {
         let oldest = b.first().map_or(at, |d| d.at);
         let age = u64::try_from(at.as_millis().saturating_sub(oldest.as_millis())).unwrap_or(0);
         Ok(b.len() >= limit || u128::from(age) >= max_age.as_millis())
+    }
+
+    /// Counts one more success of a use into its aggregate in the buffer.
+    /// `None` when the buffer holds no aggregate for it yet (the caller then
+    /// buffers a new entry); otherwise whether the buffer is due to flush.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn count_use(
+        &self,
+        at: Timestamp,
+        principal: &Principal,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        limit: usize,
+        max_age: core::time::Duration,
+    ) -> Result<Option<bool>> {
+        let mut b = self
+            .buffer
+            .lock()
+            .map_err(|_| Error::internal("audit buffer poisoned"))?;
+        let Some(d) = b.iter_mut().find(|d| {
+            d.operation == op
+                && d.key_id == key
+                && d.version == version
+                && d.outcome == Outcome::Success
+                && d.principal == *principal
+        }) else {
+            return Ok(None);
+        };
+        d.count += 1;
+        d.last_at = Some(at);
+        let oldest = b.first().map_or(at, |d| d.at);
+        let age = u64::try_from(at.as_millis().saturating_sub(oldest.as_millis())).unwrap_or(0);
+        Ok(Some(
+            b.len() >= limit || u128::from(age) >= max_age.as_millis(),
+        ))
     }
 
     /// Writes the buffered entries, then `drafts`, in one commit together

@@ -63,7 +63,7 @@ impl Usage {
         Usage {
             next: AtomicU64::new(persisted),
             end: AtomicU64::new(persisted),
-            pid: AtomicU32::new(std::process::id()),
+            pid: AtomicU32::new(crate::ffi::fork::current_pid()),
         }
     }
 
@@ -90,7 +90,7 @@ impl Usage {
 
     /// Reserved but not yet handed out in this process.
     pub(crate) fn unused(&self) -> u64 {
-        if self.pid.load(Ordering::Acquire) != std::process::id() {
+        if self.pid.load(Ordering::Acquire) != crate::ffi::fork::current_pid() {
             return 0;
         }
         self.end

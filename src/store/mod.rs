@@ -14,6 +14,7 @@ mod sync;
 pub(crate) mod transport;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -114,6 +115,8 @@ impl Default for StoreOptions {
 pub struct StoreBuilder {
     backend: Box<dyn Backend>,
     clock: Arc<dyn Clock>,
+    /// Whether `clock` is the system clock (not replaced by `clock()`).
+    system_clock: bool,
     sinks: Vec<Arc<dyn AuditSink>>,
     options: StoreOptions,
 }
@@ -123,6 +126,7 @@ impl StoreBuilder {
     #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> StoreBuilder {
         self.clock = Arc::new(clock);
+        self.system_clock = false;
         self
     }
 
@@ -149,7 +153,7 @@ impl StoreBuilder {
     /// [`ErrorKind::Integrity`] for a damaged header; storage errors.
     pub fn open(self, kek: &dyn KekProvider, principal: Principal) -> Result<KeyStore> {
         let (sealer, kek) = seal::open(&*self.backend, kek)?;
-        let sync = sync::Sync::new(&*self.backend)?;
+        let sync = sync::Sync::new(&*self.backend, self.system_clock)?;
         let log = AuditLog::open(&*self.backend, &sealer)?;
         let inner = Arc::new(StoreInner {
             seen: Mutex::new(HashMap::new()),
@@ -159,6 +163,7 @@ impl StoreBuilder {
             sealer: RwLock::new(Arc::new(sealer)),
             kek: Mutex::new(kek),
             clock: self.clock,
+            has_sinks: AtomicBool::new(!self.sinks.is_empty()),
             sinks: RwLock::new(self.sinks),
             cells: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
@@ -181,6 +186,8 @@ pub(crate) struct StoreInner {
     kek: Mutex<Kek>,
     clock: Arc<dyn Clock>,
     sinks: RwLock<Vec<Arc<dyn AuditSink>>>,
+    /// Whether `sinks` is non-empty (read without the lock on every use).
+    has_sinks: AtomicBool,
     cells: Mutex<HashMap<KeyId, Weak<KeyCell>>>,
     /// Recently loaded or created cells, kept alive (bounded).
     recent: Mutex<HashMap<KeyId, Arc<KeyCell>>>,
@@ -232,6 +239,7 @@ impl KeyStore {
         StoreBuilder {
             backend: Box::new(backend),
             clock: Arc::new(SystemClock),
+            system_clock: true,
             sinks: Vec::new(),
             options: StoreOptions::default(),
         }
@@ -275,6 +283,7 @@ impl KeyStore {
     pub fn with_audit_sink(self, sink: Arc<dyn AuditSink>) -> KeyStore {
         if let Ok(mut g) = self.inner.sinks.write() {
             g.push(sink);
+            self.inner.has_sinks.store(true, Ordering::Release);
         }
         self
     }
@@ -944,10 +953,11 @@ impl KeyStore {
 
     /// As [`KeyStore::prepare`], with the time already read.
     pub(crate) fn prepare_at(&self, cell: &KeyCell, now: Timestamp) -> Result<()> {
-        let epoch = self
-            .inner
-            .sync
-            .current_epoch(&*self.inner.backend, self.inner.options.refresh_interval)?;
+        let epoch = self.inner.sync.current_epoch(
+            &*self.inner.backend,
+            self.inner.options.refresh_interval,
+            now.as_millis(),
+        )?;
         if cell.epoch() != epoch {
             let fresh_rev = self
                 .inner
@@ -1094,7 +1104,7 @@ impl KeyStore {
                                 use std::sync::atomic::Ordering::Release;
                                 u.next.store(start, Release);
                                 u.end.store(end, Release);
-                                u.pid.store(std::process::id(), Release);
+                                u.pid.store(crate::ffi::fork::current_pid(), Release);
                             }
                         }
                     }
@@ -1204,6 +1214,29 @@ impl KeyStore {
         version: Option<u32>,
         res: Result<()>,
     ) -> Result<()> {
+        // The hot path: another success of a use already in this window's
+        // aggregate only bumps its count (no entry built, nothing cloned).
+        let o = &self.inner.options;
+        if res.is_ok()
+            && o.audit_uses == AuditUses::Aggregate
+            && o.audit_buffer > 1
+            && !self.inner.has_sinks.load(Ordering::Acquire)
+            && Draft::bufferable_use(op)
+            && let Some(flush) = self.inner.log.count_use(
+                at,
+                &self.principal,
+                op,
+                key,
+                version,
+                o.audit_buffer,
+                o.audit_flush_interval,
+            )?
+        {
+            if flush {
+                self.flush_audit()?;
+            }
+            return Ok(());
+        }
         self.record_draft(Self::draft_at(
             at,
             &self.principal,
@@ -1303,6 +1336,9 @@ impl KeyStore {
     }
 
     fn dispatch(&self, drafts: &[Draft]) -> Result<()> {
+        if !self.inner.has_sinks.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let sinks = self
             .inner
             .sinks

@@ -151,7 +151,7 @@ impl KeyStore {
     ) -> Result<Vec<u8>> {
         let mut version = None;
         let now = self.now();
-        let pid = std::process::id();
+        let pid = crate::ffi::fork::current_pid();
         let res = (|| {
             authorize(&self.principal, Operation::Encrypt)?;
             loop {
