@@ -27,4 +27,4 @@ mkdir -p "corpus/$target"
 # cargo-fuzz needs nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP lets
 # the stable compiler accept them.
 RUSTC_BOOTSTRAP=1 exec cargo fuzz run "$target" "corpus/$target" -- \
-  -max_total_time="$seconds" -rss_limit_mb=4096 "$@"
+  -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1 "$@"

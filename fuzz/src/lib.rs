@@ -5,4 +5,6 @@
 //! and replays the committed corpus (`fuzz/corpus/<target>/`) through the
 //! same functions, so `cargo test` catches regressions without libFuzzer.
 
+pub mod formats;
+pub mod storage;
 pub mod targets;

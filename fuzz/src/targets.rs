@@ -55,7 +55,7 @@ fn masked(finding: &str) -> bool {
     .any(|m| m == finding)
 }
 
-fn must<T>(r: keylife::Result<T>, what: &str) -> T {
+pub fn must<T>(r: keylife::Result<T>, what: &str) -> T {
     match r {
         Ok(v) => v,
         Err(e) => panic!("{what}: {e}"),
