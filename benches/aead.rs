@@ -1,6 +1,6 @@
 //! AES-256-GCM through a store handle, beside the raw `aes-gcm` call with a
 //! counter nonce, in the same run: each keylife result reads as a ratio to
-//! its `raw_aes_gcm` twin (`scripts/bench.sh` prints the table).
+//! its `raw_*` twin (`scripts/bench.sh` prints the table).
 //!
 //! What keylife adds on top of the raw call: authorization, the live-state
 //! check, the invocation count (SP 800-38D §8.3), a fresh random nonce, the
@@ -8,9 +8,13 @@
 //! allocates its output as keylife does (`Aead::encrypt` returns a `Vec`).
 //!
 //! Groups:
-//! - `aead_encrypt/{raw_aes_gcm,keylife}/<bytes>` and the same for
-//!   `aead_decrypt`, at 64 B, 1 KiB, 16 KiB, 1 MiB (`Throughput::Bytes`);
-//! - `aead_encrypt_64/raw_aes_gcm_inplace`: the floor (no allocation, no
+//! - `aead_encrypt/<function>/<bytes>` and the same for `aead_decrypt`, at
+//!   64 B, 1 KiB, 16 KiB, 1 MiB (`Throughput::Bytes`), where `<function>`
+//!   is `raw_rustcrypto` (`aes-gcm`), `keylife_rustcrypto` (a store on the
+//!   default provider) and, with `--features aws-lc`, `raw_aws-lc`
+//!   (`aws-lc-rs` `LessSafeKey`) and `keylife_aws-lc`; each `keylife_X` reads
+//!   as a ratio to its `raw_X`;
+//! - `aead_encrypt_64/raw_rustcrypto_inplace`: the floor (no allocation, no
 //!   nonce generation) for the small-message analysis;
 //! - `nonce_source/*`: what a fresh nonce used to cost (one `getrandom`
 //!   call) and what a `getpid` costs, for the report.
@@ -25,8 +29,10 @@ use std::time::Duration;
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Payload};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use keylife::backend::MemoryBackend;
 use keylife::purpose::Aead as AeadPurpose;
-use keylife::{KeySpec, KeyStore, Principal};
+use keylife::state::Active;
+use keylife::{CryptoProvider, Kek, Key, KeySpec, KeyStore, Principal, RawKek, StoreOptions};
 
 const SIZES: [usize; 4] = [64, 1024, 16 * 1024, 1024 * 1024];
 /// Caller associated data, the same on both sides.
@@ -47,18 +53,63 @@ fn counter_nonce(n: &mut u64) -> [u8; 12] {
     nonce
 }
 
-fn encrypt(c: &mut Criterion) {
-    let store = KeyStore::in_memory(Principal::admin("bench")).unwrap();
+/// A store on `provider`, with one active AEAD key.
+fn keylife_key(provider: CryptoProvider) -> (KeyStore, Key<AeadPurpose, Active>) {
+    let mut options = StoreOptions::default();
+    options.crypto_provider = provider;
+    let store = KeyStore::builder(MemoryBackend::new())
+        .options(options)
+        .open(
+            &RawKek::new(Kek::generate().unwrap()),
+            Principal::admin("bench"),
+        )
+        .unwrap();
     let key = store
         .create_active(KeySpec::<AeadPurpose>::new("bench-aead"))
         .unwrap();
+    (store, key)
+}
+
+/// The raw AWS-LC call, as `raw_rustcrypto` does it: allocate the output,
+/// copy the message in, seal in place, append the tag.
+#[cfg(feature = "aws-lc")]
+fn aws_lc_key() -> aws_lc_rs::aead::LessSafeKey {
+    use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).unwrap();
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).unwrap())
+}
+
+#[cfg(feature = "aws-lc")]
+fn aws_lc_seal(key: &aws_lc_rs::aead::LessSafeKey, nonce: [u8; 12], pt: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::aead::{Aad, Nonce};
+    let mut out = Vec::with_capacity(pt.len() + 16);
+    out.extend_from_slice(pt);
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(AAD),
+            &mut out,
+        )
+        .unwrap();
+    out.extend_from_slice(tag.as_ref());
+    out
+}
+
+fn encrypt(c: &mut Criterion) {
     let raw = raw_key();
+    #[cfg(feature = "aws-lc")]
+    let raw_lc = aws_lc_key();
+    let keys: Vec<_> = CryptoProvider::ALL
+        .iter()
+        .map(|p| (*p, keylife_key(*p)))
+        .collect();
     let mut g = c.benchmark_group("aead_encrypt");
     for size in SIZES {
         let pt = vec![0x5au8; size];
         g.throughput(Throughput::Bytes(size as u64));
         let mut ctr = 0u64;
-        g.bench_with_input(BenchmarkId::new("raw_aes_gcm", size), &pt, |b, pt| {
+        g.bench_with_input(BenchmarkId::new("raw_rustcrypto", size), &pt, |b, pt| {
             b.iter(|| {
                 let nonce = counter_nonce(&mut ctr);
                 raw.encrypt(
@@ -71,9 +122,16 @@ fn encrypt(c: &mut Criterion) {
                 .unwrap()
             });
         });
-        g.bench_with_input(BenchmarkId::new("keylife", size), &pt, |b, pt| {
-            b.iter(|| key.encrypt(black_box(pt), AAD).unwrap());
+        #[cfg(feature = "aws-lc")]
+        g.bench_with_input(BenchmarkId::new("raw_aws-lc", size), &pt, |b, pt| {
+            b.iter(|| aws_lc_seal(&raw_lc, counter_nonce(&mut ctr), black_box(pt)));
         });
+        for (p, (_, key)) in &keys {
+            let id = BenchmarkId::new(format!("keylife_{p}"), size);
+            g.bench_with_input(id, &pt, |b, pt| {
+                b.iter(|| key.encrypt(black_box(pt), AAD).unwrap());
+            });
+        }
     }
     g.finish();
 
@@ -82,7 +140,7 @@ fn encrypt(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(64));
     let mut buf = [0x5au8; 64];
     let mut ctr = 0u64;
-    g.bench_function("raw_aes_gcm_inplace", |b| {
+    g.bench_function("raw_rustcrypto_inplace", |b| {
         b.iter(|| {
             let nonce = counter_nonce(&mut ctr);
             raw.encrypt_inout_detached((&nonce).into(), AAD, black_box(&mut buf[..]).into())
@@ -93,11 +151,13 @@ fn encrypt(c: &mut Criterion) {
 }
 
 fn decrypt(c: &mut Criterion) {
-    let store = KeyStore::in_memory(Principal::admin("bench")).unwrap();
-    let key = store
-        .create_active(KeySpec::<AeadPurpose>::new("bench-aead"))
-        .unwrap();
     let raw = raw_key();
+    #[cfg(feature = "aws-lc")]
+    let raw_lc = aws_lc_key();
+    let keys: Vec<_> = CryptoProvider::ALL
+        .iter()
+        .map(|p| (*p, keylife_key(*p)))
+        .collect();
     let mut g = c.benchmark_group("aead_decrypt");
     for size in SIZES {
         let pt = vec![0x5au8; size];
@@ -106,22 +166,50 @@ fn decrypt(c: &mut Criterion) {
         let raw_ct = raw
             .encrypt((&nonce).into(), Payload { msg: &pt, aad: AAD })
             .unwrap();
-        g.bench_with_input(BenchmarkId::new("raw_aes_gcm", size), &raw_ct, |b, ct| {
-            b.iter(|| {
-                raw.decrypt(
-                    (&nonce).into(),
-                    Payload {
-                        msg: black_box(ct),
-                        aad: AAD,
-                    },
-                )
-                .unwrap()
+        g.bench_with_input(
+            BenchmarkId::new("raw_rustcrypto", size),
+            &raw_ct,
+            |b, ct| {
+                b.iter(|| {
+                    raw.decrypt(
+                        (&nonce).into(),
+                        Payload {
+                            msg: black_box(ct),
+                            aad: AAD,
+                        },
+                    )
+                    .unwrap()
+                });
+            },
+        );
+        #[cfg(feature = "aws-lc")]
+        {
+            use aws_lc_rs::aead::{Aad, Nonce};
+            let ct = aws_lc_seal(&raw_lc, nonce, &pt);
+            g.bench_with_input(BenchmarkId::new("raw_aws-lc", size), &ct, |b, ct| {
+                b.iter(|| {
+                    // As the RustCrypto side: a fresh output buffer.
+                    let mut out = black_box(ct).clone();
+                    let n = raw_lc
+                        .open_in_place(
+                            Nonce::assume_unique_for_key(nonce),
+                            Aad::from(AAD),
+                            &mut out,
+                        )
+                        .unwrap()
+                        .len();
+                    out.truncate(n);
+                    out
+                });
             });
-        });
-        let ct = key.encrypt(&pt, AAD).unwrap();
-        g.bench_with_input(BenchmarkId::new("keylife", size), &ct, |b, ct| {
-            b.iter(|| store.decrypt(black_box(ct), AAD).unwrap());
-        });
+        }
+        for (p, (store, key)) in &keys {
+            let ct = key.encrypt(&pt, AAD).unwrap();
+            let id = BenchmarkId::new(format!("keylife_{p}"), size);
+            g.bench_with_input(id, &ct, |b, ct| {
+                b.iter(|| store.decrypt(black_box(ct), AAD).unwrap());
+            });
+        }
     }
     g.finish();
 }

@@ -29,19 +29,25 @@ def fmt(ns):
     if ns >= 1e3: return f"{ns/1e3:.2f} µs"
     return f"{ns:.0f} ns"
 
-print("| group | size | baseline | baseline time | keylife / other | time | ratio |")
+print("| group | size | keylife / other | time | baseline | baseline time | ratio |")
 print("|---|---|---|---|---|---|---|")
-for (group, param), fns in sorted(res.items(), key=lambda kv: (kv[0][0], int(kv[0][1]) if kv[0][1].isdigit() else 0)):
-    base = next((f for f in sorted(fns) if f.startswith("raw_") and not f.endswith("_inplace")), None)
-    base = base or ("no_sink" if "no_sink" in fns else None)
+def order(kv):
+    (group, param), _ = kv
+    return (group, int(param) if param.isdigit() else 0)
+for (group, param), fns in sorted(res.items(), key=order):
     for f, ns in sorted(fns.items()):
-        if f == base:
+        if f.startswith("raw_") or f == "no_sink":
             continue
-        if base:
+        # keylife_<provider> pairs with raw_<provider>; sinks with no_sink.
+        base = "raw_" + f[len("keylife_"):] if f.startswith("keylife_") else "no_sink"
+        if base in fns:
             b = fns[base]
-            print(f"| {group} | {param} | {base} | {fmt(b)} | {f} | {fmt(ns)} | {ns/b:.2f}× |")
+            print(f"| {group} | {param} | {f} | {fmt(ns)} | {base} | {fmt(b)} | {ns/b:.2f}× |")
         else:
-            print(f"| {group} | {param} | | | {f} | {fmt(ns)} | |")
+            print(f"| {group} | {param} | {f} | {fmt(ns)} | | | |")
+    for f in sorted(fns):
+        if f.startswith("raw_") and f.endswith("_inplace"):
+            print(f"| {group} | {param} | {f} | {fmt(fns[f])} | | | |")
 PY
 }
 
@@ -53,9 +59,9 @@ fi
 if [ $# -ge 1 ]; then
   bench=$1
   shift
-  cargo bench --bench "$bench" -- "$@"
+  cargo bench --features aws-lc --bench "$bench" -- "$@"
 else
-  cargo bench --bench aead --bench primitives --bench lifecycle
+  cargo bench --features aws-lc --bench aead --bench primitives --bench lifecycle
 fi
 
 echo
@@ -64,5 +70,6 @@ table
 echo
 echo "## OpenSSL on this machine"
 openssl version
-openssl speed -seconds 2 -evp aes-256-gcm 2>/dev/null | tail -2
-openssl speed -seconds 2 ecdsap256 2>/dev/null | tail -2
+openssl speed -seconds 3 -bytes 16384 -evp aes-256-gcm 2>/dev/null | tail -2
+openssl speed -seconds 3 -bytes 1048576 -evp aes-256-gcm 2>/dev/null | tail -2
+openssl speed -seconds 3 ecdsap256 2>/dev/null | tail -2

@@ -89,6 +89,42 @@ impl AesGcmKey {
         }
     }
 
+    /// Encrypts `pt` into `out` (same length) and returns the tag: one
+    /// pass, no copy of the plaintext first.
+    pub(crate) fn seal_to(
+        &self,
+        nonce: &[u8; GCM_NONCE_LEN],
+        aad: &[u8],
+        pt: &[u8],
+        out: &mut [u8],
+    ) -> Result<[u8; GCM_TAG_LEN]> {
+        let too_long = || Error::invalid("message or associated data too long for AES-GCM");
+        match self {
+            AesGcmKey::RustCrypto(k) => {
+                let io = aes_gcm::aead::inout::InOutBuf::new(pt, out)
+                    .map_err(|_| Error::internal("AES-GCM output length mismatch"))?;
+                k.encrypt_inout_detached(nonce.into(), aad, io)
+                    .map(Into::into)
+                    .map_err(|_| too_long())
+            }
+            #[cfg(feature = "aws-lc")]
+            AesGcmKey::AwsLc(k) => {
+                use aws_lc_rs::aead::{Aad, Nonce};
+                let mut tag = [0u8; GCM_TAG_LEN];
+                k.seal_out_of_place_scatter(
+                    Nonce::assume_unique_for_key(*nonce),
+                    Aad::from(aad),
+                    pt,
+                    out,
+                    &[],
+                    &mut tag,
+                )
+                .map_err(|_| too_long())?;
+                Ok(tag)
+            }
+        }
+    }
+
     /// Decrypts `buf` in place after verifying `tag`. On failure `buf` is
     /// zeroed, so no unauthenticated plaintext escapes.
     pub(crate) fn open_in_place(
@@ -105,13 +141,9 @@ impl AesGcmKey {
             #[cfg(feature = "aws-lc")]
             AesGcmKey::AwsLc(k) => {
                 use aws_lc_rs::aead::{Aad, Nonce};
-                // `open_in_place` wants the tag after the ciphertext;
-                // decrypting out of place from a copy avoids growing `buf`.
-                let ct = buf.to_vec();
-                k.open_separate_gather(
+                k.open_in_place_separate_tag(
                     Nonce::assume_unique_for_key(*nonce),
                     Aad::from(aad),
-                    &ct,
                     tag,
                     buf,
                 )

@@ -43,8 +43,15 @@ fn check_use(info: &KeyInfo, purpose: Purpose, u: Use, op: Operation) -> Result<
 /// AEAD associated data: the fixed-length header, then the caller's data.
 /// Small inputs are assembled on the stack (no allocation per message).
 fn with_ad<R>(header: &[u8], aad: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    const SMALL: usize = 64;
     const STACK: usize = 256;
-    if aad.len() <= STACK {
+    if aad.len() <= SMALL {
+        // The common case, with less of the buffer to zero.
+        let mut buf = [0u8; HEADER_LEN + SMALL];
+        buf[..HEADER_LEN].copy_from_slice(header);
+        buf[HEADER_LEN..HEADER_LEN + aad.len()].copy_from_slice(aad);
+        f(&buf[..HEADER_LEN + aad.len()])
+    } else if aad.len() <= STACK {
         let mut buf = [0u8; HEADER_LEN + STACK];
         buf[..HEADER_LEN].copy_from_slice(header);
         buf[HEADER_LEN..HEADER_LEN + aad.len()].copy_from_slice(aad);
@@ -68,9 +75,10 @@ pub(crate) fn seal_message(
     crate::nonce::fill_nonce_as(pid, &mut nonce)?;
     let mut out = Vec::with_capacity(OVERHEAD + pt.len());
     ciphertext::write_header(&mut out, id, version, &nonce);
-    out.extend_from_slice(pt);
+    // Encrypt straight from the input into the output: one pass.
+    out.resize(HEADER_LEN + pt.len(), 0);
     let (header, body) = out.split_at_mut(HEADER_LEN);
-    let tag = with_ad(header, aad, |ad| aes.seal_in_place(&nonce, ad, body))?;
+    let tag = with_ad(header, aad, |ad| aes.seal_to(&nonce, ad, pt, body))?;
     out.extend_from_slice(&tag);
     Ok(out)
 }
