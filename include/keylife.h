@@ -742,6 +742,34 @@ kl_result kl_store_rotate_kek(const kl_store *store,
 kl_result kl_store_kek_rotation_pending(const kl_store *store, uint32_t *out_pending);
 
 /**
+ * Makes the crypto provider called `name` the process default: `"rustcrypto"`
+ * (RustCrypto, pure Rust, the default) or `"aws-lc"` (AWS-LC's assembly
+ * AES-GCM and P-256; libraries built with the `aws-lc` feature). Stores
+ * opened afterwards run on it; stores already open keep theirs. Providers
+ * interoperate: ciphertexts and signatures of one are accepted by the
+ * other. Call it once, before opening stores; installing the provider that
+ * is already installed succeeds.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_UNSUPPORTED` for `"aws-lc"` in a
+ * build without it; `KL_ERR_INVALID_ARGUMENT` for an unknown name;
+ * `KL_ERR_CONFLICT` when another provider was installed before.
+ */
+kl_result kl_crypto_provider_install(const char *name);
+
+/**
+ * The name of the process's default crypto provider (`"rustcrypto"` unless
+ * `kl_crypto_provider_install` installed another). A static string: do not
+ * free it. Thread-safe.
+ */
+const char *kl_crypto_provider_default(void);
+
+/**
+ * The name of the crypto provider `store` runs on, or NULL for a NULL
+ * `store`. A static string: do not free it.
+ */
+const char *kl_store_crypto_provider(const kl_store *store);
+
+/**
  * Creates a key of `purpose` (a `KL_PURPOSE_*` value) named `name`, with
  * fresh material, in state PreActive (activate it with `kl_key_activate`).
  * Same as `kl_key_create_ex(store, purpose, name, "", 0, out)`.

@@ -814,6 +814,8 @@ fn null_for_every_pointer_argument() {
 
     // Stores.
     let mut so: *mut kl_store = null_mut();
+    fails!(NP, kl_crypto_provider_install(null()));
+    assert!(kl_store_crypto_provider(null()).is_null());
     fails!(NP, kl_store_open_memory(null(), 1, &mut so));
     fails!(NP, kl_store_open_memory(name, 1, null_mut()));
     fails!(
@@ -1102,6 +1104,39 @@ fn null_for_every_pointer_argument() {
     fails!(NP, kl_key_agree(agr.0, p, pl, m, ml, m, ml, 32, null_mut()));
     assert_eq!(last_error(), "null pointer: out is NULL");
     let _ = n;
+}
+
+#[test]
+fn crypto_provider_selection() {
+    // (The names' text is checked from C, in tests/c/test_abi.c.)
+    let default = kl_crypto_provider_default();
+    assert!(!default.is_null());
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_crypto_provider_install(c"openssl".as_ptr())
+    );
+    assert!(
+        last_error().contains("unknown crypto provider"),
+        "{}",
+        last_error()
+    );
+    #[cfg(not(feature = "aws-lc"))]
+    fails!(
+        KL_ERR_UNSUPPORTED,
+        kl_crypto_provider_install(c"aws-lc".as_ptr())
+    );
+    // Installing the default explicitly succeeds, and again; another
+    // provider afterwards is a conflict.
+    assert_eq!(kl_crypto_provider_install(c"rustcrypto".as_ptr()), KL_OK);
+    assert_eq!(kl_crypto_provider_install(c"rustcrypto".as_ptr()), KL_OK);
+    #[cfg(feature = "aws-lc")]
+    fails!(
+        KL_ERR_CONFLICT,
+        kl_crypto_provider_install(c"aws-lc".as_ptr())
+    );
+    assert_eq!(kl_crypto_provider_default(), default);
+    let s = store();
+    assert_eq!(kl_store_crypto_provider(s.0), default);
 }
 
 #[test]

@@ -456,3 +456,52 @@ pub extern "C" fn kl_store_kek_rotation_pending(
         Ok(())
     })
 }
+
+fn provider_name(p: crate::CryptoProvider) -> *const c_char {
+    // NUL-terminated copies of `CryptoProvider::name`, static for C.
+    let s: &'static core::ffi::CStr = match p {
+        crate::CryptoProvider::RustCrypto => c"rustcrypto",
+        #[cfg(feature = "aws-lc")]
+        crate::CryptoProvider::AwsLc => c"aws-lc",
+    };
+    s.as_ptr()
+}
+
+/// Makes the crypto provider called `name` the process default: `"rustcrypto"`
+/// (RustCrypto, pure Rust, the default) or `"aws-lc"` (AWS-LC's assembly
+/// AES-GCM and P-256; libraries built with the `aws-lc` feature). Stores
+/// opened afterwards run on it; stores already open keep theirs. Providers
+/// interoperate: ciphertexts and signatures of one are accepted by the
+/// other. Call it once, before opening stores; installing the provider that
+/// is already installed succeeds.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_UNSUPPORTED` for `"aws-lc"` in a
+/// build without it; `KL_ERR_INVALID_ARGUMENT` for an unknown name;
+/// `KL_ERR_CONFLICT` when another provider was installed before.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_crypto_provider_install(name: *const c_char) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, `name` is NULL or a NUL-terminated string.
+        let name = unsafe { try_str(name, "name")? };
+        crate::CryptoProvider::from_name(name)?.install_default()
+    })
+}
+
+/// The name of the process's default crypto provider (`"rustcrypto"` unless
+/// `kl_crypto_provider_install` installed another). A static string: do not
+/// free it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_crypto_provider_default() -> *const c_char {
+    provider_name(crate::CryptoProvider::get_default())
+}
+
+/// The name of the crypto provider `store` runs on, or NULL for a NULL
+/// `store`. A static string: do not free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_crypto_provider(store: *const kl_store) -> *const c_char {
+    // SAFETY: per the contract, `store` is NULL or a live handle.
+    match unsafe { try_ref(store, "store") } {
+        Ok(s) => provider_name(s.store.crypto_provider()),
+        Err(_) => core::ptr::null(),
+    }
+}

@@ -37,6 +37,11 @@ static void test_version(void) {
     CHECK(strcmp(kl_result_str(KL_OK), "ok") == 0);
     CHECK(strcmp(kl_result_str(KL_ERR_WRONG_STATE), "wrong key state") == 0);
     CHECK(strcmp(kl_result_str(12345), "unknown result code") == 0);
+    CHECK(strcmp(kl_crypto_provider_default(), "rustcrypto") == 0);
+    CHECK(kl_crypto_provider_install("openssl") == KL_ERR_INVALID_ARGUMENT);
+    CHECK(kl_crypto_provider_install(NULL) == KL_ERR_NULL_POINTER);
+    CHECK(kl_crypto_provider_install("rustcrypto") == KL_OK);
+    CHECK(strcmp(kl_crypto_provider_default(), "rustcrypto") == 0);
 }
 
 static void test_aead_lifecycle(const kl_store *store) {
@@ -193,6 +198,8 @@ static void test_buffers_and_nulls(const kl_store *store) {
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_store_open_memory("x", 77, &s));
     CHECK(s == NULL);
     kl_key *none = NULL;
+    CHECK(strcmp(kl_store_crypto_provider(store), kl_crypto_provider_default()) == 0);
+    CHECK(kl_store_crypto_provider(NULL) == NULL);
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_create(store, 0, "k", &none));
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_create(store, 6, "k", &none));
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_create(store, KL_PURPOSE_AEAD, "", &none));

@@ -71,6 +71,25 @@ def library_version() -> str:
     return lib.kl_version().decode()
 
 
+def install_crypto_provider(name: str) -> None:
+    """Makes the crypto provider ``name`` the process default: ``"rustcrypto"``
+    (pure Rust, the default) or ``"aws-lc"`` (AWS-LC's assembly AES-GCM and
+    P-256, in libraries built with the ``aws-lc`` feature). Stores opened
+    afterwards run on it. Call it once, before opening stores; installing the
+    installed provider again is a no-op.
+
+    Raises ``UnsupportedError`` for ``"aws-lc"`` in a library built without
+    it, ``InvalidArgumentError`` for an unknown name, ``ConflictError`` when
+    another provider was installed before.
+    """
+    check(lib.kl_crypto_provider_install(_s(name)))
+
+
+def default_crypto_provider() -> str:
+    """The name of the process's default crypto provider."""
+    return lib.kl_crypto_provider_default().decode()
+
+
 class Purpose(enum.IntEnum):
     AEAD = _ffi.KL_PURPOSE_AEAD
     SIGNING = _ffi.KL_PURPOSE_SIGNING
@@ -405,6 +424,11 @@ class Store(Managed):
             size=4096, text=True,
         )
         return json.loads(raw)
+
+    @property
+    def crypto_provider(self) -> str:
+        """The name of the crypto provider this store runs on."""
+        return lib.kl_store_crypto_provider(self._handle).decode()
 
     def maintenance(self) -> int:
         """Applies due date-driven transitions; returns how many keys changed."""
