@@ -38,14 +38,15 @@
 //! crate (no CMake or Go needed on x86-64 and aarch64 Linux, macOS).
 //!
 //! ```
-//! use keylife::{CryptoProvider, KeyStore, KeySpec, Principal, StoreOptions, purpose::Aead};
+//! use keylife::{CryptoProvider, Kek, KeyStore, KeySpec, Principal, RawKek, StoreOptions};
+//! use keylife::purpose::Aead;
 //! use keylife::backend::MemoryBackend;
 //!
 //! let mut options = StoreOptions::default();
 //! options.crypto_provider = CryptoProvider::RustCrypto;
 //! let store = KeyStore::builder(MemoryBackend::new())
 //!     .options(options)
-//!     .open(&keylife::RawKek::random()?, Principal::admin("ops"))?;
+//!     .open(&RawKek::new(Kek::generate()?), Principal::admin("ops"))?;
 //! let key = store.create_active(KeySpec::<Aead>::new("k"))?;
 //! assert_eq!(key.decrypt(&key.encrypt(b"m", b"")?, b"")?, b"m");
 //! assert_eq!(store.crypto_provider().name(), "rustcrypto");
