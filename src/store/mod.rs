@@ -633,6 +633,15 @@ impl KeyStore {
     /// The shared cell for `id`, loading it if no handle holds it, with
     /// due date-driven transitions applied.
     pub(crate) fn cell(&self, id: &KeyId) -> Result<Arc<KeyCell>> {
+        let cell = self.lookup_cell(id)?;
+        self.prepare(&cell)?;
+        Ok(cell)
+    }
+
+    /// [`KeyStore::cell`] without applying dates and other processes'
+    /// changes: for callers that prepare the cell themselves next (each
+    /// use does), so a use reads the clock once.
+    pub(crate) fn lookup_cell(&self, id: &KeyId) -> Result<Arc<KeyCell>> {
         let cell = match self.live_cell(id) {
             Some(c) => c,
             None => {
@@ -651,7 +660,6 @@ impl KeyStore {
                 }
             }
         };
-        self.prepare(&cell)?;
         Ok(cell)
     }
 

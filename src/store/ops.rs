@@ -296,7 +296,8 @@ impl KeyStore {
                 return Err(e);
             }
         };
-        let cell = match self.cell(&info.key_id) {
+        // `op_decrypt` prepares the cell (dates, other processes) itself.
+        let cell = match self.lookup_cell(&info.key_id) {
             Ok(c) => c,
             Err(e) => {
                 self.audit(
