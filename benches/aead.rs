@@ -54,7 +54,7 @@ fn counter_nonce(n: &mut u64) -> [u8; 12] {
 }
 
 /// A store on `provider`, with one active AEAD key.
-fn keylife_key(provider: CryptoProvider) -> (KeyStore, Key<AeadPurpose, Active>) {
+fn keylife_key(provider: CryptoProvider) -> StoreKey {
     let mut options = StoreOptions::default();
     options.crypto_provider = provider;
     let store = KeyStore::builder(MemoryBackend::new())
@@ -96,14 +96,38 @@ fn aws_lc_seal(key: &aws_lc_rs::aead::LessSafeKey, nonce: [u8; 12], pt: &[u8]) -
     out
 }
 
-fn encrypt(c: &mut Criterion) {
-    let raw = raw_key();
+/// Raw keys on each side, and a keylife key on each provider.
+struct Fixture {
+    raw: Aes256Gcm,
     #[cfg(feature = "aws-lc")]
-    let raw_lc = aws_lc_key();
-    let keys: Vec<_> = CryptoProvider::ALL
-        .iter()
-        .map(|p| (*p, keylife_key(*p)))
-        .collect();
+    raw_lc: aws_lc_rs::aead::LessSafeKey,
+    keys: Vec<(CryptoProvider, StoreKey)>,
+}
+
+/// A store and its active AEAD key.
+type StoreKey = (KeyStore, Key<AeadPurpose, Active>);
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            raw: raw_key(),
+            #[cfg(feature = "aws-lc")]
+            raw_lc: aws_lc_key(),
+            keys: CryptoProvider::ALL
+                .iter()
+                .map(|p| (*p, keylife_key(*p)))
+                .collect(),
+        }
+    }
+}
+
+fn encrypt(c: &mut Criterion) {
+    let Fixture {
+        raw,
+        #[cfg(feature = "aws-lc")]
+        raw_lc,
+        keys,
+    } = Fixture::new();
     let mut g = c.benchmark_group("aead_encrypt");
     for size in SIZES {
         let pt = vec![0x5au8; size];
@@ -151,13 +175,12 @@ fn encrypt(c: &mut Criterion) {
 }
 
 fn decrypt(c: &mut Criterion) {
-    let raw = raw_key();
-    #[cfg(feature = "aws-lc")]
-    let raw_lc = aws_lc_key();
-    let keys: Vec<_> = CryptoProvider::ALL
-        .iter()
-        .map(|p| (*p, keylife_key(*p)))
-        .collect();
+    let Fixture {
+        raw,
+        #[cfg(feature = "aws-lc")]
+        raw_lc,
+        keys,
+    } = Fixture::new();
     let mut g = c.benchmark_group("aead_decrypt");
     for size in SIZES {
         let pt = vec![0x5au8; size];
