@@ -3,7 +3,9 @@
     cargo build --release
     KEYLIFE_LIB=target/release/libkeylife.so python bindings/python/bench.py
 
-(`KEYLIFE_LIB` defaults to target/release/libkeylife.so of this checkout.)
+(`KEYLIFE_LIB` defaults to target/release/libkeylife.so of this checkout.
+`KEYLIFE_CRYPTO_PROVIDER=aws-lc` runs keylife on AWS-LC, in a library built
+with `cargo build --release --features aws-lc`.)
 Needs `cryptography`; compiles a small C loop with `cc` (gcc/clang) when one
 is installed, for the cost of the same call without Python.
 
@@ -53,6 +55,7 @@ except ImportError:  # pragma: no cover - the benchmark needs it
     sys.exit("bench.py needs `cryptography` (pip install cryptography)")
 
 SIZES = (64, 16 * 1024)
+PROVIDER = os.environ.get("KEYLIFE_CRYPTO_PROVIDER", "rustcrypto")
 REPEATS = int(os.environ.get("BENCH_REPEATS", "15"))
 TARGET_SECONDS = float(os.environ.get("BENCH_SECONDS", "0.1"))  # per repeat
 
@@ -88,6 +91,7 @@ int main(int argc, char **argv) {
     size_t len = (size_t)atol(argv[1]);
     int repeats = atoi(argv[2]);
     kl_store *s = NULL; kl_key *k = NULL;
+    if (argc > 3 && kl_crypto_provider_install(argv[3])) return 3;
     if (kl_store_open_memory("bench", KL_ROLE_ADMINISTRATOR, &s) || kl_key_create(s, KL_PURPOSE_AEAD, "bench", &k) || kl_key_activate(k)) return 1;
     unsigned char *pt = calloc(len ? len : 1, 1), *ct = malloc(len + KL_CIPHERTEXT_OVERHEAD);
     double best = 1e9, runs[64]; int r;
@@ -179,7 +183,8 @@ def c_loop(lib_path: Path) -> dict[int, tuple[float, float]] | None:
         )
         out = {}
         for size in SIZES:
-            res = subprocess.run([str(exe), str(size), str(REPEATS)], check=True, capture_output=True, text=True)
+            res = subprocess.run([str(exe), str(size), str(REPEATS), PROVIDER],
+                                 check=True, capture_output=True, text=True)
             best, median = (float(x) for x in res.stdout.split())
             out[size] = (best, median)
         return out
@@ -208,7 +213,9 @@ def main() -> None:
     lib_path = Path(_ffi.LIBRARY_PATH)
     if "release" not in str(lib_path):
         print(f"warning: {lib_path} does not look like a release build", file=sys.stderr)
+    keylife.install_crypto_provider(PROVIDER)
     store = keylife.Store.memory("bench")
+    assert store.crypto_provider == PROVIDER
     key = store.create(keylife.Purpose.AEAD, "bench")
     key.activate()
     aes = AESGCM(os.urandom(32))
@@ -262,7 +269,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         layer = {size: python_layer(key, size, Path(d)) for size in SIZES}
 
-    print(f"commit {git_commit()}; library {lib_path}")
+    print(f"commit {git_commit()}; library {lib_path}; crypto provider {PROVIDER}")
     print(f"Python {platform.python_version()}, cryptography {CRYPTOGRAPHY_VERSION}, "
           f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs".rstrip())
     print(f"best (median) of {REPEATS} repeats of ~{TARGET_SECONDS} s\n")
