@@ -16,6 +16,8 @@
 //!   as a ratio to its `raw_X`;
 //! - `aead_encrypt_64/raw_rustcrypto_inplace`: the floor (no allocation, no
 //!   nonce generation) for the small-message analysis;
+//! - `c_abi_encrypt_64/{rust_api,c_abi_into}`: the C ABI's call overhead
+//!   (`kl_key_encrypt_into` called from Rust as C would, default features);
 //! - `nonce_source/*`: what a fresh nonce used to cost (one `getrandom`
 //!   call) and what a `getpid` costs, for the report.
 
@@ -237,6 +239,55 @@ fn decrypt(c: &mut Criterion) {
     g.finish();
 }
 
+/// The C ABI's cost: the same 64-byte encryption through `Key::encrypt`
+/// (allocates its output) and through `kl_key_encrypt_into` (the C hot
+/// path, caller buffer), called from Rust as a C caller would.
+#[cfg(feature = "ffi")]
+fn c_abi(c: &mut Criterion) {
+    use keylife::ffi::{
+        KL_OK, KL_PURPOSE_AEAD, KL_ROLE_ADMINISTRATOR, kl_key, kl_key_activate, kl_key_create,
+        kl_key_encrypt_into, kl_key_free, kl_store, kl_store_free, kl_store_open_memory,
+    };
+    let mut store: *mut kl_store = std::ptr::null_mut();
+    let mut key: *mut kl_key = std::ptr::null_mut();
+    assert_eq!(
+        kl_store_open_memory(c"bench".as_ptr(), KL_ROLE_ADMINISTRATOR, &mut store),
+        KL_OK
+    );
+    assert_eq!(
+        kl_key_create(store, KL_PURPOSE_AEAD, c"bench-aead".as_ptr(), &mut key),
+        KL_OK
+    );
+    assert_eq!(kl_key_activate(key), KL_OK);
+    let (_store, rust_key) = keylife_key(CryptoProvider::RustCrypto);
+    let pt = [0x5au8; 64];
+    let mut out = vec![0u8; 64 + keylife::ffi::KL_CIPHERTEXT_OVERHEAD];
+    let mut g = c.benchmark_group("c_abi_encrypt_64");
+    g.throughput(Throughput::Bytes(64));
+    g.bench_function("rust_api", |b| {
+        b.iter(|| rust_key.encrypt(black_box(&pt), AAD).unwrap());
+    });
+    g.bench_function("c_abi_into", |b| {
+        b.iter(|| {
+            let r = kl_key_encrypt_into(
+                key,
+                black_box(pt.as_ptr()),
+                pt.len(),
+                AAD.as_ptr(),
+                AAD.len(),
+                out.as_mut_ptr(),
+            );
+            assert_eq!(r, KL_OK);
+        });
+    });
+    g.finish();
+    kl_key_free(key);
+    kl_store_free(store);
+}
+
+#[cfg(not(feature = "ffi"))]
+fn c_abi(_: &mut Criterion) {}
+
 fn nonce_source(c: &mut Criterion) {
     let mut g = c.benchmark_group("nonce_source");
     g.bench_function("getrandom_12", |b| {
@@ -260,6 +311,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = encrypt, decrypt, nonce_source
+    targets = encrypt, decrypt, c_abi, nonce_source
 }
 criterion_main!(benches);
