@@ -43,7 +43,9 @@ fn ciphertexts_open_under_the_other_provider() {
         panic!("the key is active");
     };
     for len in [0usize, 1, 64, 1024, 16 * 1024, (1 << 20) + 3] {
-        let msg: Vec<u8> = (0..len).map(|i| u8::try_from(i * 31 % 251).unwrap()).collect();
+        let msg: Vec<u8> = (0..len)
+            .map(|i| u8::try_from(i * 31 % 251).unwrap())
+            .collect();
         let from_rc = key.encrypt(&msg, b"ctx").unwrap();
         let from_lc = other.encrypt(&msg, b"ctx").unwrap();
         assert_eq!(lc.decrypt(&from_rc, b"ctx").unwrap(), msg, "len {len}");
