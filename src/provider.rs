@@ -22,6 +22,12 @@
 //! keys and DER signatures — one strict parser for all providers, so a
 //! provider can never widen what keylife accepts.
 //!
+//! Key material: each provider holds its own expanded form of a key version
+//! (the RustCrypto key schedule, zeroized on drop by the crates' `zeroize`
+//! feature; AWS-LC's `EVP_AEAD_CTX` and `EVP_PKEY`, whose memory AWS-LC's
+//! `OPENSSL_free` cleanses before freeing). The raw bytes stay in keylife's
+//! zeroizing buffers either way.
+//!
 //! Unlike rustls, the set is closed: an application picks one of the
 //! providers keylife ships, and cannot plug in its own. A key manager's
 //! guarantees (constant-time operations, zeroized key schedules, validated
