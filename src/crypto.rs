@@ -1,9 +1,9 @@
 //! The raw primitives, wrapped once.
 //!
 //! Everything above this module talks to these functions and types, never to
-//! the RustCrypto crates directly, so that an accelerated provider can later
-//! be slotted in behind the same surface. Nothing here knows about states,
-//! stores or principals.
+//! a cryptographic crate directly. AES-256-GCM and P-256 dispatch on a
+//! [`CryptoProvider`] (see `provider.rs`); the rest is RustCrypto for every
+//! provider. Nothing here knows about states, stores or principals.
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{AeadInOut, KeyInit};
@@ -534,5 +534,52 @@ pub(crate) fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
             ErrorKind::InvalidArgument,
             format!("{what} must be {want} bytes, got {got}"),
         ))
+    }
+}
+
+#[cfg(test)]
+// A test fails by panicking; `expect` says where.
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// Every provider's four AES-GCM entry points agree with each other and
+    /// with every other provider, and a failed open leaves zeros.
+    #[test]
+    fn aes_gcm_entry_points_agree_across_providers() {
+        let key = [9u8; 32];
+        let nonce = [3u8; GCM_NONCE_LEN];
+        let pt: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let mut sealed = Vec::new();
+        for p in CryptoProvider::ALL {
+            let k = AesGcmKey::with_provider(*p, &key).expect("key");
+            let mut a = pt.clone();
+            let tag_a = k.seal_in_place(&nonce, b"ad", &mut a).expect("seal");
+            let mut b = vec![0u8; pt.len()];
+            let tag_b = k.seal_to(&nonce, b"ad", &pt, &mut b).expect("seal_to");
+            assert_eq!((&a, tag_a), (&b, tag_b));
+            sealed.push((a, tag_a));
+        }
+        // Same key, nonce and input: the same bytes from every provider.
+        assert!(sealed.windows(2).all(|w| w[0] == w[1]));
+        let (ct, tag) = &sealed[0];
+        for p in CryptoProvider::ALL {
+            let k = AesGcmKey::with_provider(*p, &key).expect("key");
+            let mut a = ct.clone();
+            k.open_in_place(&nonce, b"ad", &mut a, tag).expect("open");
+            let mut b = vec![0u8; ct.len()];
+            k.open_to(&nonce, b"ad", ct, tag, &mut b).expect("open_to");
+            assert_eq!((&a, &b), (&pt, &pt));
+            let mut c = ct.clone();
+            assert!(k.open_in_place(&nonce, b"AD", &mut c, tag).is_err());
+            assert!(c.iter().all(|x| *x == 0));
+            let mut d = vec![0xAAu8; ct.len()];
+            assert!(k.open_to(&nonce, b"AD", ct, tag, &mut d).is_err());
+            assert!(d.iter().all(|x| *x == 0));
+            // Mismatched lengths are refused, not truncated.
+            let mut short = vec![0u8; ct.len() - 1];
+            assert!(k.open_to(&nonce, b"ad", ct, tag, &mut short).is_err());
+            assert!(k.seal_to(&nonce, b"ad", &pt, &mut short).is_err());
+        }
     }
 }
