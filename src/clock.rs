@@ -23,9 +23,12 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        // u64 arithmetic (not `as_millis`'s u128): read on every use.
+        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+            d.as_secs()
+                .saturating_mul(1000)
+                .saturating_add(u64::from(d.subsec_millis()))
+        });
         Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
     }
 }
@@ -64,5 +67,23 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn millis(t: SystemTime) -> i64 {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    #[test]
+    fn system_clock_reads_unix_milliseconds() {
+        let before = millis(SystemTime::now());
+        let now = SystemClock.now().as_millis();
+        let after = millis(SystemTime::now());
+        assert!(before <= now && now <= after, "{before} <= {now} <= {after}");
     }
 }
