@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target for a given time on the stable toolchain.
 #
-#   bash scripts/fuzz.sh <ciphertext|public_key|lifecycle> <seconds> [libFuzzer options...]
+#   bash scripts/fuzz.sh <target> <seconds> [libFuzzer options...]
+#
+# Targets (fuzz/Cargo.toml): ciphertext, public_key, lifecycle,
+# sealed_record, store_file, store_sqlite, policy, jwk, pkcs8,
+# wrapped_key, backup. libFuzzer's final statistics (executions, exec/s)
+# are printed at the end (-print_final_stats=1).
 #
 # New interesting inputs go to fuzz/corpus/<target>/ (commit a minimized
 # few: `cargo fuzz cmin <target>`); crashes to fuzz/artifacts/<target>/.
@@ -12,7 +17,7 @@ cd "$(dirname "$0")/../fuzz"
 
 if [ $# -lt 2 ]; then
   echo "usage: $0 <target> <seconds> [libFuzzer options...]" >&2
-  echo "targets: $(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v keylife-fuzz | tr '\n' ' ')" >&2
+  echo "targets: $(awk '/^\[\[bin\]\]/ {b = 1; next} b && /^name = / {gsub(/"/, "", $3); printf "%s ", $3; b = 0}' Cargo.toml)" >&2
   exit 2
 fi
 target=$1

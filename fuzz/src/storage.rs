@@ -353,11 +353,13 @@ pub fn sealed_record(data: &[u8]) {
     }
     let header_same = same("store/header");
     for k in out.loaded.iter().chain(&out.decrypted) {
-        let rid = ids
+        let Some(rid) = ids
             .iter()
             .find(|id| key_of(&f.known, id) == Some(*k))
             .cloned()
-            .unwrap_or_default();
+        else {
+            panic!("key {k} has no record in the fixture");
+        };
         assert!(
             header_same || rolled_back("store/header"),
             "key {k} usable under a modified store header"
@@ -522,11 +524,13 @@ pub fn store_file(data: &[u8]) {
     // With a fixed checksum: a key whose record value changed is unusable.
     if let (Some(orig), Some(now)) = (file_records(&f.bytes), file_records(&bytes)) {
         for k in out.loaded.iter().chain(&out.decrypted) {
-            let rid = orig
+            let Some(rid) = orig
                 .keys()
                 .find(|id| key_of(&f.known, id) == Some(*k))
                 .cloned()
-                .unwrap_or_default();
+            else {
+                panic!("key {k} has no record in the fixture file");
+            };
             assert!(
                 orig.get(&rid) == now.get(&rid),
                 "key {k} usable from a modified record {rid}"
@@ -601,6 +605,35 @@ pub fn store_sqlite(data: &[u8]) {
     if unmodified {
         assert_all_works(&out, &f.known, "store_sqlite");
     }
+}
+
+/// The record ids the `store_file` target's own reader finds in the
+/// unmodified fixture file, and how many name a known key (the oracle
+/// for edits under a fixed checksum depends on both).
+pub fn store_file_records() -> (Vec<String>, usize) {
+    let f = FILE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        Arc::clone(slot.get_or_insert_with(|| {
+            Arc::new(file_fixture("file", |p| FileBackend::open(p), |_| {}))
+        }))
+    });
+    let ids: Vec<String> = file_records(&f.bytes)
+        .map(|r| r.into_keys().collect())
+        .unwrap_or_default();
+    let keys = ids
+        .iter()
+        .filter(|id| key_of(&f.known, id).is_some())
+        .count();
+    (ids, keys)
+}
+
+/// The `sealed_record` fixture's record ids that name a known key.
+pub fn sealed_record_key_records() -> usize {
+    let f = record_fixture();
+    f.records
+        .iter()
+        .filter(|(id, _)| key_of(&f.known, id).is_some())
+        .count()
 }
 
 /// The unmodified fixture file's length (for seeds).
