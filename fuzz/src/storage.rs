@@ -407,6 +407,23 @@ fn scratch() -> PathBuf {
     } else {
         std::env::temp_dir()
     };
+    // Directories of processes that are gone (fuzzers and test runs
+    // end without a chance to clean up) are removed first.
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("keylife-fuzz-"))
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != std::process::id()
+                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     let dir = base.join(format!("keylife-fuzz-{}", std::process::id()));
     io(std::fs::create_dir_all(&dir), "scratch dir");
     dir
