@@ -316,3 +316,25 @@ fn regression_encrypt_under_compromised_primary_version() {
         0x00, 0x00, 0x05, 0x01,
     ]);
 }
+
+/// Oracle fix (sealed_record campaign at `0523384`, input
+/// `35 00 41 94 6b f1 09`): a tab appended to the store header — JSON,
+/// not itself sealed — made the target report "key usable under a
+/// modified store header". The header means the same, so the store rightly
+/// opens; the targets now compare headers by meaning (`header_meaning`).
+/// White space around and inside the header must not stop the store.
+#[test]
+fn regression_store_header_formatting_is_not_a_modification() {
+    let ids = storage::sealed_record_ids();
+    let header = ids
+        .iter()
+        .position(|i| i == "store/header")
+        .unwrap_or_else(|| panic!("no header in {ids:?}"));
+    let sel = u8::try_from(header).unwrap_or_else(|e| panic!("{e}"));
+    for ws in [b'\t', b' ', b'\n'] {
+        // Edit kind 4 appends the value byte.
+        storage::sealed_record(&[sel, 0, 4, 4, 0, 0, ws]);
+    }
+    // Kind 3 inserts at the front.
+    storage::sealed_record(&[sel, 0, 4, 3, 0, 0, b' ']);
+}
