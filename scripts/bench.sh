@@ -13,6 +13,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# glibc's allocator adapts its mmap and trim thresholds as a process runs, so
+# whether a fresh 1 MiB output buffer costs 256 page faults (~0.2 ms, more
+# than a 1 MiB AES-GCM on AWS-LC) depends on which benchmark ran before:
+# raw and keylife sides moved by up to 1.6x between runs. Fixed thresholds
+# keep large buffers on the heap, so the figures measure the work, not the
+# allocator's history. Applies to both sides alike.
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=134217728}"
+
 table() {
   python3 - <<'PY'
 import json, pathlib, collections

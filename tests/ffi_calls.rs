@@ -2662,6 +2662,24 @@ fn encrypt_into_and_decrypt_into_interoperate_with_the_buffer_calls() {
     ));
     // Too short to be a ciphertext.
     assert_eq!(decrypt_into(&k, &out[..49], b""), Err(KL_ERR_MALFORMED));
+    // The output may overlap the inputs (in place, or the associated data
+    // inside the output): the call encrypts into its own memory first.
+    for aad_inside in [false, true] {
+        let msg = b"in-place message";
+        let n = msg.len();
+        let mut buf = vec![0u8; n + KL_CIPHERTEXT_OVERHEAD];
+        buf[..n].copy_from_slice(msg);
+        let p = buf.as_mut_ptr();
+        let (aad, aad_len) = if aad_inside {
+            (p.wrapping_add(n + 4).cast_const(), 3)
+        } else {
+            (null(), 0)
+        };
+        let aad_bytes = buf[n + 4..n + 7].to_vec();
+        ok!(kl_key_encrypt_into(k.0, p.cast_const(), n, aad, aad_len, p));
+        let ctx: &[u8] = if aad_inside { &aad_bytes } else { b"" };
+        assert_eq!(decrypt(&k, &buf, ctx).as_deref(), Ok(&msg[..]));
+    }
     // State and purpose are checked as by the buffer calls.
     let signer = key(&s, KL_PURPOSE_SIGNING, true);
     assert_eq!(encrypt_into(&signer, b"m", b""), Err(KL_ERR_WRONG_PURPOSE));

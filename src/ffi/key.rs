@@ -870,12 +870,22 @@ pub extern "C" fn kl_key_encrypt_into(
                 try_bytes(aad, aad_len, "aad")?,
             )
         };
-        let out = exact_out(out, pt.len().checked_add(KL_CIPHERTEXT_OVERHEAD))?;
-        let ct = key.with(|k| match aead(k, "encrypt")? {
-            AnyKey::Active(t) => t.encrypt(pt, aad),
+        let mut out = exact_out(out, pt.len().checked_add(KL_CIPHERTEXT_OVERHEAD))?;
+        if out.overlaps(pt) || out.overlaps(aad) {
+            // Encrypt into the library's memory first, then copy.
+            let ct = key.with(|k| match aead(k, "encrypt")? {
+                AnyKey::Active(t) => t.encrypt(pt, aad),
+                other => Err(wrong_state("encrypt", other.state())),
+            })?;
+            return out.fill(&ct);
+        }
+        // SAFETY: `out` is valid for `len` bytes of writes (the contract)
+        // and overlaps neither input (checked just above).
+        let dst = unsafe { out.as_mut_slice() };
+        key.with(|k| match aead(k, "encrypt")? {
+            AnyKey::Active(t) => t.encrypt_to(pt, aad, dst),
             other => Err(wrong_state("encrypt", other.state())),
-        })?;
-        out.fill(&ct)
+        })
     })
 }
 
@@ -894,6 +904,23 @@ fn exact_out(out: *mut u8, len: Option<usize>) -> Result<ExactOut> {
 }
 
 impl ExactOut {
+    /// Whether the output's bytes share memory with `input`.
+    fn overlaps(&self, input: &[u8]) -> bool {
+        let (o, i) = (self.ptr.as_ptr() as usize, input.as_ptr() as usize);
+        !input.is_empty() && self.len != 0 && o < i + input.len() && i < o + self.len
+    }
+
+    /// The output as a slice.
+    ///
+    /// # Safety
+    /// `ptr` is valid for `len` bytes of writes (the `*_into` contract),
+    /// and nothing else reads or writes those bytes while the slice lives
+    /// (the caller checked that no input overlaps them).
+    unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as the function's contract.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
     fn fill(self, data: &[u8]) -> Result<()> {
         if data.len() != self.len {
             return Err(Error::new(

@@ -119,15 +119,14 @@ pub(crate) fn parse(ct: &[u8]) -> Result<Parsed<'_>> {
 }
 
 /// Writes a header into `out[..HEADER_LEN]`.
-pub(crate) fn write_header(
-    out: &mut Vec<u8>,
-    id: &KeyId,
-    version: u32,
-    nonce: &[u8; GCM_NONCE_LEN],
-) {
-    out.push(FORMAT_VERSION);
-    out.push(Algorithm::Aes256Gcm as u8);
-    out.extend_from_slice(id.as_bytes());
-    out.extend_from_slice(&version.to_be_bytes());
-    out.extend_from_slice(nonce);
+pub(crate) fn header(id: &KeyId, version: u32, nonce: &[u8; GCM_NONCE_LEN]) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    let (fixed, rest) = h.split_at_mut(2);
+    fixed.copy_from_slice(&[FORMAT_VERSION, Algorithm::Aes256Gcm as u8]);
+    let (kid, rest) = rest.split_at_mut(id.as_bytes().len());
+    kid.copy_from_slice(id.as_bytes());
+    let (ver, n) = rest.split_at_mut(4);
+    ver.copy_from_slice(&version.to_be_bytes());
+    n.copy_from_slice(nonce);
+    h
 }

@@ -484,6 +484,31 @@ impl Key<Aead, Active> {
         self.store.op_encrypt(&self.cell, plaintext, aad)
     }
 
+    /// [`Key::encrypt`] into a buffer the caller owns — exactly
+    /// `plaintext.len() + CIPHERTEXT_OVERHEAD` bytes — without allocating:
+    /// for bulk data and reused buffers. `out` is left untouched on error.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+    /// use keylife::key::CIPHERTEXT_OVERHEAD;
+    /// # let store = KeyStore::in_memory(Principal::admin("doc"))?;
+    /// # let key = store.create_active(KeySpec::<Aead>::new("k"))?;
+    /// let mut out = vec![0u8; 5 + CIPHERTEXT_OVERHEAD];
+    /// key.encrypt_to(b"hello", b"ctx", &mut out)?;
+    /// assert_eq!(key.decrypt(&out, b"ctx")?, b"hello");
+    /// let mut short = [0u8; 8];
+    /// assert_eq!(key.encrypt_to(b"hello", b"ctx", &mut short).unwrap_err().kind(),
+    ///            keylife::ErrorKind::InvalidArgument);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::InvalidArgument`] for an output of another
+    /// length; as [`Key::encrypt`].
+    pub fn encrypt_to(&self, plaintext: &[u8], aad: &[u8], out: &mut [u8]) -> Result<()> {
+        self.store.op_encrypt_to(&self.cell, plaintext, aad, out)
+    }
+
     /// Re-encrypts a ciphertext of this key under the primary version,
     /// without returning the plaintext.
     ///

@@ -71,16 +71,41 @@ pub(crate) fn seal_message(
     aad: &[u8],
     pid: u32,
 ) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; OVERHEAD + pt.len()];
+    seal_message_to(aes, id, version, pt, aad, pid, &mut out)?;
+    Ok(out)
+}
+
+/// [`seal_message`] into `out`, which must be `OVERHEAD + pt.len()` bytes.
+/// Encrypts straight from the input into the output (one pass); `out` is
+/// only written once nothing can fail any more.
+pub(crate) fn seal_message_to(
+    aes: &AesGcmKey,
+    id: &KeyId,
+    version: u32,
+    pt: &[u8],
+    aad: &[u8],
+    pid: u32,
+    out: &mut [u8],
+) -> Result<()> {
+    if Some(out.len()) != pt.len().checked_add(OVERHEAD) {
+        return Err(Error::invalid(format!(
+            "the ciphertext of {} bytes is {} bytes; the output has {}",
+            pt.len(),
+            pt.len().saturating_add(OVERHEAD),
+            out.len()
+        )));
+    }
     let mut nonce = [0u8; GCM_NONCE_LEN];
     crate::nonce::fill_nonce_as(pid, &mut nonce)?;
-    let mut out = Vec::with_capacity(OVERHEAD + pt.len());
-    ciphertext::write_header(&mut out, id, version, &nonce);
-    // Encrypt straight from the input into the output: one pass.
-    out.resize(HEADER_LEN + pt.len(), 0);
-    let (header, body) = out.split_at_mut(HEADER_LEN);
-    let tag = with_ad(header, aad, |ad| aes.seal_to(&nonce, ad, pt, body))?;
-    out.extend_from_slice(&tag);
-    Ok(out)
+    let header = ciphertext::header(id, version, &nonce);
+    let (head, rest) = out.split_at_mut(HEADER_LEN);
+    let (body, tag_out) = rest.split_at_mut(pt.len());
+    // AES-GCM checks lengths before it writes anything.
+    let tag = with_ad(&header, aad, |ad| aes.seal_to(&nonce, ad, pt, body))?;
+    head.copy_from_slice(&header);
+    tag_out.copy_from_slice(&tag);
+    Ok(())
 }
 
 fn open_message(
@@ -148,15 +173,36 @@ impl KeyStore {
         })
     }
 
+    pub(crate) fn op_encrypt_to(
+        &self,
+        cell: &KeyCell,
+        pt: &[u8],
+        aad: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        if Some(out.len()) != pt.len().checked_add(OVERHEAD) {
+            // Refused before an invocation is counted.
+            return Err(Error::invalid(format!(
+                "the ciphertext of {} bytes is {} bytes; the output has {}",
+                pt.len(),
+                pt.len().saturating_add(OVERHEAD),
+                out.len()
+            )));
+        }
+        self.with_invocation(cell, |aes, v, pid| {
+            seal_message_to(aes, &cell.id, v, pt, aad, pid, out)
+        })
+    }
+
     /// Runs one AES-GCM encryption with the primary version: the common
     /// checks, then one invocation taken from the reserved block (reserving
     /// a new block, or rotating at the limit, first when needed), then `f`
     /// with the version's key and number; one audit event.
-    fn with_invocation(
+    fn with_invocation<R>(
         &self,
         cell: &KeyCell,
-        f: impl FnOnce(&AesGcmKey, u32, u32) -> Result<Vec<u8>>,
-    ) -> Result<Vec<u8>> {
+        f: impl FnOnce(&AesGcmKey, u32, u32) -> Result<R>,
+    ) -> Result<R> {
         let mut version = None;
         let now = self.now();
         let pid = crate::ffi::fork::current_pid();
