@@ -411,3 +411,53 @@ fn aggregated_uses_are_written_after_the_flush_interval() {
     k.encrypt(b"m", b"").unwrap();
     assert!(entry_ids(&f).len() > before);
 }
+
+#[test]
+fn uses_counted_from_many_threads_are_exact_and_precede_later_changes() {
+    // Each thread counts into its own shard of the aggregate buffer; every
+    // commit merges them. 8 threads x 500 encryptions, a small buffer so
+    // flushes race with counting, then a state change.
+    let mut o = StoreOptions::default();
+    o.audit_buffer = 7;
+    let f = Fixture::with_options(o);
+    let k = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
+    let m = f.store.create_active(KeySpec::<Aead>::new("m")).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let key = if t % 2 == 0 { &k } else { &m };
+            s.spawn(move || {
+                for _ in 0..500 {
+                    key.encrypt(b"x", b"").unwrap();
+                }
+            });
+        }
+    });
+    let k = k.deactivate("done").unwrap();
+    let entries = f.store.audit_entries().unwrap();
+    let uses = |id| {
+        entries
+            .iter()
+            .filter(|e| {
+                e.operation == Operation::Encrypt
+                    && e.outcome == Outcome::Success
+                    && e.key_id == Some(id)
+            })
+            .map(|e| e.count)
+            .sum::<u64>()
+    };
+    assert_eq!(uses(k.id()), 2000);
+    assert_eq!(uses(m.id()), 2000);
+    // Every use entry of `k` comes before its deactivation.
+    let deactivated = entries
+        .iter()
+        .position(|e| e.operation == Operation::Deactivate && e.key_id == Some(k.id()))
+        .unwrap();
+    assert!(
+        entries[deactivated..]
+            .iter()
+            .all(|e| !(e.operation == Operation::Encrypt
+                && e.outcome == Outcome::Success
+                && e.key_id == Some(k.id())))
+    );
+    f.store.verify_audit().unwrap();
+}

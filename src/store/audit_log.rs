@@ -26,6 +26,7 @@
 //! never a state change, a refusal or a failure.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -139,6 +140,31 @@ struct HeadState {
 pub(crate) struct AuditLog {
     head: Mutex<HeadState>,
     buffer: Mutex<Vec<Draft>>,
+    /// Aggregated successful uses, one shard per group of threads, so
+    /// threads counting uses do not contend on one lock and one cache line
+    /// (`count_use`). Merged into `buffer` by every commit.
+    shards: [Shard; SHARDS],
+    /// Entries in the shards (approximate between merges: a flush trigger).
+    pending: AtomicUsize,
+    /// Earliest `at` in the shards, in milliseconds (`i64::MAX`: none).
+    oldest: AtomicI64,
+}
+
+const SHARDS: usize = 16;
+
+/// One lock per cache line pair (no false sharing between shards).
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<Vec<Draft>>);
+
+/// The shard of the calling thread: threads take shards round-robin.
+fn my_shard() -> usize {
+    use std::sync::atomic::AtomicUsize as Counter;
+    static NEXT: Counter = Counter::new(0);
+    thread_local! {
+        static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    MINE.try_with(|m| *m).unwrap_or(0)
 }
 
 fn entry_id(seq: u64) -> String {
@@ -183,10 +209,12 @@ impl AuditLog {
         Ok(AuditLog {
             head: Mutex::new(read_head(backend, sealer)?),
             buffer: Mutex::new(Vec::new()),
+            shards: Default::default(),
+            pending: AtomicUsize::new(0),
+            oldest: AtomicI64::new(i64::MAX),
         })
     }
 
-    /// Buffers a use entry; returns true when the buffer reached `limit`.
     /// Buffers a successful use. With `aggregate`, a use of the same
     /// principal, operation, key and version as a buffered one only counts.
     /// Returns true when the buffer should be written: `limit` entries, or
@@ -222,9 +250,10 @@ impl AuditLog {
         Ok(b.len() >= limit || u128::from(age) >= max_age.as_millis())
     }
 
-    /// Counts one more success of a use into its aggregate in the buffer.
-    /// `None` when the buffer holds no aggregate for it yet (the caller then
-    /// buffers a new entry); otherwise whether the buffer is due to flush.
+    /// Counts one more success of a use into its aggregate in the calling
+    /// thread's shard (creating the aggregate on the window's first use).
+    /// Returns whether the buffers are due to be written: `limit` entries
+    /// in all, or the oldest waited `max_age`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn count_use(
         &self,
@@ -235,27 +264,79 @@ impl AuditLog {
         version: Option<u32>,
         limit: usize,
         max_age: core::time::Duration,
-    ) -> Result<Option<bool>> {
-        let mut b = self
-            .buffer
+    ) -> Result<bool> {
+        let shard = self
+            .shards
+            .get(my_shard())
+            .ok_or_else(|| Error::internal("audit shard index"))?;
+        let mut b = shard
+            .0
             .lock()
             .map_err(|_| Error::internal("audit buffer poisoned"))?;
-        let Some(d) = b.iter_mut().find(|d| {
+        let found = b.iter_mut().find(|d| {
             d.operation == op
                 && d.key_id == key
                 && d.version == version
-                && d.outcome == Outcome::Success
                 && d.principal == *principal
-        }) else {
-            return Ok(None);
-        };
-        d.count += 1;
-        d.last_at = Some(at);
-        let oldest = b.first().map_or(at, |d| d.at);
-        let age = u64::try_from(at.as_millis().saturating_sub(oldest.as_millis())).unwrap_or(0);
-        Ok(Some(
-            b.len() >= limit || u128::from(age) >= max_age.as_millis(),
-        ))
+        });
+        match found {
+            Some(d) => {
+                d.count += 1;
+                d.last_at = Some(at);
+            }
+            None => {
+                b.push(Draft {
+                    at,
+                    principal: principal.clone(),
+                    operation: op,
+                    key_id: key,
+                    version,
+                    outcome: Outcome::Success,
+                    error: None,
+                    reason: None,
+                    generation: None,
+                    count: 1,
+                    last_at: None,
+                });
+                self.pending.fetch_add(1, Ordering::AcqRel);
+                // Under the shard lock, so a merge's rescan sees it.
+                self.oldest.fetch_min(at.as_millis(), Ordering::AcqRel);
+            }
+        }
+        drop(b);
+        let oldest = self.oldest.load(Ordering::Acquire).min(at.as_millis());
+        let age = u64::try_from(at.as_millis().saturating_sub(oldest)).unwrap_or(0);
+        Ok(self.pending.load(Ordering::Acquire) >= limit || u128::from(age) >= max_age.as_millis())
+    }
+
+    /// Moves every shard's aggregates into `buffer` (the caller holds its
+    /// lock), oldest first.
+    fn merge_shards(&self, buffer: &mut Vec<Draft>) -> Result<()> {
+        let before = buffer.len();
+        for shard in &self.shards {
+            let mut b = shard
+                .0
+                .lock()
+                .map_err(|_| Error::internal("audit buffer poisoned"))?;
+            self.pending.fetch_sub(b.len(), Ordering::AcqRel);
+            buffer.append(&mut b);
+        }
+        // Entries pushed after their shard was drained set `oldest` again
+        // after this reset, or are found by the rescan below.
+        self.oldest.store(i64::MAX, Ordering::Release);
+        for shard in &self.shards {
+            let b = shard
+                .0
+                .lock()
+                .map_err(|_| Error::internal("audit buffer poisoned"))?;
+            if let Some(first) = b.iter().map(|d| d.at.as_millis()).min() {
+                self.oldest.fetch_min(first, Ordering::AcqRel);
+            }
+        }
+        if buffer.len() != before {
+            buffer.sort_by_key(|d| d.at);
+        }
+        Ok(())
     }
 
     /// Writes the buffered entries, then `drafts`, in one commit together
@@ -280,6 +361,7 @@ impl AuditLog {
             .buffer
             .lock()
             .map_err(|_| Error::internal("audit buffer poisoned"))?;
+        self.merge_shards(&mut buffer)?;
         // Other processes appending move the head; each move costs one retry.
         for _attempt in 0..64 {
             let mut ops = extra.clone();
@@ -380,7 +462,8 @@ impl AuditLog {
     }
 
     pub(crate) fn has_buffered(&self) -> bool {
-        self.buffer.lock().map(|b| !b.is_empty()).unwrap_or(false)
+        let any = |m: &Mutex<Vec<Draft>>| m.lock().map(|b| !b.is_empty()).unwrap_or(false);
+        any(&self.buffer) || self.shards.iter().any(|s| any(&s.0))
     }
 }
 

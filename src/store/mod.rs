@@ -1222,15 +1222,17 @@ impl KeyStore {
         version: Option<u32>,
         res: Result<()>,
     ) -> Result<()> {
-        // The hot path: another success of a use already in this window's
-        // aggregate only bumps its count (no entry built, nothing cloned).
+        // The hot path: a success counted into this thread's aggregate for
+        // the use (one short lock of its own shard; nothing built after the
+        // window's first use).
         let o = &self.inner.options;
         if res.is_ok()
             && o.audit_uses == AuditUses::Aggregate
             && o.audit_buffer > 1
             && !self.inner.has_sinks.load(Ordering::Acquire)
             && Draft::bufferable_use(op)
-            && let Some(flush) = self.inner.log.count_use(
+        {
+            let flush = self.inner.log.count_use(
                 at,
                 &self.principal,
                 op,
@@ -1238,8 +1240,7 @@ impl KeyStore {
                 version,
                 o.audit_buffer,
                 o.audit_flush_interval,
-            )?
-        {
+            )?;
             if flush {
                 self.flush_audit()?;
             }
