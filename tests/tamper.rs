@@ -675,3 +675,52 @@ mod sqlite_only {
         b.integrity_check().expect("database intact");
     }
 }
+
+/// Finding `header-format-0` (store_file campaign at 0523384): a store
+/// header saying `"format":0` opened like format 1. Format 0 does not exist;
+/// the header's format member is not itself authenticated, so `read_header`
+/// must refuse every number it never wrote.
+#[test]
+fn regression_store_header_format_0_is_refused() {
+    use keylife::backend::{Backend, MemoryBackend, Record};
+    use keylife::{ErrorKind, Kek, KeyStore, Principal, RawKek};
+    use std::sync::Arc;
+    let kek = Kek::generate().unwrap_or_else(|e| panic!("{e}"));
+    let bytes = kek.expose_secret().to_vec();
+    let backend = Arc::new(MemoryBackend::new());
+    drop(
+        KeyStore::open(
+            Arc::clone(&backend),
+            &RawKek::new(kek),
+            Principal::admin("t"),
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let rec = backend
+        .get("store/header")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no header"));
+    let text = String::from_utf8(rec.value.clone()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("\"format\":1"), "{text}");
+    let bad = text.replacen("\"format\":1", "\"format\":0", 1);
+    backend
+        .tamper(
+            "store/header",
+            Record {
+                value: bad.into_bytes(),
+                revision: rec.revision + 1,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let kek = RawKek::new(Kek::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}")));
+    match KeyStore::open(Arc::clone(&backend), &kek, Principal::admin("t")) {
+        Ok(_) => panic!("a store header of format 0 opened"),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Integrity | ErrorKind::UnsupportedVersion
+            ),
+            "{e}"
+        ),
+    }
+}

@@ -260,6 +260,13 @@ fn read_header(backend: &dyn Backend) -> Result<Option<(Header, u64)>> {
             ),
         ));
     }
+    if peek.format == 0 {
+        // Format numbers start at 1: a 0 was written by no keylife.
+        return Err(Error::new(
+            ErrorKind::Integrity,
+            "store header: format 0 does not exist (the header was altered)",
+        ));
+    }
     let header: Header = serde_json::from_slice(&rec.value)
         .map_err(|_| Error::new(ErrorKind::Integrity, "store header is damaged"))?;
     Ok(Some((header, rec.revision)))
