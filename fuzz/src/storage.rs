@@ -197,9 +197,9 @@ fn edit_bytes(bytes: &mut Vec<u8>, edits: &[u8]) {
 /// reads, without formatting or unknown members. Two headers with the
 /// same meaning are the same header; anything else is a modification.
 ///
-/// Finding `header-format-0` (open): a header saying `"format":0` opens
-/// like format 1. Masked (read as format 1) only when
-/// `KEYLIFE_FUZZ_MASK=header-format-0`.
+/// Finding `header-format-0` (fixed in `fc91a22`): a header saying
+/// `"format":0` opened like format 1. The mask (read it as format 1 when
+/// `KEYLIFE_FUZZ_MASK=header-format-0`) stays for replaying old campaigns.
 fn header_meaning(bytes: &[u8]) -> Option<serde_json::Value> {
     use serde_json::Value;
     let v: Value = serde_json::from_slice(bytes).ok()?;
