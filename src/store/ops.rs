@@ -76,6 +76,18 @@ pub(crate) fn seal_message(
     Ok(out)
 }
 
+/// A ciphertext output must be exactly `OVERHEAD` bytes longer than the
+/// plaintext.
+fn check_out_len(pt_len: usize, out_len: usize) -> Result<()> {
+    if Some(out_len) == pt_len.checked_add(OVERHEAD) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "the ciphertext of {pt_len} bytes is {} bytes; the output has {out_len}",
+        pt_len.saturating_add(OVERHEAD)
+    )))
+}
+
 /// [`seal_message`] into `out`, which must be `OVERHEAD + pt.len()` bytes.
 /// Encrypts straight from the input into the output (one pass); `out` is
 /// only written once nothing can fail any more.
@@ -88,14 +100,7 @@ pub(crate) fn seal_message_to(
     pid: u32,
     out: &mut [u8],
 ) -> Result<()> {
-    if Some(out.len()) != pt.len().checked_add(OVERHEAD) {
-        return Err(Error::invalid(format!(
-            "the ciphertext of {} bytes is {} bytes; the output has {}",
-            pt.len(),
-            pt.len().saturating_add(OVERHEAD),
-            out.len()
-        )));
-    }
+    check_out_len(pt.len(), out.len())?;
     let mut nonce = [0u8; GCM_NONCE_LEN];
     crate::nonce::fill_nonce_as(pid, &mut nonce)?;
     let header = ciphertext::header(id, version, &nonce);
@@ -180,15 +185,8 @@ impl KeyStore {
         aad: &[u8],
         out: &mut [u8],
     ) -> Result<()> {
-        if Some(out.len()) != pt.len().checked_add(OVERHEAD) {
-            // Refused before an invocation is counted.
-            return Err(Error::invalid(format!(
-                "the ciphertext of {} bytes is {} bytes; the output has {}",
-                pt.len(),
-                pt.len().saturating_add(OVERHEAD),
-                out.len()
-            )));
-        }
+        // Refused before an invocation is counted.
+        check_out_len(pt.len(), out.len())?;
         self.with_invocation(cell, |aes, v, pid| {
             seal_message_to(aes, &cell.id, v, pt, aad, pid, out)
         })
