@@ -84,6 +84,9 @@ mod tests {
         let before = millis(SystemTime::now());
         let now = SystemClock.now().as_millis();
         let after = millis(SystemTime::now());
-        assert!(before <= now && now <= after, "{before} <= {now} <= {after}");
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
     }
 }
