@@ -907,7 +907,10 @@ impl ExactOut {
     /// Whether the output's bytes share memory with `input`.
     fn overlaps(&self, input: &[u8]) -> bool {
         let (o, i) = (self.ptr.as_ptr() as usize, input.as_ptr() as usize);
-        !input.is_empty() && self.len != 0 && o < i + input.len() && i < o + self.len
+        !input.is_empty()
+            && self.len != 0
+            && o < i.saturating_add(input.len())
+            && i < o.saturating_add(self.len)
     }
 
     /// The output as a slice.
