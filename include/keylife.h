@@ -999,7 +999,9 @@ kl_result kl_key_decrypt(const kl_key *key,
  * hot path of language bindings, where every argument costs: `out` must be
  * valid for writes of exactly `plaintext_len + KL_CIPHERTEXT_OVERHEAD`
  * bytes (a ciphertext's length is fixed by its plaintext's), and that many
- * bytes are written on success. Nothing is written on failure.
+ * bytes are written on success. Nothing is written on failure. `out` may
+ * overlap `plaintext` or `aad` (encrypting in place): the call then
+ * encrypts into its own memory first and copies.
  *
  * Errors: as `kl_key_encrypt`, without `KL_ERR_BUFFER_TOO_SMALL`.
  */
