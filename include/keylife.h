@@ -1016,7 +1016,12 @@ kl_result kl_key_encrypt_into(const kl_key *key,
  * As `kl_key_decrypt`, for callers that size the output themselves: `out`
  * must be valid for writes of exactly `ciphertext_len -
  * KL_CIPHERTEXT_OVERHEAD` bytes, and that many bytes of plaintext are
- * written on success. Nothing is written on failure. (With
+ * written on success. Nothing is written on failure — except that when
+ * authentication fails on a store using the `"aws-lc"` crypto provider,
+ * `out` is left zeroed (AWS-LC decrypts while it authenticates, then
+ * clears); unauthenticated plaintext is never left there. `out` may
+ * overlap the inputs (the call then decrypts into its own memory and
+ * copies). (With
  * `ciphertext_len == KL_CIPHERTEXT_OVERHEAD` the plaintext is empty and
  * `out` may be any non-NULL pointer.)
  *

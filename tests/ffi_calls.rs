@@ -2679,6 +2679,20 @@ fn encrypt_into_and_decrypt_into_interoperate_with_the_buffer_calls() {
         ok!(kl_key_encrypt_into(k.0, p.cast_const(), n, aad, aad_len, p));
         let ctx: &[u8] = if aad_inside { &aad_bytes } else { b"" };
         assert_eq!(decrypt(&k, &buf, ctx).as_deref(), Ok(&msg[..]));
+        // And back, in place: the plaintext over the ciphertext's start.
+        ok!(kl_key_decrypt_into(
+            k.0,
+            p.cast_const(),
+            n + KL_CIPHERTEXT_OVERHEAD,
+            if aad_inside {
+                aad_bytes.as_ptr()
+            } else {
+                null()
+            },
+            if aad_inside { 3 } else { 0 },
+            p
+        ));
+        assert_eq!(&buf[..n], &msg[..]);
     }
     // State and purpose are checked as by the buffer calls.
     let signer = key(&s, KL_PURPOSE_SIGNING, true);

@@ -70,6 +70,37 @@ fn ciphertexts_open_under_the_other_provider() {
 }
 
 #[test]
+fn decrypt_to_never_leaves_unauthenticated_plaintext() {
+    let (rc, lc) = pair();
+    let key = rc.create_active(KeySpec::<Aead>::new("to")).unwrap();
+    let AnyKey::Active(other) = lc.load::<Aead>(&key.id()).unwrap() else {
+        panic!("the key is active");
+    };
+    let msg = vec![0x42u8; 4096];
+    let mut ct = vec![0u8; msg.len() + keylife::key::CIPHERTEXT_OVERHEAD];
+    key.encrypt_to(&msg, b"ctx", &mut ct).unwrap();
+    for (k, left) in [(&key, 0xAAu8), (&other, 0)] {
+        let mut out = vec![0xAAu8; msg.len()];
+        k.decrypt_to(&ct, b"ctx", &mut out).unwrap();
+        assert_eq!(out, msg);
+        let mut out = vec![0xAAu8; msg.len()];
+        assert_eq!(
+            k.decrypt_to(&ct, b"other", &mut out).unwrap_err().kind(),
+            ErrorKind::AuthenticationFailed
+        );
+        // RustCrypto checks the tag first (nothing written); AWS-LC
+        // decrypts while authenticating and clears the output.
+        assert!(out.iter().all(|b| *b == left));
+        let mut short = vec![0xAAu8; msg.len() - 1];
+        assert_eq!(
+            k.decrypt_to(&ct, b"ctx", &mut short).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert!(short.iter().all(|b| *b == 0xAA));
+    }
+}
+
+#[test]
 fn signatures_verify_under_the_other_provider() {
     let (rc, lc) = pair();
     let key = rc.create_active(KeySpec::<Signing>::new("signer")).unwrap();

@@ -944,7 +944,12 @@ impl ExactOut {
 /// As `kl_key_decrypt`, for callers that size the output themselves: `out`
 /// must be valid for writes of exactly `ciphertext_len -
 /// KL_CIPHERTEXT_OVERHEAD` bytes, and that many bytes of plaintext are
-/// written on success. Nothing is written on failure. (With
+/// written on success. Nothing is written on failure — except that when
+/// authentication fails on a store using the `"aws-lc"` crypto provider,
+/// `out` is left zeroed (AWS-LC decrypts while it authenticates, then
+/// clears); unauthenticated plaintext is never left there. `out` may
+/// overlap the inputs (the call then decrypts into its own memory and
+/// copies). (With
 /// `ciphertext_len == KL_CIPHERTEXT_OVERHEAD` the plaintext is empty and
 /// `out` may be any non-NULL pointer.)
 ///
@@ -983,14 +988,26 @@ pub extern "C" fn kl_key_decrypt_into(
                 ),
             )
         })?;
-        let out = exact_out(out, Some(n))?;
-        let pt = key.with(|k| match aead(k, "decrypt")? {
-            AnyKey::Active(t) => t.decrypt(ct, aad),
-            AnyKey::Suspended(t) => t.decrypt(ct, aad),
-            AnyKey::Deactivated(t) => t.decrypt(ct, aad),
+        let mut out = exact_out(out, Some(n))?;
+        if out.overlaps(ct) || out.overlaps(aad) {
+            // Decrypt into the library's memory first, then copy.
+            let pt = key.with(|k| match aead(k, "decrypt")? {
+                AnyKey::Active(t) => t.decrypt(ct, aad),
+                AnyKey::Suspended(t) => t.decrypt(ct, aad),
+                AnyKey::Deactivated(t) => t.decrypt(ct, aad),
+                other => Err(wrong_state("decrypt", other.state())),
+            })?;
+            return out.fill(&Zeroizing::new(pt));
+        }
+        // SAFETY: `out` is valid for `len` bytes of writes (the contract)
+        // and overlaps neither input (checked just above).
+        let dst = unsafe { out.as_mut_slice() };
+        key.with(|k| match aead(k, "decrypt")? {
+            AnyKey::Active(t) => t.decrypt_to(ct, aad, dst),
+            AnyKey::Suspended(t) => t.decrypt_to(ct, aad, dst),
+            AnyKey::Deactivated(t) => t.decrypt_to(ct, aad, dst),
             other => Err(wrong_state("decrypt", other.state())),
-        })?;
-        out.fill(&Zeroizing::new(pt))
+        })
     })
 }
 

@@ -534,6 +534,19 @@ macro_rules! aead_process {
             pub fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
                 self.store.op_decrypt(&self.cell, ciphertext, aad)
             }
+
+            /// [`Key::decrypt`] into a buffer the caller owns — exactly
+            /// `ciphertext.len() - CIPHERTEXT_OVERHEAD` bytes — without
+            /// allocating. On error `out` is left untouched, except that a
+            /// failed authentication on the AWS-LC provider leaves it zeroed;
+            /// never is unauthenticated plaintext left in it.
+            ///
+            /// # Errors
+            /// [`crate::ErrorKind::InvalidArgument`] for an output of another
+            /// length; as [`Key::decrypt`].
+            pub fn decrypt_to(&self, ciphertext: &[u8], aad: &[u8], out: &mut [u8]) -> Result<()> {
+                self.store.op_decrypt_to(&self.cell, ciphertext, aad, out)
+            }
         }
     )+};
 }

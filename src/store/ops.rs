@@ -137,13 +137,23 @@ fn open_message(
     } else {
         data.processable(v)?
     };
-    let aes = material.aes()?;
-    // Decrypt straight from the input into the output: one pass.
     let mut buf = vec![0u8; p.body.len()];
-    with_ad(p.header, aad, |ad| {
-        aes.open_to(&p.nonce, ad, p.body, &p.tag, &mut buf)
-    })?;
+    open_into(material.aes()?, p, aad, &mut buf)?;
     Ok(buf)
+}
+
+/// Decrypts straight from the input into `out` (one pass), which must be
+/// exactly the plaintext's length. On failure `out` is untouched
+/// (RustCrypto verifies the tag before it decrypts) or zeroed (AWS-LC).
+fn open_into(
+    aes: &AesGcmKey,
+    p: &ciphertext::Parsed<'_>,
+    aad: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    with_ad(p.header, aad, |ad| {
+        aes.open_to(&p.nonce, ad, p.body, &p.tag, out)
+    })
 }
 
 impl KeyStore {
@@ -295,6 +305,34 @@ impl KeyStore {
                 end,
             })
         })
+    }
+
+    pub(crate) fn op_decrypt_to(
+        &self,
+        cell: &KeyCell,
+        ct: &[u8],
+        aad: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        self.use_key(
+            cell,
+            Operation::Decrypt,
+            Purpose::Aead,
+            Use::Process,
+            |data, version| {
+                let p = ciphertext::parse(ct)?;
+                check_owner(&p.info.key_id, &cell.id)?;
+                *version = Some(p.info.key_version);
+                if out.len() != p.body.len() {
+                    return Err(Error::invalid(format!(
+                        "the plaintext of this ciphertext is {} bytes; the output has {}",
+                        p.body.len(),
+                        out.len()
+                    )));
+                }
+                open_into(data.processable(p.info.key_version)?.aes()?, &p, aad, out)
+            },
+        )
     }
 
     pub(crate) fn op_decrypt(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
