@@ -307,6 +307,24 @@ impl KeyStore {
         })
     }
 
+    /// [`KeyStore::use_key`] for a ciphertext of this cell's key: parses
+    /// it, checks it names this key, records its version, then runs `f`.
+    fn with_own_ciphertext<R>(
+        &self,
+        cell: &KeyCell,
+        op: Operation,
+        u: Use,
+        ct: &[u8],
+        f: impl FnOnce(&CellData, &ciphertext::Parsed<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.use_key(cell, op, Purpose::Aead, u, |data, version| {
+            let p = ciphertext::parse(ct)?;
+            check_owner(&p.info.key_id, &cell.id)?;
+            *version = Some(p.info.key_version);
+            f(data, &p)
+        })
+    }
+
     pub(crate) fn op_decrypt_to(
         &self,
         cell: &KeyCell,
@@ -314,40 +332,22 @@ impl KeyStore {
         aad: &[u8],
         out: &mut [u8],
     ) -> Result<()> {
-        self.use_key(
-            cell,
-            Operation::Decrypt,
-            Purpose::Aead,
-            Use::Process,
-            |data, version| {
-                let p = ciphertext::parse(ct)?;
-                check_owner(&p.info.key_id, &cell.id)?;
-                *version = Some(p.info.key_version);
-                if out.len() != p.body.len() {
-                    return Err(Error::invalid(format!(
-                        "the plaintext of this ciphertext is {} bytes; the output has {}",
-                        p.body.len(),
-                        out.len()
-                    )));
-                }
-                open_into(data.processable(p.info.key_version)?.aes()?, &p, aad, out)
-            },
-        )
+        self.with_own_ciphertext(cell, Operation::Decrypt, Use::Process, ct, |data, p| {
+            if out.len() != p.body.len() {
+                return Err(Error::invalid(format!(
+                    "the plaintext of this ciphertext is {} bytes; the output has {}",
+                    p.body.len(),
+                    out.len()
+                )));
+            }
+            open_into(data.processable(p.info.key_version)?.aes()?, p, aad, out)
+        })
     }
 
     pub(crate) fn op_decrypt(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        self.use_key(
-            cell,
-            Operation::Decrypt,
-            Purpose::Aead,
-            Use::Process,
-            |data, version| {
-                let p = ciphertext::parse(ct)?;
-                check_owner(&p.info.key_id, &cell.id)?;
-                *version = Some(p.info.key_version);
-                open_message(data, &p, aad, false)
-            },
-        )
+        self.with_own_ciphertext(cell, Operation::Decrypt, Use::Process, ct, |data, p| {
+            open_message(data, p, aad, false)
+        })
     }
 
     /// Decrypts any keylife ciphertext this principal may decrypt: the key
@@ -395,18 +395,9 @@ impl KeyStore {
     }
 
     pub(crate) fn op_rewrap(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        let pt = self.use_key(
-            cell,
-            Operation::Rewrap,
-            Purpose::Aead,
-            Use::Apply,
-            |data, version| {
-                let p = ciphertext::parse(ct)?;
-                check_owner(&p.info.key_id, &cell.id)?;
-                *version = Some(p.info.key_version);
-                open_message(data, &p, aad, false).map(zeroize::Zeroizing::new)
-            },
-        )?;
+        let pt = self.with_own_ciphertext(cell, Operation::Rewrap, Use::Apply, ct, |data, p| {
+            open_message(data, p, aad, false).map(zeroize::Zeroizing::new)
+        })?;
         self.op_encrypt(cell, &pt, aad)
     }
 
