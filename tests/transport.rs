@@ -424,17 +424,20 @@ fn jwk_known_vector_round_trip_and_strict_validation() {
     assert_eq!(kind(PublicKey::from_jwk(&huge)), ErrorKind::InvalidArgument);
 }
 
+#[cfg(feature = "hazmat")]
 const P256_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgafb8r7SEAmKfh0rV
 E0TbA88emkStsOXaTI5FmlwfncihRANCAAT99ZZ6PfHWoF6+ggER7aXkb/XrX9wc
 dphNLAtBh3DUKJiYoDqeBzzNk5hXl5IBcRCGOlcj5YFVg0LUX20tljD5
 -----END PRIVATE KEY-----
 ";
+#[cfg(feature = "hazmat")]
 const P256_SPKI: &str = "-----BEGIN PUBLIC KEY-----
 MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE/fWWej3x1qBevoIBEe2l5G/161/c
 HHaYTSwLQYdw1CiYmKA6ngc8zZOYV5eSAXEQhjpXI+WBVYNC1F9tLZYw+Q==
 -----END PUBLIC KEY-----
 ";
+#[cfg(feature = "hazmat")]
 const P384_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
 MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDDTLWmTRcAWCW+2FQtG
 Gw/1o0Vud0R9RABIA5a+hEPDp+ON2H7zD6LcWj/lznDpsrmhZANiAARhxzWcl5a1
