@@ -1000,8 +1000,8 @@ kl_result kl_key_decrypt(const kl_key *key,
  * valid for writes of exactly `plaintext_len + KL_CIPHERTEXT_OVERHEAD`
  * bytes (a ciphertext's length is fixed by its plaintext's), and that many
  * bytes are written on success. Nothing is written on failure. `out` may
- * overlap `plaintext` or `aad` (encrypting in place): the call then
- * encrypts into its own memory first and copies.
+ * overlap `plaintext` or `aad` (encrypting in place): the call then copies
+ * the overlapping input first.
  *
  * Errors: as `kl_key_encrypt`, without `KL_ERR_BUFFER_TOO_SMALL`.
  */
@@ -1020,8 +1020,7 @@ kl_result kl_key_encrypt_into(const kl_key *key,
  * authentication fails on a store using the `"aws-lc"` crypto provider,
  * `out` is left zeroed (AWS-LC decrypts while it authenticates, then
  * clears); unauthenticated plaintext is never left there. `out` may
- * overlap the inputs (the call then decrypts into its own memory and
- * copies). (With
+ * overlap the inputs (the call then copies the overlapping input first). (With
  * `ciphertext_len == KL_CIPHERTEXT_OVERHEAD` the plaintext is empty and
  * `out` may be any non-NULL pointer.)
  *

@@ -848,8 +848,8 @@ pub extern "C" fn kl_key_decrypt(
 /// valid for writes of exactly `plaintext_len + KL_CIPHERTEXT_OVERHEAD`
 /// bytes (a ciphertext's length is fixed by its plaintext's), and that many
 /// bytes are written on success. Nothing is written on failure. `out` may
-/// overlap `plaintext` or `aad` (encrypting in place): the call then
-/// encrypts into its own memory first and copies.
+/// overlap `plaintext` or `aad` (encrypting in place): the call then copies
+/// the overlapping input first.
 ///
 /// Errors: as `kl_key_encrypt`, without `KL_ERR_BUFFER_TOO_SMALL`.
 #[unsafe(no_mangle)]
@@ -873,16 +873,10 @@ pub extern "C" fn kl_key_encrypt_into(
             )
         };
         let mut out = exact_out(out, pt.len().checked_add(KL_CIPHERTEXT_OVERHEAD))?;
-        if out.overlaps(pt) || out.overlaps(aad) {
-            // Encrypt into the library's memory first, then copy.
-            let ct = key.with(|k| match aead(k, "encrypt")? {
-                AnyKey::Active(t) => t.encrypt(pt, aad),
-                other => Err(wrong_state("encrypt", other.state())),
-            })?;
-            return out.fill(&ct);
-        }
-        // SAFETY: `out` is valid for `len` bytes of writes (the contract)
-        // and overlaps neither input (checked just above).
+        let mut held = Default::default();
+        let [pt, aad] = out.detach([pt, aad], &mut held);
+        // SAFETY: `out` is valid for `len` bytes of writes (the contract),
+        // and no input still refers to its bytes (`detach`).
         let dst = unsafe { out.as_mut_slice() };
         key.with(|k| match aead(k, "encrypt")? {
             AnyKey::Active(t) => t.encrypt_to(pt, aad, dst),
@@ -915,29 +909,33 @@ impl ExactOut {
             && i < o.saturating_add(self.len)
     }
 
+    /// `inputs`, each copied into `held` if it shares memory with the
+    /// output (a caller encrypting or decrypting in place), so the output
+    /// can be written while they are read. Copies are wiped on drop.
+    fn detach<'a, const N: usize>(
+        &self,
+        inputs: [&'a [u8]; N],
+        held: &'a mut [Zeroizing<Vec<u8>>; N],
+    ) -> [&'a [u8]; N] {
+        let mut out = inputs;
+        for (slot, copy) in out.iter_mut().zip(held.iter_mut()) {
+            if self.overlaps(slot) {
+                copy.extend_from_slice(slot);
+                *slot = copy.as_slice();
+            }
+        }
+        out
+    }
+
     /// The output as a slice.
     ///
     /// # Safety
     /// `ptr` is valid for `len` bytes of writes (the `*_into` contract),
     /// and nothing else reads or writes those bytes while the slice lives
-    /// (the caller checked that no input overlaps them).
+    /// (the caller passed every input through [`ExactOut::detach`]).
     unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: as the function's contract.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
-    }
-
-    fn fill(self, data: &[u8]) -> Result<()> {
-        if data.len() != self.len {
-            return Err(Error::new(
-                ErrorKind::Internal,
-                format!("output of {} bytes, {} expected", data.len(), self.len),
-            ));
-        }
-        // SAFETY: `ptr` is valid for `len` bytes of writes (the `*_into`
-        // contract), `data.len() == len`, and `data` is the library's own
-        // allocation, so the two cannot overlap.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr(), data.len()) };
-        Ok(())
     }
 }
 
@@ -948,8 +946,7 @@ impl ExactOut {
 /// authentication fails on a store using the `"aws-lc"` crypto provider,
 /// `out` is left zeroed (AWS-LC decrypts while it authenticates, then
 /// clears); unauthenticated plaintext is never left there. `out` may
-/// overlap the inputs (the call then decrypts into its own memory and
-/// copies). (With
+/// overlap the inputs (the call then copies the overlapping input first). (With
 /// `ciphertext_len == KL_CIPHERTEXT_OVERHEAD` the plaintext is empty and
 /// `out` may be any non-NULL pointer.)
 ///
@@ -989,18 +986,10 @@ pub extern "C" fn kl_key_decrypt_into(
             )
         })?;
         let mut out = exact_out(out, Some(n))?;
-        if out.overlaps(ct) || out.overlaps(aad) {
-            // Decrypt into the library's memory first, then copy.
-            let pt = key.with(|k| match aead(k, "decrypt")? {
-                AnyKey::Active(t) => t.decrypt(ct, aad),
-                AnyKey::Suspended(t) => t.decrypt(ct, aad),
-                AnyKey::Deactivated(t) => t.decrypt(ct, aad),
-                other => Err(wrong_state("decrypt", other.state())),
-            })?;
-            return out.fill(&Zeroizing::new(pt));
-        }
-        // SAFETY: `out` is valid for `len` bytes of writes (the contract)
-        // and overlaps neither input (checked just above).
+        let mut held = Default::default();
+        let [ct, aad] = out.detach([ct, aad], &mut held);
+        // SAFETY: `out` is valid for `len` bytes of writes (the contract),
+        // and no input still refers to its bytes (`detach`).
         let dst = unsafe { out.as_mut_slice() };
         key.with(|k| match aead(k, "decrypt")? {
             AnyKey::Active(t) => t.decrypt_to(ct, aad, dst),
