@@ -32,6 +32,7 @@ use keylife::backend::{Backend, FileBackend, MemoryBackend, Record};
 use keylife::purpose::{Aead, Mac};
 use keylife::{Kek, KeyFilter, KeyId, KeySpec, KeyStore, Principal, RawKek};
 
+use crate::formats::edit_bytes;
 use crate::targets::must;
 
 /// Caller associated data of the samples.
@@ -149,47 +150,6 @@ fn assert_all_works(out: &Outcome, known: &Known, what: &str) {
         out.integrity_ok,
         "{what}: an unmodified store failed verify_integrity"
     );
-}
-
-/// Byte edits from `edits` (triples: kind, position (2 bytes), value…).
-/// Returns whether any edit was applied.
-fn edit_bytes(bytes: &mut Vec<u8>, edits: &[u8]) {
-    for e in edits.chunks(4) {
-        let kind = e[0];
-        let pos = usize::from(u16::from_le_bytes([
-            e.get(1).copied().unwrap_or(0),
-            e.get(2).copied().unwrap_or(0),
-        ]));
-        let val = e.get(3).copied().unwrap_or(0);
-        let at = |len: usize| if len == 0 { 0 } else { pos % len };
-        match kind % 6 {
-            0 => {
-                let i = at(bytes.len());
-                if let Some(b) = bytes.get_mut(i) {
-                    *b ^= val;
-                }
-            }
-            1 => {
-                // From the end (tags, checksums).
-                let i = bytes.len().saturating_sub(1 + at(bytes.len()));
-                if let Some(b) = bytes.get_mut(i) {
-                    *b ^= val;
-                }
-            }
-            2 => bytes.truncate(at(bytes.len() + 1)),
-            3 => {
-                let i = at(bytes.len() + 1);
-                bytes.insert(i, val);
-            }
-            4 => bytes.push(val),
-            _ => {
-                let i = at(bytes.len());
-                if i < bytes.len() {
-                    bytes.remove(i);
-                }
-            }
-        }
-    }
 }
 
 /// What a store header (record `store/header`: JSON, not itself sealed —
