@@ -3,56 +3,47 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod approval;
-pub mod audit;
-pub mod backup;
-mod clock;
+// The layers, bottom to top; each imports only from those above it in this
+// list (checked by `python3 ../shared/tools/layers.py src` in the test
+// command). ARCHITECTURE.md is the map.
+mod base;
 mod crypto;
-mod error;
 /// The C ABI (`include/keylife.h`): opaque handles, stable result codes,
-/// caller buffers. The only module allowed to use `unsafe`.
+/// caller buffers. Pointer and buffer plumbing over [`KeyStore`] and
+/// [`KeyHandle`]; with `sys`, the only module allowed to use `unsafe`.
 #[cfg(feature = "ffi")]
 #[allow(unsafe_code)]
 pub mod ffi;
-/// Without the C ABI, `src/ffi` still provides the fork hook (its only
-/// other `unsafe`).
-#[cfg(not(feature = "ffi"))]
-#[allow(unsafe_code)]
-mod ffi {
-    pub(crate) mod fork;
-}
-pub mod hpke;
-pub mod kcv;
+mod governance;
 pub mod key;
-mod nonce;
-pub mod policy;
-mod principal;
-pub mod provider;
-pub mod report;
-mod secret;
-mod shamir;
 mod store;
-pub mod wrap;
+/// OS glue that needs `unsafe` (the fork hook); imports nothing from the crate.
+#[allow(unsafe_code)]
+mod sys;
 
-pub use approval::{Approval, ApprovalRequest, ApproverRegistry};
-pub use audit::{AuditCheckpoint, AuditEvent, AuditSink, MemoryAuditSink, Operation, Outcome};
-pub use backup::{Backup, CustodianShare, RestoreReport};
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Error, ErrorKind, Result};
-pub use kcv::CheckValue;
-pub use key::{
-    Algorithm, AnyKey, CiphertextInfo, Key, KeyId, KeyInfo, KeyPurpose, KeySpec, KeyState, Origin,
-    PublicKey, Purpose, StateChange, StateName, Timestamp, VersionInfo, VersionState, purpose,
-    state,
+// The public API: flat at the root, plus the modules users name.
+pub use base::{
+    Clock, Error, ErrorKind, KeyId, ManualClock, Result, SecretBytes, SystemClock, Timestamp,
 };
-pub use policy::Policy;
-pub use principal::{Principal, Role};
-pub use provider::CryptoProvider;
-pub use report::ComplianceReport;
-pub use secret::SecretBytes;
+pub use crypto::kcv::CheckValue;
+pub use crypto::provider::CryptoProvider;
+pub use crypto::{hpke, kcv, provider, wrap};
+pub use governance::approval::{Approval, ApprovalRequest, ApproverRegistry};
+pub use governance::audit::{
+    AuditCheckpoint, AuditEvent, AuditSink, MemoryAuditSink, Operation, Outcome,
+};
+pub use governance::policy::Policy;
+pub use governance::principal::{Principal, Role};
+pub use governance::report::ComplianceReport;
+pub use governance::{approval, audit, policy, report};
+pub use key::{
+    Algorithm, CiphertextInfo, KeyInfo, KeyPurpose, KeySpec, KeyState, Origin, PublicKey, Purpose,
+    StateChange, StateName, VersionInfo, VersionState, purpose, state,
+};
+pub use store::backup::{self as backup, Backup, CustodianShare, RestoreReport};
 pub use store::transport::{DataKey, ExportedKey};
 pub use store::{
-    AES_GCM_INVOCATION_LIMIT, Argon2Params, AuditEntry, AuditUses, AuditVerification, Grant,
-    IntegrityReport, Kek, KekProvider, KeyFilter, KeyStore, MaintenanceReport, PassphraseKek,
-    RawKek, StoreBuilder, StoreOptions, backend,
+    AES_GCM_INVOCATION_LIMIT, AnyKey, Argon2Params, AuditEntry, AuditUses, AuditVerification,
+    Grant, IntegrityReport, Kek, KekProvider, Key, KeyFilter, KeyHandle, KeyStore,
+    MaintenanceReport, PassphraseKek, RawKek, StoreBuilder, StoreOptions, backend,
 };

@@ -8,9 +8,9 @@ use super::{
     KL_AUDIT_CHECKPOINT_JSON_MAX, KL_AUDIT_HEAD_MAC_HEX_LEN, Out, OutBuf, guard, kl_result,
     kl_store, try_bytes, try_ref, try_str,
 };
-use crate::audit::AuditCheckpoint;
-use crate::error::{Error, ErrorKind, Result};
-use crate::key::AnyKey;
+use crate::base::{Error, ErrorKind, Result};
+use crate::governance::audit::AuditCheckpoint;
+use crate::store::AnyKey;
 
 /// Writes audit entries still buffered in memory to the store now. (Every
 /// audit read flushes first; this is for a clean shutdown or a checkpoint

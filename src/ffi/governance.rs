@@ -11,12 +11,13 @@ use super::{
     KL_POLICY_DIGEST_HEX_LEN, OPERATION_BITS, OutBuf, approval_from, guard, kl_result, kl_store,
     role_from, try_bytes, try_ref, try_str,
 };
-use crate::approval::{Approval, ApprovalRequest};
-use crate::audit::Operation;
-use crate::error::{Error, ErrorKind, Result};
-use crate::key::{AnyKey, Timestamp};
-use crate::policy::Policy;
-use crate::principal::Principal;
+use crate::base::{Error, ErrorKind, Result};
+use crate::governance::approval::{Approval, ApprovalRequest};
+use crate::governance::policy::Policy;
+use crate::governance::principal::Principal;
+use crate::key::Operation;
+use crate::key::Timestamp;
+use crate::store::AnyKey;
 
 fn json_out(what: &str, r: serde_json::Result<String>) -> Result<String> {
     r.map_err(|e| Error::new(ErrorKind::Internal, format!("{what} encoding: {e}")))

@@ -11,8 +11,9 @@ use super::{
     Out, OutBuf, guard, kl_key, kl_result, kl_secret, kl_store, purpose_from, try_bytes, try_ref,
     try_str,
 };
-use crate::error::Result;
-use crate::key::{AnyKey, KeyPurpose, Purpose};
+use crate::base::Result;
+use crate::key::{KeyPurpose, Purpose};
+use crate::store::AnyKey;
 use crate::store::KeyStore;
 
 const GCM_TAG_LEN: usize = 16;

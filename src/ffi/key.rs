@@ -11,12 +11,12 @@ use super::{
     KL_SIGNATURE_FIXED_LEN, Out, OutBuf, guard, guard_void, kl_result, kl_secret, kl_store,
     purpose_constant, purpose_from, state_constant, try_bytes, try_ref, try_str,
 };
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
 use crate::key::{
-    AnyKey, KeyId, KeyPurpose, KeySpec, PublicKey, Purpose, StateName,
+    KeyId, KeyPurpose, KeySpec, PublicKey, Purpose, StateName,
     purpose::{Aead, Agreement, Derivation, Mac, Signing},
 };
-use crate::store::KeyStore;
+use crate::store::{AnyKey, KeyStore};
 
 /// A key of any purpose, in the state its handle last saw.
 #[derive(Debug)]

@@ -25,8 +25,6 @@ mod governance;
 #[cfg(feature = "hazmat")]
 mod hazmat;
 
-pub(crate) mod fork;
-
 use core::ffi::c_char;
 use core::ptr::NonNull;
 use std::cell::RefCell;
@@ -40,12 +38,12 @@ pub use self::hazmat::*;
 pub use self::key::*;
 pub use self::store::*;
 
-use crate::audit::Operation;
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
+use crate::governance::policy::ApprovalOperation;
+use crate::governance::principal::Role;
+use crate::key::Operation;
 use crate::key::{Purpose, StateName};
-use crate::policy::ApprovalOperation;
-use crate::principal::Role;
-use crate::secret::SecretBytes;
 
 /// keylife's major version.
 pub const KEYLIFE_VERSION_MAJOR: u32 = 0;

@@ -8,9 +8,9 @@ use super::{
     KL_BACKEND_FILE, KL_BACKEND_SQLITE, KL_KEK_PASSPHRASE, KL_KEK_RAW, Out, OutBuf, guard,
     guard_void, kl_result, purpose_from, role_from, try_bytes, try_ref, try_str,
 };
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
+use crate::governance::principal::Principal;
 use crate::key::StateName;
-use crate::principal::Principal;
 use crate::store::backend::FileBackend;
 use crate::store::{Argon2Params, Kek, KekProvider, KeyFilter, KeyStore, PassphraseKek, RawKek};
 

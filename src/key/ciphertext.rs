@@ -18,10 +18,11 @@
 //! version are read from the header, so decryption finds its key in O(1) —
 //! no trial decryption. Overhead: 50 bytes per message.
 
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::{GCM_NONCE_LEN, GCM_TAG_LEN};
-use crate::error::{Error, ErrorKind, Result};
 
-use super::types::{Algorithm, KeyId};
+use super::types::Algorithm;
+use crate::base::KeyId;
 
 /// The only format version this build writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
@@ -90,7 +91,7 @@ pub(crate) fn parse(ct: &[u8]) -> Result<Parsed<'_>> {
             ct.len()
         )));
     }
-    let algorithm = Algorithm::from_u8(ct[1])
+    let algorithm = Algorithm::from_code(ct[1])
         .filter(|a| *a == Algorithm::Aes256Gcm)
         .ok_or_else(|| Error::malformed(format!("unknown ciphertext algorithm {}", ct[1])))?;
     let mut id = [0u8; 16];

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{Algorithm, KeyId, Purpose, StateName, Timestamp};
+use super::operation::Operation;
+use super::types::{Algorithm, Purpose, StateName};
+use crate::base::{KeyId, Timestamp};
 
 /// The state of one version of a key, independent of the key's own state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,7 +121,7 @@ pub struct KeyInfo {
     /// is older than this is rotated when next loaded, used or maintained.
     pub rotation_period_ms: Option<u64>,
     /// Who may use the key besides administrators, for what, until when.
-    pub grants: Vec<crate::store::Grant>,
+    pub grants: Vec<Grant>,
     /// Version of the policy in force when the key was created.
     pub policy_version: Option<u64>,
     /// Digest of that policy.
@@ -165,6 +167,46 @@ impl KeyInfo {
             StateName::Suspended => self.deactivation_date,
             StateName::PendingDestruction => self.destruction_date,
             _ => None,
+        }
+    }
+}
+
+/// A per-key permission for one principal to perform some use operations,
+/// optionally until a date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Grant {
+    /// The grantee (a registered principal).
+    pub principal: String,
+    /// Use operations allowed (encrypt, decrypt, sign, verify, mac,
+    /// verify_mac, derive, agree, rewrap).
+    pub operations: Vec<Operation>,
+    /// No longer valid from this time on.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Grant {
+    pub(crate) fn new(
+        principal: &str,
+        operations: &[Operation],
+        expires_at: Option<Timestamp>,
+    ) -> Grant {
+        Grant {
+            principal: principal.to_owned(),
+            operations: operations.to_vec(),
+            expires_at,
+        }
+    }
+}
+
+impl VersionInfo {
+    /// A new, enabled, unused version.
+    pub(crate) fn new(number: u32, at: Timestamp) -> VersionInfo {
+        VersionInfo {
+            number,
+            created_at: at,
+            state: VersionState::Enabled,
+            usage_count: 0,
         }
     }
 }

@@ -3,9 +3,14 @@
 //! AWS and Google Cloud KMS).
 
 use super::info::{KeyInfo, StateChange};
-use super::types::{StateName, Timestamp};
-use crate::audit::Operation;
-use crate::error::{Error, Result};
+use super::operation::Operation;
+use super::types::{Purpose, StateName};
+use crate::base::Timestamp;
+use crate::base::{Error, Result};
+
+/// The name of the identity that applies date-driven transitions (the
+/// store's scheduler principal has it).
+pub const SCHEDULER: &str = "keylife:scheduler";
 
 /// A requested state change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +41,72 @@ impl Transition {
             Transition::CancelDestruction => Operation::CancelDestruction,
             Transition::Destroy => Operation::Destroy,
         }
+    }
+}
+
+/// Which states allow a kind of operation: the rule the typed API encodes
+/// in which impls have which methods, checked again at run time on every
+/// use (the live state may have changed) and by the dynamic handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Use {
+    /// Encrypt, sign, MAC, derive, agree: Active only.
+    Apply,
+    /// Decrypt, verify: Active, Deactivated, and Suspended where the key
+    /// allows it.
+    Process,
+    /// Public key export, metadata: any state with material.
+    Inspect,
+    /// Compromise or destroy one version, raise the minimum decryption
+    /// version: Active, Suspended, Deactivated, Compromised.
+    ManageVersions,
+}
+
+/// The purpose (`None`: any) and the kind of use each operation on a key
+/// needs. `None` for operations that are not uses of one key.
+pub(crate) fn rule(op: Operation) -> Option<(Option<Purpose>, Use)> {
+    use Operation as O;
+    use Purpose as P;
+    Some(match op {
+        O::Encrypt | O::Rewrap => (Some(P::Aead), Use::Apply),
+        O::Decrypt => (Some(P::Aead), Use::Process),
+        O::Sign => (Some(P::Signing), Use::Apply),
+        O::Verify => (Some(P::Signing), Use::Process),
+        O::Mac => (Some(P::Mac), Use::Apply),
+        O::VerifyMac => (Some(P::Mac), Use::Process),
+        O::Derive => (Some(P::Derivation), Use::Apply),
+        O::Agree => (Some(P::Agreement), Use::Apply),
+        O::Rotate => (None, Use::Apply),
+        O::CompromiseVersion | O::DestroyVersion | O::SetMinDecryptionVersion => {
+            (None, Use::ManageVersions)
+        }
+        O::ReadMetadata => (None, Use::Inspect),
+        _ => return None,
+    })
+}
+
+/// Whether `info`'s key, in its current state and with its purpose, may be
+/// used for `op` ([`rule`]).
+pub(crate) fn check_use(info: &KeyInfo, op: Operation) -> Result<()> {
+    let (purpose, u) =
+        rule(op).ok_or_else(|| Error::internal(format!("{op:?} is not a use of a key")))?;
+    if let Some(p) = purpose
+        && info.purpose != p
+    {
+        return Err(Error::wrong_purpose(&format!("{op:?}"), info.purpose));
+    }
+    use StateName::*;
+    let ok = match (u, info.state) {
+        (Use::ManageVersions, s) => matches!(s, Active | Suspended | Deactivated | Compromised),
+        (_, Active) => true,
+        (Use::Process, Deactivated) => true,
+        (Use::Process, Suspended) => info.suspended_processing,
+        (Use::Inspect, s) => s.has_material(),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::wrong_state(&format!("{op:?}"), info.state))
     }
 }
 
@@ -97,8 +168,7 @@ pub(crate) fn apply(
 /// when anything changed, and whether material must be destroyed.
 pub(crate) fn apply_due(info: &mut KeyInfo, now: Timestamp) -> (bool, bool) {
     use StateName::*;
-    let scheduler = crate::Principal::scheduler();
-    let who = scheduler.name();
+    let who = SCHEDULER;
     let mut changed = false;
     let mut destroy = false;
     loop {

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::KeyPurpose;
 use super::info::{KeyInfo, Origin};
-use super::types::{KeyId, StateName, Timestamp};
-use crate::error::{Error, Result};
-use crate::key::StateChange;
-use crate::store::AES_GCM_INVOCATION_LIMIT;
+use super::info::{StateChange, VersionInfo};
+use super::types::StateName;
+use crate::base::{Error, KeyId, Result, Timestamp};
+use crate::crypto::AES_GCM_INVOCATION_LIMIT;
 
 /// The description of a key to create. The purpose is the type parameter.
 ///
@@ -27,14 +27,14 @@ pub struct KeySpec<P: KeyPurpose> {
     name: String,
     owner: Option<String>,
     activation_date: Option<Timestamp>,
-    deactivation_date: Option<Timestamp>,
-    cryptoperiod: Option<Duration>,
-    usage_limit: Option<u64>,
-    rotate_at_usage_limit: bool,
+    pub(crate) deactivation_date: Option<Timestamp>,
+    pub(crate) cryptoperiod: Option<Duration>,
+    pub(crate) usage_limit: Option<u64>,
+    pub(crate) rotate_at_usage_limit: bool,
     suspended_processing: bool,
     exportable: bool,
-    classification: Option<String>,
-    rotation_period: Option<Duration>,
+    pub(crate) classification: Option<String>,
+    pub(crate) rotation_period: Option<Duration>,
     labels: BTreeMap<String, String>,
     _p: PhantomData<fn() -> P>,
 }
@@ -130,60 +130,26 @@ impl<P: KeyPurpose> KeySpec<P> {
         self
     }
 
+    /// The spec, if its name is 1 to 256 bytes.
+    pub(crate) fn checked_name(self) -> Result<Self> {
+        if self.name.is_empty() || self.name.len() > 256 {
+            return Err(Error::invalid("a key name is 1 to 256 bytes"));
+        }
+        Ok(self)
+    }
+
+    /// The metadata of a new key from this spec (policy already applied:
+    /// `policy` is the version and digest in force).
     pub(crate) fn into_info(
         self,
         id: KeyId,
         now: Timestamp,
         origin: Origin,
         principal: &str,
-        policy: Option<&crate::policy::Policy>,
+        policy: Option<(u64, String)>,
     ) -> Result<KeyInfo> {
         let alg = P::PURPOSE.default_algorithm();
-        if self.name.is_empty() || self.name.len() > 256 {
-            return Err(Error::invalid("a key name is 1 to 256 bytes"));
-        }
-        let mut this = self;
-        // Policy: what is allowed, and defaults for what the spec left open.
-        if let Some(policy) = policy {
-            let policy_err = |m: String| Error::new(crate::ErrorKind::Policy, m);
-            if !policy.allows_algorithm(alg) {
-                return Err(policy_err(format!(
-                    "policy version {} does not allow {alg:?}",
-                    policy.version()
-                )));
-            }
-            if let Some(c) = &this.classification
-                && !policy.classification_known(c)
-            {
-                return Err(policy_err(format!(
-                    "classification '{c}' is not one of the policy's levels ({})",
-                    policy.classifications().join(", ")
-                )));
-            }
-            if let Some(rules) = policy.rules(P::PURPOSE) {
-                if let Some(max) = rules.usage_limit() {
-                    match this.usage_limit {
-                        Some(l) if l > max => {
-                            return Err(policy_err(format!(
-                                "usage limit {l} exceeds the policy's {max} for {}",
-                                P::PURPOSE
-                            )));
-                        }
-                        None => this.usage_limit = Some(max),
-                        _ => {}
-                    }
-                }
-                if this.cryptoperiod.is_none() && this.deactivation_date.is_none() {
-                    this.cryptoperiod = rules.originator_usage();
-                }
-                if this.rotation_period.is_none() {
-                    this.rotation_period = rules.rotation_period();
-                }
-                if rules.rotate_at_usage_limit() == Some(true) {
-                    this.rotate_at_usage_limit = true;
-                }
-            }
-        }
+        let this = self.checked_name()?;
         let rotation_period_ms = match this.rotation_period {
             Some(p) if p.is_zero() => {
                 return Err(Error::invalid("rotation period must be positive"));
@@ -195,7 +161,7 @@ impl<P: KeyPurpose> KeySpec<P> {
             None => None,
         };
 
-        let max = if alg == super::Algorithm::Aes256Gcm {
+        let max = if alg == super::types::Algorithm::Aes256Gcm {
             AES_GCM_INVOCATION_LIMIT
         } else {
             u64::MAX
@@ -238,7 +204,7 @@ impl<P: KeyPurpose> KeySpec<P> {
             destruction_date: None,
             primary_version: 1,
             min_decryption_version: 1,
-            versions: vec![crate::store::new_version_info(1, now)],
+            versions: vec![VersionInfo::new(1, now)],
             history: vec![StateChange {
                 at: now,
                 from: None,
@@ -256,8 +222,8 @@ impl<P: KeyPurpose> KeySpec<P> {
             origin,
             rotation_period_ms,
             grants: Vec::new(),
-            policy_version: policy.map(crate::policy::Policy::version),
-            policy_digest: policy.map(crate::policy::Policy::digest),
+            policy_version: policy.as_ref().map(|p| p.0),
+            policy_digest: policy.map(|p| p.1),
             classification: this.classification,
             labels: this.labels,
         })

@@ -32,11 +32,12 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::{Backend, Expect, WriteOp};
 use super::seal::Sealer;
-use crate::audit::{Operation, Outcome};
+use crate::base::encoding::hex;
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto;
-use crate::error::{Error, ErrorKind, Result};
+use crate::governance::audit::{Operation, Outcome};
+use crate::governance::principal::Principal;
 use crate::key::{KeyId, Timestamp};
-use crate::principal::Principal;
 
 pub(crate) const ENTRY_PREFIX: &str = "audit/";
 const HEAD_ID: &str = "meta/audit-head";
@@ -127,7 +128,7 @@ impl Draft {
 #[derive(Clone, Copy, Serialize, Deserialize)]
 struct Head {
     seq: u64,
-    #[serde(with = "hex32")]
+    #[serde(with = "crate::base::encoding::hex32")]
     mac: [u8; 32],
 }
 
@@ -560,32 +561,4 @@ pub(crate) fn entry(
                 format!("audit log: record {id} does not decode"),
             )
         })
-}
-
-pub(crate) fn hex(b: &[u8]) -> String {
-    use core::fmt::Write;
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
-}
-
-mod hex32 {
-    pub(super) fn serialize<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::hex(b))
-    }
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<[u8; 32], D::Error> {
-        let s = <&str as serde::Deserialize>::deserialize(d)?;
-        let mut out = [0u8; 32];
-        if s.len() != 64 {
-            return Err(serde::de::Error::custom("bad mac length"));
-        }
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom)?;
-        }
-        Ok(out)
-    }
 }

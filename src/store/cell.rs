@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
 use crate::key::{KeyId, KeyInfo, StateName, VersionState};
 
 use super::record::{Loaded, StoredKey};
@@ -63,7 +63,7 @@ impl Usage {
         Usage {
             next: AtomicU64::new(persisted),
             end: AtomicU64::new(persisted),
-            pid: AtomicU32::new(crate::ffi::fork::current_pid()),
+            pid: AtomicU32::new(crate::sys::current_pid()),
         }
     }
 
@@ -90,7 +90,7 @@ impl Usage {
 
     /// Reserved but not yet handed out in this process.
     pub(crate) fn unused(&self) -> u64 {
-        if self.pid.load(Ordering::Acquire) != crate::ffi::fork::current_pid() {
+        if self.pid.load(Ordering::Acquire) != crate::sys::current_pid() {
             return 0;
         }
         self.end

@@ -15,47 +15,21 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::{Expect, WriteOp};
 use super::{KeyCell, KeyStore, MaterialChange, authorize};
-use crate::approval::{Approval, ApprovalRequest, ApproverRegistry, Intent, verify_approvals};
-use crate::audit::Operation;
-use crate::error::{Error, ErrorKind, Result};
-use crate::key::{KeyId, KeyInfo, Timestamp};
-use crate::policy::{ApprovalOperation, Policy};
-use crate::principal::{Principal, Role};
-use crate::report::ComplianceReport;
+use crate::base::{Error, ErrorKind, Result};
+use crate::governance::approval::{
+    Approval, ApprovalRequest, ApproverRegistry, Intent, verify_approvals,
+};
+use crate::governance::policy::{ApprovalOperation, Policy};
+use crate::governance::principal::{Principal, Role};
+use crate::governance::report::ComplianceReport;
+use crate::key::Operation;
+use crate::key::{Grant, KeyId, KeyInfo, Timestamp};
 use crate::{KeyFilter, PublicKey};
 
 const POLICY_ID: &str = "meta/policy";
 const APPROVERS_ID: &str = "meta/approvers";
 const PENDING_PREFIX: &str = "approval/pending/";
 const USED_PREFIX: &str = "approval/used/";
-
-/// A per-key permission for one principal to perform some use operations,
-/// optionally until a date.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Grant {
-    /// The grantee (a registered principal).
-    pub principal: String,
-    /// Use operations allowed (encrypt, decrypt, sign, verify, mac,
-    /// verify_mac, derive, agree, rewrap).
-    pub operations: Vec<Operation>,
-    /// No longer valid from this time on.
-    pub expires_at: Option<Timestamp>,
-}
-
-impl Grant {
-    pub(crate) fn new(
-        principal: &str,
-        operations: &[Operation],
-        expires_at: Option<Timestamp>,
-    ) -> Grant {
-        Grant {
-            principal: principal.to_owned(),
-            operations: operations.to_vec(),
-            expires_at,
-        }
-    }
-}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,14 +55,6 @@ struct Pending {
     approvals: Vec<Approval>,
 }
 
-pub(crate) fn is_use_op(op: Operation) -> bool {
-    use Operation::*;
-    matches!(
-        op,
-        Encrypt | Decrypt | Rewrap | Sign | Verify | Mac | VerifyMac | Derive | Agree
-    )
-}
-
 /// Grants apply to principals that are applications and not administrators:
 /// administrators use keys by role, applications only by grant.
 pub(crate) fn check_grant(
@@ -97,7 +63,7 @@ pub(crate) fn check_grant(
     info: &KeyInfo,
     now: Timestamp,
 ) -> Result<()> {
-    if !is_use_op(op) || p.has_role(Role::Administrator) {
+    if !Operation::is_use(op) || p.has_role(Role::Administrator) {
         return Ok(());
     }
     let ok = info.grants.iter().any(|g| {
@@ -544,7 +510,7 @@ impl KeyStore {
         let res = (|| {
             authorize(&self.principal, op)?;
             if let Some(g) = &grant {
-                if g.operations.is_empty() || !g.operations.iter().all(|o| is_use_op(*o)) {
+                if g.operations.is_empty() || !g.operations.iter().all(|o| Operation::is_use(*o)) {
                     return Err(Error::invalid(
                         "a grant names one or more use operations (encrypt, decrypt, sign, …)",
                     ));

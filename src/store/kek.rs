@@ -9,9 +9,9 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto;
-use crate::error::{Error, ErrorKind, Result};
-use crate::secret::SecretBytes;
 
 /// A 256-bit key-encryption key.
 pub struct Kek(SecretBytes);

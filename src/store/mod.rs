@@ -3,8 +3,9 @@
 
 mod audit_log;
 pub mod backend;
-mod backup;
+pub mod backup;
 mod cell;
+mod dynamic;
 mod governance;
 mod kek;
 mod ops;
@@ -12,16 +13,19 @@ mod record;
 mod seal;
 mod sync;
 pub(crate) mod transport;
+mod typed;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-pub(crate) use self::audit_log::hex;
 pub use self::audit_log::{AuditEntry, AuditVerification};
-pub use self::governance::Grant;
+pub use self::dynamic::KeyHandle;
 pub use self::kek::{Argon2Params, Kek, KekProvider, PassphraseKek, RawKek};
+pub use self::typed::{AnyKey, Key};
+pub use crate::crypto::AES_GCM_INVOCATION_LIMIT;
+pub use crate::key::Grant;
 pub(crate) use cell::{CellData, KeyCell};
 pub(crate) use record::Loaded;
 
@@ -29,25 +33,21 @@ use self::audit_log::{AuditLog, Draft};
 
 use self::backend::{Backend, Expect, MemoryBackend, WriteOp};
 use self::seal::Sealer;
-use crate::audit::{AuditEvent, AuditSink, Operation, Outcome};
-use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, ErrorKind, Result};
+#[cfg(feature = "hazmat")]
+use crate::base::secret::SecretBytes;
+use crate::base::time::{Clock, SystemClock};
+use crate::base::{Error, ErrorKind, Result};
+use crate::crypto::provider::CryptoProvider;
+use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
+use crate::governance::principal::{Principal, Role};
 use crate::key::lifecycle::{self, Transition};
 use crate::key::{
-    AnyKey, Key, KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName,
-    Timestamp, VersionInfo, VersionState,
+    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
 };
-use crate::principal::{Principal, Role};
-use crate::provider::CryptoProvider;
-#[cfg(feature = "hazmat")]
-use crate::secret::SecretBytes;
 
 const KEY_PREFIX: &str = "key/";
 /// Cells kept alive without a handle (see `KeyStore::track`).
 const RECENT_CELLS: usize = 1024;
-/// AES-GCM with random 96-bit nonces: at most 2^32 invocations per key
-/// (NIST SP 800-38D §8.3).
-pub const AES_GCM_INVOCATION_LIMIT: u64 = 1 << 32;
 
 /// Store-wide settings. Policy files (governance) refine them per key.
 #[derive(Clone, Debug)]
@@ -393,12 +393,16 @@ impl KeyStore {
             authorize(&self.principal, op)?;
             let now = self.now();
             let policy = self.policy()?;
+            let spec = match &policy {
+                Some(p) => p.apply_to_spec(spec.checked_name()?)?,
+                None => spec,
+            };
             let info = spec.into_info(
                 KeyId::random()?,
                 now,
                 origin,
                 self.principal.name(),
-                policy.as_ref(),
+                policy.map(|p| (p.version(), p.digest())),
             )?;
             let material = material?;
             let id = info.id;
@@ -1112,7 +1116,7 @@ impl KeyStore {
                                 use std::sync::atomic::Ordering::Release;
                                 u.next.store(start, Release);
                                 u.end.store(end, Release);
-                                u.pid.store(crate::ffi::fork::current_pid(), Release);
+                                u.pid.store(crate::sys::current_pid(), Release);
                             }
                         }
                     }
@@ -1164,9 +1168,9 @@ impl KeyStore {
             // live state first, so a refused transition spends nothing).
             let gate = match t {
                 Transition::ScheduleDestruction { .. } => {
-                    Some(crate::policy::ApprovalOperation::ScheduleDestruction)
+                    Some(crate::governance::policy::ApprovalOperation::ScheduleDestruction)
                 }
-                Transition::Destroy => Some(crate::policy::ApprovalOperation::Destroy),
+                Transition::Destroy => Some(crate::governance::policy::ApprovalOperation::Destroy),
                 _ => None,
             };
             if let Some(gate) = gate {
@@ -1445,7 +1449,7 @@ impl KeyStore {
     }
 
     /// Signs the current head of the audit log with `signer`, for an outside
-    /// party to keep (see [`AuditCheckpoint`](crate::audit::AuditCheckpoint)).
+    /// party to keep (see [`AuditCheckpoint`](crate::governance::audit::AuditCheckpoint)).
     ///
     /// ```
     /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Signing};
@@ -1462,12 +1466,13 @@ impl KeyStore {
     pub fn audit_checkpoint(
         &self,
         signer: &Key<crate::key::Signing, crate::key::Active>,
-    ) -> Result<crate::audit::AuditCheckpoint> {
+    ) -> Result<crate::governance::audit::AuditCheckpoint> {
         let v = self.verify_audit()?;
         let at = self.now();
-        let bytes = crate::audit::checkpoint_bytes(v.head_seq, &v.head_mac, at, &signer.id());
+        let bytes =
+            crate::governance::audit::checkpoint_bytes(v.head_seq, &v.head_mac, at, &signer.id());
         let signature = signer.sign(&bytes)?;
-        Ok(crate::audit::AuditCheckpoint {
+        Ok(crate::governance::audit::AuditCheckpoint {
             seq: v.head_seq,
             head_mac: v.head_mac,
             at,
@@ -1478,13 +1483,13 @@ impl KeyStore {
 
     /// Verifies the log and that it still contains the entry a checkpoint
     /// vouched for: a log cut back or rewritten before the checkpoint fails.
-    /// (Check the checkpoint's signature with [`crate::audit::AuditCheckpoint::verify`].)
+    /// (Check the checkpoint's signature with [`crate::governance::audit::AuditCheckpoint::verify`].)
     ///
     /// # Errors
     /// [`ErrorKind::Integrity`] if the log no longer matches the checkpoint.
     pub fn verify_audit_against(
         &self,
-        checkpoint: &crate::audit::AuditCheckpoint,
+        checkpoint: &crate::governance::audit::AuditCheckpoint,
     ) -> Result<AuditVerification> {
         let v = self.verify_audit()?;
         let entry = audit_log::entry(&*self.inner.backend, &*self.sealer()?, checkpoint.seq)?;
@@ -1698,13 +1703,4 @@ pub struct IntegrityReport {
 pub struct MaintenanceReport {
     /// `(key, state before, state after)` for every key that moved.
     pub transitions: Vec<(KeyId, StateName, StateName)>,
-}
-
-pub(crate) fn new_version_info(number: u32, at: Timestamp) -> VersionInfo {
-    VersionInfo {
-        number,
-        created_at: at,
-        state: VersionState::Enabled,
-        usage_count: 0,
-    }
 }

@@ -2,43 +2,18 @@
 //! the run-time checks that back the typed API: purpose, live state, version
 //! state, authorization, usage limits — and one audit event per call.
 
-use crate::audit::Operation;
+use super::Key;
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::{self, AesGcmKey, GCM_NONCE_LEN};
-use crate::error::{Error, ErrorKind, Result};
+use crate::key::Operation;
 use crate::key::ciphertext::{self, HEADER_LEN, OVERHEAD};
-use crate::key::{Active, Aead, Key, KeyId, KeyInfo, PublicKey, Purpose, StateName, VersionState};
-use crate::secret::SecretBytes;
+use crate::key::lifecycle::check_use;
+use crate::key::{
+    Active, Aead, KeyId, KeyInfo, PublicKey, Purpose, StateName, VersionInfo, VersionState,
+};
 
-use super::{CellData, KeyCell, KeyStore, Loaded, MaterialChange, authorize, new_version_info};
-
-/// Which states allow an operation.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Use {
-    /// Encrypt, sign, MAC, derive, agree: Active only.
-    Apply,
-    /// Decrypt, verify: Active, Deactivated, and Suspended where allowed.
-    Process,
-    /// Public key export, metadata: any state with material.
-    Inspect,
-}
-
-fn check_use(info: &KeyInfo, purpose: Purpose, u: Use, op: Operation) -> Result<()> {
-    if info.purpose != purpose {
-        return Err(Error::wrong_purpose(&format!("{op:?}"), info.purpose));
-    }
-    let ok = match (u, info.state) {
-        (_, StateName::Active) => true,
-        (Use::Process, StateName::Deactivated) => true,
-        (Use::Process, StateName::Suspended) => info.suspended_processing,
-        (Use::Inspect, s) => s.has_material(),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::wrong_state(&format!("{op:?}"), info.state))
-    }
-}
+use super::{CellData, KeyCell, KeyStore, Loaded, MaterialChange, authorize};
 
 /// AEAD associated data: the fixed-length header, then the caller's data.
 /// Small inputs are assembled on the stack (no allocation per message).
@@ -102,7 +77,7 @@ pub(crate) fn seal_message_to(
 ) -> Result<()> {
     check_out_len(pt.len(), out.len())?;
     let mut nonce = [0u8; GCM_NONCE_LEN];
-    crate::nonce::fill_nonce_as(pid, &mut nonce)?;
+    crate::crypto::nonce::fill_nonce_as(pid, &mut nonce)?;
     let header = ciphertext::header(id, version, &nonce);
     let (head, rest) = out.split_at_mut(HEADER_LEN);
     let (body, tag_out) = rest.split_at_mut(pt.len());
@@ -162,8 +137,6 @@ impl KeyStore {
         &self,
         cell: &KeyCell,
         op: Operation,
-        purpose: Purpose,
-        u: Use,
         f: impl FnOnce(&CellData, &mut Option<u32>) -> Result<R>,
     ) -> Result<R> {
         let mut version = None;
@@ -173,7 +146,7 @@ impl KeyStore {
             authorize(&self.principal, op)?;
             self.prepare_at(cell, now)?;
             let data = cell.read()?;
-            check_use(&data.info, purpose, u, op)?;
+            check_use(&data.info, op)?;
             super::governance::check_grant(&self.principal, op, &data.info, now)?;
             f(&data, &mut version)
         })();
@@ -213,14 +186,14 @@ impl KeyStore {
     ) -> Result<R> {
         let mut version = None;
         let now = self.now();
-        let pid = crate::ffi::fork::current_pid();
+        let pid = crate::sys::current_pid();
         let res = (|| {
             authorize(&self.principal, Operation::Encrypt)?;
             loop {
                 self.prepare_at(cell, now)?;
                 {
                     let data = cell.read()?;
-                    check_use(&data.info, Purpose::Aead, Use::Apply, Operation::Encrypt)?;
+                    check_use(&data.info, Operation::Encrypt)?;
                     super::governance::check_grant(
                         &self.principal,
                         Operation::Encrypt,
@@ -313,11 +286,10 @@ impl KeyStore {
         &self,
         cell: &KeyCell,
         op: Operation,
-        u: Use,
         ct: &[u8],
         f: impl FnOnce(&CellData, &ciphertext::Parsed<'_>) -> Result<R>,
     ) -> Result<R> {
-        self.use_key(cell, op, Purpose::Aead, u, |data, version| {
+        self.use_key(cell, op, |data, version| {
             let p = ciphertext::parse(ct)?;
             check_owner(&p.info.key_id, &cell.id)?;
             *version = Some(p.info.key_version);
@@ -332,7 +304,7 @@ impl KeyStore {
         aad: &[u8],
         out: &mut [u8],
     ) -> Result<()> {
-        self.with_own_ciphertext(cell, Operation::Decrypt, Use::Process, ct, |data, p| {
+        self.with_own_ciphertext(cell, Operation::Decrypt, ct, |data, p| {
             if out.len() != p.body.len() {
                 return Err(Error::invalid(format!(
                     "the plaintext of this ciphertext is {} bytes; the output has {}",
@@ -345,7 +317,7 @@ impl KeyStore {
     }
 
     pub(crate) fn op_decrypt(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        self.with_own_ciphertext(cell, Operation::Decrypt, Use::Process, ct, |data, p| {
+        self.with_own_ciphertext(cell, Operation::Decrypt, ct, |data, p| {
             open_message(data, p, aad, false)
         })
     }
@@ -395,7 +367,7 @@ impl KeyStore {
     }
 
     pub(crate) fn op_rewrap(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        let pt = self.with_own_ciphertext(cell, Operation::Rewrap, Use::Apply, ct, |data, p| {
+        let pt = self.with_own_ciphertext(cell, Operation::Rewrap, ct, |data, p| {
             open_message(data, p, aad, false).map(zeroize::Zeroizing::new)
         })?;
         self.op_encrypt(cell, &pt, aad)
@@ -442,7 +414,7 @@ impl KeyStore {
                 ));
             }
             self.consume_approval(
-                crate::policy::ApprovalOperation::CompromisedDecrypt,
+                crate::governance::policy::ApprovalOperation::CompromisedDecrypt,
                 Some(cell.id),
             )?;
             open_message(&data, &p, aad, true).map(zeroize::Zeroizing::new)
@@ -464,22 +436,16 @@ impl KeyStore {
     }
 
     pub(crate) fn op_sign(&self, cell: &KeyCell, msg: &[u8], fixed: bool) -> Result<Vec<u8>> {
-        self.use_key(
-            cell,
-            Operation::Sign,
-            Purpose::Signing,
-            Use::Apply,
-            |data, version| {
-                let (v, material) = data.primary()?;
-                *version = Some(v);
-                let sk = material.p256()?;
-                if fixed {
-                    sk.sign_fixed(msg).map(|s| s.to_vec())
-                } else {
-                    sk.sign_der(msg)
-                }
-            },
-        )
+        self.use_key(cell, Operation::Sign, |data, version| {
+            let (v, material) = data.primary()?;
+            *version = Some(v);
+            let sk = material.p256()?;
+            if fixed {
+                sk.sign_fixed(msg).map(|s| s.to_vec())
+            } else {
+                sk.sign_der(msg)
+            }
+        })
     }
 
     pub(crate) fn op_verify(
@@ -489,60 +455,42 @@ impl KeyStore {
         sig: &[u8],
         fixed: bool,
     ) -> Result<()> {
-        self.use_key(
-            cell,
-            Operation::Verify,
-            Purpose::Signing,
-            Use::Process,
-            |data, version| {
-                for (v, m) in data.processable_versions() {
-                    let sk = m.p256()?;
-                    let ok = if fixed {
-                        sk.verify_fixed(msg, sig)
-                    } else {
-                        sk.verify_der(msg, sig)
-                    };
-                    if ok.is_ok() {
-                        *version = Some(v);
-                        return Ok(());
-                    }
+        self.use_key(cell, Operation::Verify, |data, version| {
+            for (v, m) in data.processable_versions() {
+                let sk = m.p256()?;
+                let ok = if fixed {
+                    sk.verify_fixed(msg, sig)
+                } else {
+                    sk.verify_der(msg, sig)
+                };
+                if ok.is_ok() {
+                    *version = Some(v);
+                    return Ok(());
                 }
-                Err(Error::auth())
-            },
-        )
+            }
+            Err(Error::auth())
+        })
     }
 
     pub(crate) fn op_mac(&self, cell: &KeyCell, msg: &[u8]) -> Result<[u8; 32]> {
-        self.use_key(
-            cell,
-            Operation::Mac,
-            Purpose::Mac,
-            Use::Apply,
-            |data, version| {
-                let (v, material) = data.primary()?;
-                *version = Some(v);
-                Ok(crypto::hmac_sha256(material.raw.expose_secret(), &[msg]))
-            },
-        )
+        self.use_key(cell, Operation::Mac, |data, version| {
+            let (v, material) = data.primary()?;
+            *version = Some(v);
+            Ok(crypto::hmac_sha256(material.raw.expose_secret(), &[msg]))
+        })
     }
 
     pub(crate) fn op_verify_mac(&self, cell: &KeyCell, msg: &[u8], tag: &[u8]) -> Result<()> {
-        self.use_key(
-            cell,
-            Operation::VerifyMac,
-            Purpose::Mac,
-            Use::Process,
-            |data, version| {
-                for (v, m) in data.processable_versions() {
-                    let expect = crypto::hmac_sha256(m.raw.expose_secret(), &[msg]);
-                    if crypto::ct_eq(&expect, tag) {
-                        *version = Some(v);
-                        return Ok(());
-                    }
+        self.use_key(cell, Operation::VerifyMac, |data, version| {
+            for (v, m) in data.processable_versions() {
+                let expect = crypto::hmac_sha256(m.raw.expose_secret(), &[msg]);
+                if crypto::ct_eq(&expect, tag) {
+                    *version = Some(v);
+                    return Ok(());
                 }
-                Err(Error::auth())
-            },
-        )
+            }
+            Err(Error::auth())
+        })
     }
 
     pub(crate) fn op_derive(
@@ -553,18 +501,12 @@ impl KeyStore {
         len: usize,
         ver: Option<u32>,
     ) -> Result<SecretBytes> {
-        self.use_key(
-            cell,
-            Operation::Derive,
-            Purpose::Derivation,
-            Use::Apply,
-            |data, version| {
-                let v = ver.unwrap_or(data.info.primary_version);
-                *version = Some(v);
-                let m = data.processable(v)?;
-                crypto::hkdf_sha256(m.raw.expose_secret(), salt, info, len)
-            },
-        )
+        self.use_key(cell, Operation::Derive, |data, version| {
+            let v = ver.unwrap_or(data.info.primary_version);
+            *version = Some(v);
+            let m = data.processable(v)?;
+            crypto::hkdf_sha256(m.raw.expose_secret(), salt, info, len)
+        })
     }
 
     pub(crate) fn op_agree(
@@ -575,18 +517,12 @@ impl KeyStore {
         info: &[u8],
         len: usize,
     ) -> Result<SecretBytes> {
-        self.use_key(
-            cell,
-            Operation::Agree,
-            Purpose::Agreement,
-            Use::Apply,
-            |data, version| {
-                let (v, material) = data.primary()?;
-                *version = Some(v);
-                let shared = material.p256()?.diffie_hellman(peer.inner())?;
-                crypto::hkdf_sha256(shared.expose_secret(), salt, info, len)
-            },
-        )
+        self.use_key(cell, Operation::Agree, |data, version| {
+            let (v, material) = data.primary()?;
+            *version = Some(v);
+            let shared = material.p256()?.diffie_hellman(peer.inner())?;
+            crypto::hkdf_sha256(shared.expose_secret(), salt, info, len)
+        })
     }
 
     pub(crate) fn op_public_key(&self, cell: &KeyCell, ver: Option<u32>) -> Result<PublicKey> {
@@ -596,20 +532,14 @@ impl KeyStore {
             self.audit(Operation::ReadMetadata, Some(cell.id), ver, Err(e.clone()))?;
             return Err(e);
         }
-        self.use_key(
-            cell,
-            Operation::ReadMetadata,
-            purpose,
-            Use::Inspect,
-            |data, version| {
-                let v = ver.unwrap_or(data.info.primary_version);
-                *version = Some(v);
-                Ok(PublicKey::from_inner(
-                    data.material(v)?.p256()?.public_key(),
-                    self.crypto_provider(),
-                ))
-            },
-        )
+        self.use_key(cell, Operation::ReadMetadata, |data, version| {
+            let v = ver.unwrap_or(data.info.primary_version);
+            *version = Some(v);
+            Ok(PublicKey::from_inner(
+                data.material(v)?.p256()?.public_key(),
+                self.crypto_provider(),
+            ))
+        })
     }
 
     /// Runs a version-management mutation with authorization and audit.
@@ -653,9 +583,7 @@ impl KeyStore {
         let now = self.now();
         let mut newv = 0;
         self.manage(cell, Operation::Rotate, None, "", |info, _| {
-            if info.state != StateName::Active {
-                return Err(Error::wrong_state("Rotate", info.state));
-            }
+            check_use(info, Operation::Rotate)?;
             newv = info.primary_version + 1;
             rotate_info(self.crypto_provider(), info, now).map(MaterialChange::Add)
         })?;
@@ -675,9 +603,7 @@ impl KeyStore {
             Operation::CompromiseVersion
         };
         self.manage(cell, op, Some(v), reason, |info, _| {
-            if !info.state.has_material() {
-                return Err(Error::wrong_state(&format!("{op:?}"), info.state));
-            }
+            check_use(info, op)?;
             if v == info.primary_version && to == VersionState::Destroyed {
                 return Err(Error::invalid(
                     "the primary version cannot be destroyed; rotate first",
@@ -713,6 +639,7 @@ impl KeyStore {
             Some(v),
             "",
             |info, _| {
+                check_use(info, Operation::SetMinDecryptionVersion)?;
                 if v == 0 || v > info.primary_version {
                     return Err(Error::invalid(format!(
                         "minimum decryption version must be 1..={}",
@@ -752,7 +679,7 @@ pub(crate) fn rotate_info(
         .checked_add(1)
         .ok_or_else(|| Error::invalid("too many versions"))?;
     let material = Loaded::generate(provider, info.algorithm)?;
-    info.versions.push(new_version_info(n, now));
+    info.versions.push(VersionInfo::new(n, now));
     info.primary_version = n;
     info.last_rotated_at = Some(now);
     Ok(material)
@@ -788,33 +715,27 @@ impl KeyStore {
         ct: &[u8],
         aad: &[u8],
     ) -> Result<Vec<u8>> {
-        self.use_key(
-            cell,
-            Operation::Decrypt,
-            Purpose::Aead,
-            Use::Process,
-            |data, version| {
-                let nonce: [u8; GCM_NONCE_LEN] = nonce.try_into().map_err(|_| {
-                    Error::new(
-                        ErrorKind::Unsupported,
-                        format!("AES-GCM nonces are {GCM_NONCE_LEN} bytes here"),
-                    )
-                })?;
-                let tag_at = ct
-                    .len()
-                    .checked_sub(crypto::GCM_TAG_LEN)
-                    .ok_or_else(Error::auth)?;
-                let mut tag = [0u8; crypto::GCM_TAG_LEN];
-                tag.copy_from_slice(&ct[tag_at..]);
-                let v = data.info.primary_version;
-                *version = Some(v);
-                let mut buf = ct[..tag_at].to_vec();
-                data.processable(v)?
-                    .aes()?
-                    .open_in_place(&nonce, aad, &mut buf, &tag)?;
-                Ok(buf)
-            },
-        )
+        self.use_key(cell, Operation::Decrypt, |data, version| {
+            let nonce: [u8; GCM_NONCE_LEN] = nonce.try_into().map_err(|_| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!("AES-GCM nonces are {GCM_NONCE_LEN} bytes here"),
+                )
+            })?;
+            let tag_at = ct
+                .len()
+                .checked_sub(crypto::GCM_TAG_LEN)
+                .ok_or_else(Error::auth)?;
+            let mut tag = [0u8; crypto::GCM_TAG_LEN];
+            tag.copy_from_slice(&ct[tag_at..]);
+            let v = data.info.primary_version;
+            *version = Some(v);
+            let mut buf = ct[..tag_at].to_vec();
+            data.processable(v)?
+                .aes()?
+                .open_in_place(&nonce, aad, &mut buf, &tag)?;
+            Ok(buf)
+        })
     }
 
     pub(crate) fn op_export_raw(&self, cell: &KeyCell, ver: Option<u32>) -> Result<SecretBytes> {
@@ -858,7 +779,10 @@ impl KeyStore {
         }
         let v = version.unwrap_or(data.info.primary_version);
         let m = data.processable(v)?;
-        self.consume_approval(crate::policy::ApprovalOperation::Export, Some(cell.id))?;
+        self.consume_approval(
+            crate::governance::policy::ApprovalOperation::Export,
+            Some(cell.id),
+        )?;
         Ok((v, m))
     }
 }

@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::secret::{SecretBytes, to_json_secret};
+use crate::base::{Error, Result};
+use crate::crypto::provider::CryptoProvider;
 use crate::crypto::{AesGcmKey, P256Secret};
-use crate::error::{Error, Result};
 use crate::key::{Algorithm, KeyInfo};
-use crate::provider::CryptoProvider;
-use crate::secret::{SecretBytes, to_json_secret};
 
 /// Prepared material of one version: raw bytes (for re-sealing) plus the
 /// expanded form the primitive needs (AES key schedule, P-256 scalar).

@@ -28,9 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::{Backend, Expect};
 use super::kek::{Kek, KekProvider};
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::{self, AesGcmKey, GCM_NONCE_LEN, GCM_TAG_LEN};
-use crate::error::{Error, ErrorKind, Result};
-use crate::secret::SecretBytes;
 
 const SEAL_VERSION: u8 = 1;
 const SEAL_AD_PREFIX: &[u8] = b"keylife/record/v1\0";
@@ -66,7 +66,7 @@ impl Sealer {
             .get(&epoch)
             .ok_or_else(|| Error::internal("no record key for epoch"))?;
         let mut nonce = [0u8; GCM_NONCE_LEN];
-        crate::nonce::fill_nonce(&mut nonce)?;
+        crate::crypto::nonce::fill_nonce(&mut nonce)?;
         let mut out = Vec::with_capacity(PREFIX_LEN + plaintext.len() + GCM_TAG_LEN);
         out.push(SEAL_VERSION);
         out.extend_from_slice(&epoch.to_be_bytes());

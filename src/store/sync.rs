@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::backend::Backend;
-use crate::error::Result;
+use crate::base::Result;
 
 pub(crate) struct Sync {
     start: Instant,

@@ -18,18 +18,18 @@
 
 use core::fmt;
 
-use super::{KeyCell, KeyStore, Loaded, authorize};
-use crate::audit::Operation;
+use super::{Key, KeyCell, KeyStore, Loaded, authorize};
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::P256Secret;
-use crate::error::{Error, ErrorKind, Result};
-use crate::hpke::{self, AeadId};
-use crate::kcv::CheckValue;
+use crate::crypto::hpke::{self, AeadId};
+use crate::crypto::kcv::CheckValue;
+use crate::crypto::wrap::{WrapMode, WrappingKey};
+use crate::key::Operation;
 use crate::key::{
-    Active, Aead, Agreement, Algorithm, Key, KeyId, KeyPurpose, KeySpec, KeyState, Origin,
-    PreActive, PublicKey, Purpose, StateName,
+    Active, Aead, Agreement, Algorithm, KeyId, KeyPurpose, KeySpec, KeyState, Origin, PreActive,
+    PublicKey,
 };
-use crate::secret::SecretBytes;
-use crate::wrap::{WrapMode, WrappingKey};
 
 const MAGIC: &[u8; 4] = b"KLT1";
 const HEADER_LEN: usize = 4 + 1 + 1 + 16 + 4;
@@ -107,7 +107,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>> {
         ));
     }
     let (header, body) = bytes.split_at(HEADER_LEN);
-    let alg = Algorithm::from_u8(header[5]).ok_or_else(|| {
+    let alg = Algorithm::from_code(header[5]).ok_or_else(|| {
         Error::new(
             ErrorKind::Unsupported,
             format!("transported key names unknown algorithm {}", header[5]),
@@ -135,7 +135,7 @@ impl KeyStore {
             authorize(&self.principal, Operation::Agree)?;
             self.prepare(cell)?;
             let data = cell.read()?;
-            require_use(&data.info, Purpose::Agreement, Operation::Agree)?;
+            crate::key::lifecycle::check_use(&data.info, Operation::Agree)?;
             super::governance::check_grant(
                 &self.principal,
                 Operation::Agree,
@@ -365,7 +365,7 @@ impl KeyStore {
         Ok((key, kcv))
     }
 
-    /// The key check value ([`crate::kcv`]) of `version` of key `id` (the
+    /// The key check value ([`crate::crypto::kcv`]) of `version` of key `id` (the
     /// primary when `None`). Audited as a metadata read.
     ///
     /// # Errors
@@ -433,17 +433,6 @@ fn check_purpose<P: KeyPurpose>(alg: Algorithm) -> Result<()> {
     }
 }
 
-/// Purpose and live state for using a key to open transported keys.
-fn require_use(info: &crate::key::KeyInfo, purpose: Purpose, op: Operation) -> Result<()> {
-    if info.purpose != purpose {
-        return Err(Error::wrong_purpose(&format!("{op:?}"), info.purpose));
-    }
-    if info.state != StateName::Active {
-        return Err(Error::wrong_state(&format!("{op:?}"), info.state));
-    }
-    Ok(())
-}
-
 /// Material sizes keylife accepts, as [`KeyStore::import_raw`] does.
 fn check_material_len(alg: Algorithm, len: usize) -> Result<()> {
     let ok = match alg {
@@ -466,7 +455,7 @@ fn loaded(p: crate::CryptoProvider, alg: Algorithm, raw: SecretBytes) -> Result<
 
 impl<P: KeyPurpose, S: KeyState> Key<P, S> {
     /// This key's check value for `version` (the primary when `None`):
-    /// see [`crate::kcv`].
+    /// see [`crate::crypto::kcv`].
     ///
     /// # Errors
     /// As [`KeyStore::check_value`].

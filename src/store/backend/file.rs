@@ -38,7 +38,7 @@ use std::sync::{Mutex, MutexGuard};
 use sha2::{Digest, Sha256};
 
 use super::{Backend, Record, WriteOp, map};
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
 
 const MAGIC: &[u8; 13] = b"KEYLIFE-FILE\0";
 const FORMAT_VERSION: u32 = 1;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Expect, Record, WriteOp};
-use crate::error::Result;
+use crate::base::Result;
 
 pub(crate) type RecordMap = BTreeMap<String, Record>;
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::{Backend, Record, WriteOp, map};
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
 
 /// Records in a `BTreeMap` behind a mutex. Nothing survives the process.
 ///

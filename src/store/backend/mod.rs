@@ -20,7 +20,7 @@ pub use memory::MemoryBackend;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteBackend, SqliteOptions};
 
-use crate::error::Result;
+use crate::base::Result;
 
 /// A stored value and its revision.
 #[derive(Clone, Debug, PartialEq, Eq)]

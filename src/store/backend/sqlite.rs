@@ -37,7 +37,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 
 use super::file::sync_dir;
 use super::{Backend, Expect, Record, WriteOp};
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
 
 /// `PRAGMA application_id` of a keylife database: "KLIF".
 const APPLICATION_ID: i64 = 0x4B4C_4946;

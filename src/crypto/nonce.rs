@@ -69,8 +69,8 @@ use core::cell::RefCell;
 
 use zeroize::Zeroize;
 
+use crate::base::Result;
 use crate::crypto::{GCM_NONCE_LEN, fill_random};
-use crate::error::Result;
 
 /// Largest pool, in bytes: 340 nonces (a multiple of 12, under 4 KiB).
 pub(crate) const POOL_CAP: usize = 340 * GCM_NONCE_LEN;
@@ -142,7 +142,7 @@ thread_local! {
 
 /// Fills a fresh random nonce (see the module docs for the construction).
 pub(crate) fn fill_nonce(out: &mut [u8; GCM_NONCE_LEN]) -> Result<()> {
-    fill_nonce_as(crate::ffi::fork::current_pid(), out)
+    fill_nonce_as(crate::sys::current_pid(), out)
 }
 
 /// [`fill_nonce`] for a caller in process `pid` (tests pass other ids to

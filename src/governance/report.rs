@@ -21,13 +21,13 @@
 //! # Ok::<(), keylife::Error>(())
 //! ```
 
-use core::fmt::Write as _;
+use crate::base::time::utc;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::base::{Error, Result};
+use crate::governance::policy::Policy;
 use crate::key::{KeyId, KeyInfo, StateName, Timestamp};
-use crate::policy::Policy;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -302,36 +302,6 @@ fn days_between(a: Timestamp, b: Timestamp) -> i64 {
     b.0.saturating_sub(a.0).div_euclid(DAY_MS)
 }
 
-/// `ts` as RFC 3339 UTC (`2024-03-01T12:00:00Z`, with milliseconds only when
-/// non-zero).
-pub(crate) fn utc(ts: Timestamp) -> String {
-    let ms = ts.0.rem_euclid(1000);
-    let secs = ts.0.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let mut out = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    );
-    if ms != 0 {
-        let _ = write!(out, ".{ms:03}");
-    }
-    out.push('Z');
-    out
-}
-
 // Tests fail by panicking, with the offending value in the message.
 #[cfg(test)]
 #[allow(clippy::panic)]
@@ -339,8 +309,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::governance::policy::test_keys::{T0, key_info};
     use crate::key::{Algorithm, VersionInfo, VersionState};
-    use crate::policy::test_keys::{T0, key_info};
 
     fn days(n: u64) -> Duration {
         Duration::from_secs(n * 86_400)

@@ -1,16 +1,14 @@
-//! Noticing `fork()` without a system call per use.
+//! OS glue that needs `unsafe`: noticing `fork()` without a system call
+//! per use. One of the two places `unsafe` is allowed (the other is
+//! `src/ffi`); it imports nothing from the crate, so any layer may use it.
 //!
-//! Nonce pools (`crate::nonce`) and reserved invocation ranges
+//! Nonce pools (`crypto::nonce`) and reserved invocation ranges
 //! (`store::cell::Usage`) are tagged with the process that filled them, so
 //! a forked child never spends its parent's. Reading the process id is a
 //! `getpid` system call on glibc (no caching since 2.25): ~90 ns, more than
 //! a 64-byte AES-GCM. This module caches the id and registers a
 //! `pthread_atfork` child handler that clears the cache, so the next read in
 //! the child asks the kernel again.
-//!
-//! It lives in `src/ffi` because registering the handler is a call into C
-//! (`unsafe`), which only this directory may contain; it is compiled with
-//! or without the `ffi` feature.
 //!
 //! What the handler cannot see: a child created by the raw `clone`/`fork`
 //! system call or by glibc's `_Fork()`, which skip atfork handlers (and
@@ -102,7 +100,7 @@ mod tests {
         let parent = current_pid();
         let mut n = [0u8; 12];
         // Fill this thread's pool under the parent's id.
-        crate::nonce::fill_nonce(&mut n).expect("nonce");
+        crate::crypto::nonce::fill_nonce(&mut n).expect("nonce");
         let (mut rx, mut tx) = std::io::pipe().expect("pipe");
         // SAFETY: the child only uses async-signal-safe-enough work for a
         // test (glibc's fork keeps malloc usable), writes to the pipe and
@@ -111,7 +109,7 @@ mod tests {
         assert!(child >= 0, "fork failed");
         if child == 0 {
             let mut nonce = [0u8; 12];
-            let ok = crate::nonce::fill_nonce(&mut nonce).is_ok();
+            let ok = crate::crypto::nonce::fill_nonce(&mut nonce).is_ok();
             let mut out = [0u8; 16];
             out[..12].copy_from_slice(&nonce);
             out[12..].copy_from_slice(&current_pid().to_le_bytes());
@@ -133,7 +131,7 @@ mod tests {
         assert_ne!(child_pid, parent);
         assert_eq!(current_pid(), parent);
         let mut next = [0u8; 12];
-        crate::nonce::fill_nonce(&mut next).expect("nonce");
+        crate::crypto::nonce::fill_nonce(&mut next).expect("nonce");
         assert_ne!(&got[..12], &next[..], "the child reused the parent's pool");
     }
 }

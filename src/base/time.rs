@@ -1,4 +1,5 @@
-//! Time, injectable so tests move it instead of sleeping.
+//! Time: [`Timestamp`], RFC 3339 formatting, and the [`Clock`], injectable so
+//! tests move it instead of sleeping.
 //!
 //! Date-driven transitions (activation date, end of cryptoperiod, destruction
 //! date) are applied when a key is loaded or used, and by
@@ -9,7 +10,67 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::key::Timestamp;
+use core::fmt;
+use core::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// A point in time: milliseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Milliseconds since the Unix epoch.
+    #[must_use]
+    pub fn as_millis(self) -> i64 {
+        self.0
+    }
+
+    /// This time plus `d` (saturating).
+    #[must_use]
+    pub fn plus(self, d: core::time::Duration) -> Timestamp {
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Timestamp(self.0.saturating_add(ms))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC, e.g. `2026-01-01T00:00:00Z`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&utc(*self))
+    }
+}
+
+/// `ts` as RFC 3339 UTC (`2024-03-01T12:00:00Z`, with milliseconds only when
+/// non-zero).
+pub(crate) fn utc(ts: Timestamp) -> String {
+    let ms = ts.0.rem_euclid(1000);
+    let secs = ts.0.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    );
+    if ms != 0 {
+        let _ = write!(out, ".{ms:03}");
+    }
+    out.push('Z');
+    out
+}
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + core::fmt::Debug {

@@ -39,7 +39,7 @@ impl SecretBytes {
     /// [`crate::ErrorKind::Internal`] if the OS random source fails.
     pub fn random(len: usize) -> crate::Result<SecretBytes> {
         let mut s = SecretBytes::zeroed(len);
-        crate::crypto::fill_random(&mut s.0)?;
+        super::random::fill_random(&mut s.0)?;
         Ok(s)
     }
 

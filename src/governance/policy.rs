@@ -28,7 +28,6 @@
 //! # Ok::<(), keylife::Error>(())
 //! ```
 
-use core::fmt;
 use core::str::FromStr;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -38,8 +37,9 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::key::{Algorithm, KeyInfo, Purpose, StateName};
+use crate::base::codes::code_enum;
+use crate::base::{Error, ErrorKind, Result};
+use crate::key::{Algorithm, KeyInfo, KeyPurpose, KeySpec, Purpose, StateName};
 
 /// Seconds in a day: every period in a policy is a whole number of days.
 const DAY_SECS: u64 = 86_400;
@@ -56,52 +56,25 @@ const DEFAULT_CLASSIFICATIONS: [&str; 4] = ["public", "internal", "confidential"
 // Operations that can require approvals
 // ---------------------------------------------------------------------------
 
-/// An operation that policy can put under dual control (k-of-n approvals).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalOperation {
-    /// Destroy key material now.
-    Destroy,
-    /// Schedule a key for destruction.
-    ScheduleDestruction,
-    /// Export key material in plaintext (hazmat).
-    Export,
-    /// Restore keys from a backup.
-    Restore,
-    /// Replace the store's policy.
-    PolicyChange,
-    /// The audited decrypt-to-rewrap override for a compromised key.
-    CompromisedDecrypt,
-}
-
-impl ApprovalOperation {
-    /// Every operation, in canonical order.
-    pub const ALL: [ApprovalOperation; 6] = [
-        ApprovalOperation::Destroy,
-        ApprovalOperation::ScheduleDestruction,
-        ApprovalOperation::Export,
-        ApprovalOperation::Restore,
-        ApprovalOperation::PolicyChange,
-        ApprovalOperation::CompromisedDecrypt,
-    ];
-
-    /// The snake-case name used in policy files and approval requests.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalOperation::Destroy => "destroy",
-            ApprovalOperation::ScheduleDestruction => "schedule_destruction",
-            ApprovalOperation::Export => "export",
-            ApprovalOperation::Restore => "restore",
-            ApprovalOperation::PolicyChange => "policy_change",
-            ApprovalOperation::CompromisedDecrypt => "compromised_decrypt",
-        }
-    }
-}
-
-impl fmt::Display for ApprovalOperation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+code_enum! {
+    /// An operation that policy can put under dual control (k-of-n
+    /// approvals). The name is the snake-case form of policy files and
+    /// approval requests; the code is the C ABI's `KL_APPROVAL_*`.
+    #[derive(PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ApprovalOperation: u32 ("approval operation") {
+        /// Destroy key material now.
+        Destroy = 1 => "destroy",
+        /// Schedule a key for destruction.
+        ScheduleDestruction = 2 => "schedule_destruction",
+        /// Export key material in plaintext (hazmat).
+        Export = 3 => "export",
+        /// Restore keys from a backup.
+        Restore = 4 => "restore",
+        /// Replace the store's policy.
+        PolicyChange = 5 => "policy_change",
+        /// The audited decrypt-to-rewrap override for a compromised key.
+        CompromisedDecrypt = 6 => "compromised_decrypt",
     }
 }
 
@@ -115,10 +88,7 @@ impl FromStr for ApprovalOperation {
     /// # Ok::<(), keylife::Error>(())
     /// ```
     fn from_str(s: &str) -> Result<ApprovalOperation> {
-        ApprovalOperation::ALL
-            .into_iter()
-            .find(|op| op.as_str() == s)
-            .ok_or_else(|| Error::malformed(format!("unknown approval operation '{s}'")))
+        crate::base::codes::parse_name(s)
     }
 }
 
@@ -1460,6 +1430,55 @@ fn toml_array<S: AsRef<str>>(items: &[S]) -> String {
 
 /// A `KeyInfo` to build test cases from (the type is `#[non_exhaustive]`,
 /// so only code inside the crate can write one).
+impl Policy {
+    /// Checks a key spec against this policy (allowed algorithm, known
+    /// classification, usage-limit ceiling) and fills in what the spec left
+    /// open (usage limit, cryptoperiod, rotation period, rotation at the
+    /// usage limit) from the purpose's rules.
+    pub(crate) fn apply_to_spec<P: KeyPurpose>(&self, mut spec: KeySpec<P>) -> Result<KeySpec<P>> {
+        let alg = P::PURPOSE.default_algorithm();
+        let policy_err = |m: String| Error::new(ErrorKind::Policy, m);
+        if !self.allows_algorithm(alg) {
+            return Err(policy_err(format!(
+                "policy version {} does not allow {alg:?}",
+                self.version()
+            )));
+        }
+        if let Some(c) = &spec.classification
+            && !self.classification_known(c)
+        {
+            return Err(policy_err(format!(
+                "classification '{c}' is not one of the policy's levels ({})",
+                self.classifications().join(", ")
+            )));
+        }
+        if let Some(rules) = self.rules(P::PURPOSE) {
+            if let Some(max) = rules.usage_limit() {
+                match spec.usage_limit {
+                    Some(l) if l > max => {
+                        return Err(policy_err(format!(
+                            "usage limit {l} exceeds the policy's {max} for {}",
+                            P::PURPOSE
+                        )));
+                    }
+                    None => spec.usage_limit = Some(max),
+                    _ => {}
+                }
+            }
+            if spec.cryptoperiod.is_none() && spec.deactivation_date.is_none() {
+                spec.cryptoperiod = rules.originator_usage();
+            }
+            if spec.rotation_period.is_none() {
+                spec.rotation_period = rules.rotation_period();
+            }
+            if rules.rotate_at_usage_limit() == Some(true) {
+                spec.rotate_at_usage_limit = true;
+            }
+        }
+        Ok(spec)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_keys {
     use std::collections::BTreeMap;
@@ -1520,7 +1539,7 @@ mod tests {
     use super::*;
 
     /// The shipped example.
-    const EXAMPLE: &str = include_str!("../examples/policy.toml");
+    const EXAMPLE: &str = include_str!("../../examples/policy.toml");
 
     fn err(src: &str) -> String {
         match Policy::from_toml(src) {

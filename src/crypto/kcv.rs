@@ -31,7 +31,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
 
 /// The HMAC message of KCV v1.
 const LABEL: &[u8] = b"keylife-kcv-v1";

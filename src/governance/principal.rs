@@ -9,38 +9,27 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// A role, in the sense of NIST SP 800-57 Part 2 and KMIP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[repr(u32)]
-pub enum Role {
-    /// Manages keys, policy and principals; may do everything.
-    Administrator = 1,
-    /// Creates, rotates and changes the state of keys.
-    Operator = 2,
-    /// Uses keys (encrypt, sign, ...) but cannot change their state.
-    Application = 3,
-    /// Reads inventory and audit; cannot use keys.
-    Auditor = 4,
-    /// Holds backup shares; reads inventory.
-    Custodian = 5,
+use crate::base::codes::code_enum;
+
+code_enum! {
+    /// A role, in the sense of NIST SP 800-57 Part 2 and KMIP.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Role: u32 ("role") {
+        /// Manages keys, policy and principals; may do everything.
+        Administrator = 1 => "administrator",
+        /// Creates, rotates and changes the state of keys.
+        Operator = 2 => "operator",
+        /// Uses keys (encrypt, sign, ...) but cannot change their state.
+        Application = 3 => "application",
+        /// Reads inventory and audit; cannot use keys.
+        Auditor = 4 => "auditor",
+        /// Holds backup shares; reads inventory.
+        Custodian = 5 => "custodian",
+    }
 }
 
 impl Role {
-    /// The role for a C ABI code.
-    #[must_use]
-    pub fn from_code(code: u32) -> Option<Role> {
-        [
-            Role::Administrator,
-            Role::Operator,
-            Role::Application,
-            Role::Auditor,
-            Role::Custodian,
-        ]
-        .into_iter()
-        .find(|r| *r as u32 == code)
-    }
-
     const fn bit(self) -> u8 {
         1 << (self as u32)
     }
@@ -79,7 +68,7 @@ impl Principal {
     /// The identity that applies date-driven transitions.
     #[must_use]
     pub fn scheduler() -> Principal {
-        Principal::new("keylife:scheduler", &[Role::Operator])
+        Principal::new(crate::key::lifecycle::SCHEDULER, &[Role::Operator])
     }
 
     /// The principal's name.

@@ -41,7 +41,7 @@
 //! versions and state history, the record's write generation, and the
 //! material of every version that still has it; destroyed keys are
 //! tombstones without material) and, per version with material, its key
-//! check value ([`crate::kcv`]), rechecked on restore and in drills.
+//! check value ([`crate::crypto::kcv`]), rechecked on restore and in drills.
 //!
 //! # Share format (keylife share v1)
 //!
@@ -56,15 +56,17 @@
 //! x-coordinate is public; the rest of the share reveals nothing without
 //! k − 1 others.
 
+mod ops;
+
 use core::fmt;
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::kcv::CheckValue;
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
+use crate::crypto::kcv::CheckValue;
 use crate::key::{KeyId, Timestamp};
-use crate::secret::SecretBytes;
 
 /// Bundle magic.
 const MAGIC: &[u8; 4] = b"KLBK";
@@ -86,7 +88,7 @@ pub struct BackupId(pub(crate) [u8; 8]);
 impl BackupId {
     pub(crate) fn random() -> Result<BackupId> {
         let mut b = [0u8; 8];
-        crate::crypto::fill_random(&mut b)?;
+        crate::base::random::fill_random(&mut b)?;
         Ok(BackupId(b))
     }
 

@@ -52,9 +52,9 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
+use crate::governance::policy::{ApprovalOperation, ApprovalRule};
 use crate::key::{KeyId, PublicKey, Timestamp};
-use crate::policy::{ApprovalOperation, ApprovalRule};
 
 /// The domain-separation prefix of [`ApprovalRequest::canonical_bytes`]:
 /// no other keylife signature input starts with it.
@@ -509,8 +509,8 @@ pub fn verify_approvals(
     if now >= request.expires_at {
         return Err(denied(format!(
             "approval request {id} expired at {} (now {})",
-            crate::report::utc(request.expires_at),
-            crate::report::utc(now)
+            crate::base::time::utc(request.expires_at),
+            crate::base::time::utc(now)
         )));
     }
     // (b) Replay.

@@ -30,8 +30,8 @@
 //! sitting, checked against the FIPS 197 field vectors and by property
 //! tests, is the smaller risk.
 
-use crate::error::{Error, Result};
-use crate::secret::SecretBytes;
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, Result};
 
 /// One share: the x-coordinate (1..=255) and one value per secret byte.
 pub(crate) struct Share {
@@ -97,7 +97,7 @@ pub(crate) fn split(secret: &[u8], k: u8, n: u8) -> Result<Vec<Share>> {
     for (i, &s) in secret.iter().enumerate() {
         let c = coeffs.expose_secret_mut();
         c[0] = s;
-        crate::crypto::fill_random(&mut c[1..])?;
+        crate::base::random::fill_random(&mut c[1..])?;
         for (x, y) in (1..=n).zip(ys.iter_mut()) {
             y.expose_secret_mut()[i] = eval(coeffs.expose_secret(), x);
         }

@@ -1,28 +1,28 @@
 //! [`KeyStore::backup`], [`KeyStore::restore`] and
-//! [`KeyStore::restore_drill`]; formats and types in [`crate::backup`].
+//! [`KeyStore::restore_drill`]; formats and types in [`crate::store::backup`].
 
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use zeroize::Zeroize;
 
-use super::audit_log::Draft;
-use super::backend::{Expect, WriteOp};
-use super::record::{self, StoredKey};
-use super::{KeyStore, Loaded, authorize, key_record_id};
-use crate::audit::Operation;
-use crate::backup::{
+use super::{
     Backup, BackupId, BundleInfo, CustodianShare, RestoreReport, encode_header, encode_share,
     parse_bundle, parse_share,
 };
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
+use crate::crypto::kcv::CheckValue;
 use crate::crypto::{AesGcmKey, GCM_NONCE_LEN, GCM_TAG_LEN, SYM_KEY_LEN, fill_random};
-use crate::error::{Error, ErrorKind, Result};
-use crate::kcv::CheckValue;
+use crate::governance::policy::ApprovalOperation;
+use crate::key::Operation;
 use crate::key::{KeyId, KeyInfo};
-use crate::policy::ApprovalOperation;
-use crate::secret::SecretBytes;
+use crate::store::audit_log::Draft;
+use crate::store::backend::{Expect, WriteOp};
+use crate::store::record::{self, StoredKey};
+use crate::store::{KeyStore, Loaded, authorize, key_record_id};
 
-/// The decrypted payload (see the bundle format in [`crate::backup`]).
+/// The decrypted payload (see the bundle format in [`crate::store::backup`]).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Payload {
@@ -82,7 +82,7 @@ impl KeyStore {
     ///
     /// The bundle holds each key's full record — metadata, versions, state
     /// history and the material of every version that still has it — and
-    /// each version's key check value. See [`crate::backup`] for the
+    /// each version's key check value. See [`crate::store::backup`] for the
     /// formats and an example.
     ///
     /// # Errors
@@ -213,7 +213,7 @@ impl KeyStore {
         };
         bundle.extend_from_slice(&tag);
 
-        let shares = crate::shamir::split(key.expose_secret(), k, n)?;
+        let shares = crate::crypto::shamir::split(key.expose_secret(), k, n)?;
         let shares = shares
             .iter()
             .zip(custodians)
@@ -308,7 +308,7 @@ impl KeyStore {
         let mut destroyed: HashSet<KeyId> = HashSet::new();
         let mut logged: HashMap<KeyId, u64> = HashMap::new();
         self.flush_audit()?;
-        super::audit_log::verify(&*self.inner.backend, &sealer, |e| {
+        crate::store::audit_log::verify(&*self.inner.backend, &sealer, |e| {
             if let Some(k) = e.key_id {
                 if e.operation == Operation::Destroy && e.outcome == crate::Outcome::Success {
                     destroyed.insert(k);
@@ -518,7 +518,7 @@ fn open_bundle(provider: crate::CryptoProvider, bundle: &[u8], shares: &[&str]) 
         .iter()
         .map(|(x, y)| (*x, y.expose_secret()))
         .collect();
-    let key = crate::shamir::combine(&refs)?;
+    let key = crate::crypto::shamir::combine(&refs)?;
     drop(points);
 
     let body = parsed.body;

@@ -30,10 +30,10 @@ use core::fmt;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use zeroize::Zeroizing;
 
+use super::public::PublicKey;
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::{GCM_NONCE_LEN, GCM_TAG_LEN, P256Public, P256Secret};
-use crate::error::{Error, ErrorKind, Result};
-use crate::key::{Active, Agreement, Key, PublicKey};
-use crate::secret::SecretBytes;
 
 /// DHKEM(P-256, HKDF-SHA256) (RFC 9180 §7.1).
 const KEM_ID: u16 = 0x0010;
@@ -499,41 +499,6 @@ pub fn setup_recipient_with_secret_for_test_vectors(
 ) -> Result<RecipientContext> {
     let sk_r = P256Secret::from_bytes(recipient_secret)?;
     setup_recipient_with(&sk_r, enc, aead, info)
-}
-
-impl Key<Agreement, Active> {
-    /// SetupBaseR (RFC 9180 §5.1.1) with this key's primary version as the
-    /// recipient key. Audited as an agreement.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Malformed`] for an `enc` that is not an uncompressed
-    /// P-256 point on the curve; as [`Key::agree`].
-    pub fn hpke_setup_recipient(
-        &self,
-        enc: &[u8],
-        aead: AeadId,
-        info: &[u8],
-    ) -> Result<RecipientContext> {
-        let (store, cell) = self.parts();
-        store.with_agreement_secret(cell, None, |sk| setup_recipient_with(sk, enc, aead, info))
-    }
-
-    /// Single-shot `Open` (RFC 9180 §6.1) of what [`seal`] produced.
-    ///
-    /// # Errors
-    /// [`ErrorKind::AuthenticationFailed`] for a wrong key, info, aad or
-    /// altered data; as [`Key::hpke_setup_recipient`].
-    pub fn hpke_open(
-        &self,
-        enc: &[u8],
-        aead: AeadId,
-        info: &[u8],
-        aad: &[u8],
-        ciphertext: &[u8],
-    ) -> Result<Vec<u8>> {
-        self.hpke_setup_recipient(enc, aead, info)?
-            .open(aad, ciphertext)
-    }
 }
 
 #[cfg(test)]

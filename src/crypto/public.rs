@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use crate::crypto::P256Public;
-use crate::error::Result;
-use crate::provider::CryptoProvider;
+use super::P256Public;
+use super::provider::CryptoProvider;
+use crate::base::Result;
 
 /// A P-256 public key, validated (on the curve, not the identity).
 ///

@@ -9,99 +9,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorKind, Result};
-use crate::key::{KeyId, Timestamp};
-
-/// What was attempted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Operation {
-    /// Open a store.
-    OpenStore,
-    /// Create a key.
-    Create,
-    /// PreActive → Active.
-    Activate,
-    /// Active → Suspended.
-    Suspend,
-    /// Suspended → Active.
-    Resume,
-    /// Active/Suspended → Deactivated.
-    Deactivate,
-    /// Any live state → Compromised.
-    Compromise,
-    /// Deactivated/Compromised → PendingDestruction.
-    ScheduleDestruction,
-    /// PendingDestruction → previous state.
-    CancelDestruction,
-    /// → Destroyed (material removed).
-    Destroy,
-    /// Add a new primary version.
-    Rotate,
-    /// Mark one version compromised.
-    CompromiseVersion,
-    /// Destroy one version's material (trim).
-    DestroyVersion,
-    /// Raise the minimum decryption version.
-    SetMinDecryptionVersion,
-    /// AEAD encrypt.
-    Encrypt,
-    /// AEAD decrypt.
-    Decrypt,
-    /// Decrypt and re-encrypt under the primary version.
-    Rewrap,
-    /// The audited decrypt-to-rewrap override for a compromised key.
-    CompromisedRewrap,
-    /// Sign.
-    Sign,
-    /// Verify a signature.
-    Verify,
-    /// Compute a MAC.
-    Mac,
-    /// Verify a MAC.
-    VerifyMac,
-    /// HKDF derivation.
-    Derive,
-    /// ECDH key agreement.
-    Agree,
-    /// Read a key's metadata or public key.
-    ReadMetadata,
-    /// List keys.
-    List,
-    /// Apply date-driven transitions.
-    Maintenance,
-    /// Import key material.
-    Import,
-    /// Export key material.
-    Export,
-    /// Move the store to a new key-encryption key.
-    RotateKek,
-    /// Read, verify, export or checkpoint the audit log.
-    ReadAudit,
-    /// Persist a block of AES-GCM invocations before using them.
-    ReserveUsage,
-    /// Check every stored record against the audit log.
-    VerifyIntegrity,
-    /// Put a new policy in force.
-    SetPolicy,
-    /// Register a principal or an approver key.
-    RegisterPrincipal,
-    /// Start a dual-control request.
-    RequestApproval,
-    /// Submit (or consume) approvals for a request.
-    SubmitApprovals,
-    /// Grant a principal use of a key.
-    Grant,
-    /// Withdraw a grant.
-    RevokeGrant,
-    /// Back keys up into an encrypted, share-split bundle.
-    Backup,
-    /// Restore keys from a backup bundle.
-    Restore,
-    /// Verify a backup bundle end to end without importing it.
-    RestoreDrill,
-}
+use crate::base::{ErrorKind, KeyId, Result, Timestamp};
+pub use crate::key::Operation;
 
 /// How it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,7 +205,7 @@ pub(crate) fn checkpoint_bytes(seq: u64, head_mac: &str, at: Timestamp, signer: 
 
 mod sig_hex {
     pub(super) fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::store::hex(b))
+        s.serialize_str(&crate::base::encoding::hex(b))
     }
     pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <&str as serde::Deserialize>::deserialize(d)?;

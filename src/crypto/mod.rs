@@ -1,4 +1,6 @@
-//! The raw primitives, wrapped once.
+//! The primitives, wrapped once: AES-256-GCM, P-256, HMAC, HKDF (this
+//! file), the crypto providers, nonces, HPKE, key wrap, Shamir sharing and
+//! key check values.
 //!
 //! Everything above this module talks to these functions and types, never to
 //! a cryptographic crate directly. AES-256-GCM and P-256 dispatch on a
@@ -12,9 +14,17 @@ use p256::ecdsa::signature::{Signer, Verifier};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::provider::CryptoProvider;
-use crate::secret::SecretBytes;
+pub mod hpke;
+pub mod kcv;
+pub(crate) mod nonce;
+pub mod provider;
+pub(crate) mod public;
+pub(crate) mod shamir;
+pub mod wrap;
+
+use self::provider::CryptoProvider;
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
 
 /// AES-GCM nonce length (96 bits, NIST SP 800-38D §8.2).
 pub(crate) const GCM_NONCE_LEN: usize = 12;
@@ -24,9 +34,11 @@ pub(crate) const GCM_TAG_LEN: usize = 16;
 pub(crate) const SYM_KEY_LEN: usize = 32;
 
 /// Fills `buf` from the operating system's CSPRNG.
-pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|e| Error::internal(format!("OS random source failed: {e}")))
-}
+pub(crate) use crate::base::random::fill_random;
+
+/// AES-GCM with random 96-bit nonces: at most 2^32 invocations per key
+/// (NIST SP 800-38D §8.3).
+pub const AES_GCM_INVOCATION_LIMIT: u64 = 1 << 32;
 
 /// An expanded AES-256-GCM key (the key schedule is computed once), in the
 /// implementation of one [`CryptoProvider`].

@@ -61,10 +61,10 @@
 
 use std::sync::OnceLock;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::base::{Error, ErrorKind, Result};
 
 /// An implementation of keylife's primitives. See the [module
-/// docs](crate::provider) for what each one covers.
+/// docs](crate::crypto::provider) for what each one covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CryptoProvider {

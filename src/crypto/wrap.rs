@@ -24,13 +24,13 @@
 //! wrapped with it for another store go through
 //! [`KeyStore::export_wrapped`](crate::KeyStore::export_wrapped), which is.
 
+use aes_kw::InnerInit as _;
 use core::fmt;
 
 use aes_kw::KeyInit;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::key::{Active, Derivation, Key};
-use crate::secret::SecretBytes;
+use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
 
 /// Largest input [`WrappingKey::wrap`] accepts and largest wrapped input
 /// [`WrappingKey::unwrap`] accepts (64 KiB): key material, not bulk data.
@@ -108,11 +108,11 @@ impl WrappingKey {
         self.kek.len() * 8
     }
 
-    /// The key check value of this KEK ([`crate::kcv`]), for two parties
+    /// The key check value of this KEK ([`crate::crypto::kcv`]), for two parties
     /// to confirm they hold the same KEK without revealing it.
     #[must_use]
-    pub fn check_value(&self) -> crate::kcv::CheckValue {
-        crate::kcv::CheckValue::of(self.kek.expose_secret())
+    pub fn check_value(&self) -> crate::crypto::kcv::CheckValue {
+        crate::crypto::kcv::CheckValue::of(self.kek.expose_secret())
     }
 
     fn cipher(&self) -> Result<Cipher> {
@@ -252,37 +252,13 @@ impl WrappingKey {
     }
 }
 
-use aes_kw::InnerInit as _;
-
 /// HKDF `info` prefix for derived wrapping keys (domain separation).
 const DERIVE_LABEL: &[u8] = b"keylife wrapping key v1\0";
 
-impl Key<Derivation, Active> {
-    /// Derives a 256-bit [`WrappingKey`] from this key's primary version
-    /// (HKDF-SHA-256, `info` = a fixed label then `context`). Two stores
-    /// holding the same derivation key (moved with
-    /// [`KeyStore::export_to_recipient`](crate::KeyStore::export_to_recipient))
-    /// derive the same wrapping key for the same context. Audited as a
-    /// derivation.
-    ///
-    /// ```
-    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Derivation};
-    /// # let store = KeyStore::in_memory(Principal::admin("ops"))?;
-    /// let root = store.create_active(KeySpec::<Derivation>::new("transport-root"))?;
-    /// let a = root.derive_wrapping_key(b"to=dr-site")?;
-    /// let b = root.derive_wrapping_key(b"to=dr-site")?;
-    /// assert_eq!(a.check_value(), b.check_value());
-    /// # Ok::<(), keylife::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// As [`Key::derive`].
-    pub fn derive_wrapping_key(&self, context: &[u8]) -> Result<WrappingKey> {
-        let mut info = Vec::with_capacity(DERIVE_LABEL.len() + context.len());
-        info.extend_from_slice(DERIVE_LABEL);
-        info.extend_from_slice(context);
-        WrappingKey::from_secret(self.derive(b"", &info, 32)?)
-    }
+/// The HKDF `info` of a wrapping key derived for `context`: a fixed label,
+/// then the context.
+pub(crate) fn derive_wrapping_info(context: &[u8]) -> Vec<u8> {
+    [DERIVE_LABEL, context].concat()
 }
 
 #[cfg(test)]
