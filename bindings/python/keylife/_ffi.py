@@ -366,15 +366,16 @@ for _name, (_ret, _args) in FUNCTIONS.items():
 # anew (``lib[name]`` returns a fresh function object) with ``argtypes =
 # None`` — which callers must pass exactly the C types: a ``c_void_p``
 # handle, ``bytes``, ``c_size_t`` lengths and a ``c_char`` array. Only
-# keylife/__init__.py calls them, and its tests cover every path. The
-# declared functions above stay as they are (the header test checks them).
+# keylife/key.py (Key.encrypt/decrypt) and keylife/store.py (Store.decrypt)
+# call them, and tests/test_hot_path.py covers every path. The declared
+# functions above stay as they are (the header test checks them).
 
 #: kl_key_encrypt_into / kl_key_decrypt_into / kl_store_decrypt, unchecked.
 HOT = {}
 for _name in ("kl_key_encrypt_into", "kl_key_decrypt_into", "kl_store_decrypt"):
     _fn = lib[_name]
     _fn.restype = kl_result
-    _fn.argtypes = None
+    _fn.argtypes = None  # type: ignore[assignment]  # typeshed omits None (no conversion)
     HOT[_name] = _fn
 
 #: Whether this library was built with the `hazmat` feature.

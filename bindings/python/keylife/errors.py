@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import _ffi
+
+if TYPE_CHECKING:
+    import ctypes
 
 
 class KeylifeError(Exception):
@@ -11,7 +16,7 @@ class KeylifeError(Exception):
 
     code: int | None = None
 
-    def __init__(self, message: str, code: int | None = None):
+    def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
@@ -140,7 +145,7 @@ def error_for(code: int) -> KeylifeError:
     return BY_CODE.get(code, KeylifeError)(msg, code)
 
 
-def _ctypes_buffer(n: int):
+def _ctypes_buffer(n: int) -> ctypes.Array[ctypes.c_char]:
     import ctypes
 
     return ctypes.create_string_buffer(n)

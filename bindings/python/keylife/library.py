@@ -1,0 +1,31 @@
+"""The loaded library: its version and the process's crypto provider."""
+
+from __future__ import annotations
+
+from ._ffi import lib
+from ._util import _s
+from .errors import check
+
+
+def library_version() -> str:
+    """The version of the loaded C library."""
+    return lib.kl_version().decode()
+
+
+def install_crypto_provider(name: str) -> None:
+    """Makes the crypto provider ``name`` the process default: ``"rustcrypto"``
+    (pure Rust, the default) or ``"aws-lc"`` (AWS-LC's assembly AES-GCM and
+    P-256, in libraries built with the ``aws-lc`` feature). Stores opened
+    afterwards run on it. Call it once, before opening stores; installing the
+    installed provider again is a no-op.
+
+    Raises ``UnsupportedError`` for ``"aws-lc"`` in a library built without
+    it, ``InvalidArgumentError`` for an unknown name, ``ConflictError`` when
+    another provider was installed before.
+    """
+    check(lib.kl_crypto_provider_install(_s(name)))
+
+
+def default_crypto_provider() -> str:
+    """The name of the process's default crypto provider."""
+    return lib.kl_crypto_provider_default().decode()
