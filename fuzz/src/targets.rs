@@ -1073,9 +1073,17 @@ impl Run {
         let model = &mut self.models[m];
         let idx = usize::try_from(v.wrapping_sub(1)).unwrap_or(usize::MAX);
         let primary = model.primary();
-        let has_material = model.state.has_material();
+        // Version management exists on Active, Suspended, Deactivated and
+        // Compromised keys; a stale handle is refused in any other state.
+        let manageable = matches!(
+            model.state,
+            StateName::Active
+                | StateName::Suspended
+                | StateName::Deactivated
+                | StateName::Compromised
+        );
         let current = model.versions.get(idx).map(|(s, _)| *s);
-        let live = has_material && current.is_some_and(|s| s != VersionState::Destroyed);
+        let live = manageable && current.is_some_and(|s| s != VersionState::Destroyed);
         // (may succeed, may be refused)
         let (ok, refuse) = match kind {
             // Compromising the primary version may be refused (the store
@@ -1083,7 +1091,7 @@ impl Run {
             0 => (live, !live || v == primary),
             1 => (live && v != primary, !(live && v != primary)),
             _ => {
-                let ok = v >= 1 && v <= primary && v >= model.min_decryption;
+                let ok = manageable && v >= 1 && v <= primary && v >= model.min_decryption;
                 (ok, !ok)
             }
         };

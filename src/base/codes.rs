@@ -14,11 +14,16 @@ pub trait CodeEnum: Copy + Eq + core::fmt::Debug + 'static {
     const VALUES: &'static [Self];
     /// What a value is, for messages ("purpose", "role", …).
     const WHAT: &'static str;
+    /// The C ABI's constants for it ("KL_PURPOSE_*", …).
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code))] // read by the C ABI
+    const C_NAMES: &'static str;
     /// The numeric code (the C ABI's constant).
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code))] // read by the C ABI
     fn code_u32(self) -> u32;
     /// The name (as in JSON, policy files and messages).
     fn name(self) -> &'static str;
     /// The value for a code, if known.
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code))] // read by the C ABI
     fn from_code_u32(code: u32) -> Option<Self> {
         Self::VALUES.iter().copied().find(|v| v.code_u32() == code)
     }
@@ -30,7 +35,7 @@ pub trait CodeEnum: Copy + Eq + core::fmt::Debug + 'static {
 /// code_enum! {
 ///     /// docs
 ///     #[derive(Serialize)]
-///     pub enum Purpose: u32 ("purpose") {
+///     pub enum Purpose: u32 ("purpose", "KL_PURPOSE_*") {
 ///         /// docs
 ///         Aead = 1 => "aead",
 ///     }
@@ -42,7 +47,7 @@ pub trait CodeEnum: Copy + Eq + core::fmt::Debug + 'static {
 macro_rules! code_enum {
     (
         $(#[$meta:meta])*
-        pub enum $name:ident: $repr:ident ($what:literal) {
+        pub enum $name:ident: $repr:ident ($what:literal, $cnames:literal) {
             $( $(#[$vmeta:meta])* $variant:ident = $code:literal => $text:literal, )+
         }
     ) => {
@@ -103,6 +108,7 @@ macro_rules! code_enum {
         impl $crate::base::codes::CodeEnum for $name {
             const VALUES: &'static [$name] = &$name::ALL;
             const WHAT: &'static str = $what;
+            const C_NAMES: &'static str = $cnames;
             fn code_u32(self) -> u32 {
                 u32::from(self as $repr)
             }

@@ -16,7 +16,7 @@ code_enum! {
     /// New kinds are only ever appended with new numbers. [`ErrorKind::as_str`]
     /// is a short, static, secret-free description.
     #[non_exhaustive]
-    pub enum ErrorKind: u32 ("result code") {
+    pub enum ErrorKind: u32 ("result code", "KL_ERR_*") {
         /// An argument was out of range or inconsistent (message says which).
         InvalidArgument = 1 => "invalid argument",
         /// A caller-provided output buffer was too small (C ABI).

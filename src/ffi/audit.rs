@@ -3,14 +3,13 @@
 
 use core::ffi::c_char;
 
-use super::key::{DynKey, each_state, kl_key, parse_public_key, wrong_purpose, wrong_state};
+use super::key::{kl_key, parse_public_key};
 use super::{
     KL_AUDIT_CHECKPOINT_JSON_MAX, KL_AUDIT_HEAD_MAC_HEX_LEN, Out, OutBuf, guard, kl_result,
     kl_store, try_bytes, try_ref, try_str,
 };
 use crate::base::{Error, ErrorKind, Result};
 use crate::governance::audit::AuditCheckpoint;
-use crate::store::AnyKey;
 
 /// Writes audit entries still buffered in memory to the store now. (Every
 /// audit read flushes first; this is for a clean shutdown or a checkpoint
@@ -157,53 +156,13 @@ pub extern "C" fn kl_store_audit_checkpoint(
             )
         };
         out.require(KL_AUDIT_CHECKPOINT_JSON_MAX)?;
-        let cp = signer.with(|k| match k {
-            DynKey::Signing(AnyKey::Active(t)) => store.store.audit_checkpoint(t),
-            DynKey::Signing(other) => Err(wrong_state("audit checkpoint signing", other.state())),
-            other => Err(wrong_purpose("audit checkpoint signing", other.purpose())),
-        })?;
+        let cp = store.store.audit_checkpoint(&signer.0.typed()?)?;
         out.fill(cp.to_json()?.as_bytes(), true)
     })
 }
 
 fn parse_checkpoint(json: &str) -> Result<AuditCheckpoint> {
     AuditCheckpoint::from_json(json)
-}
-
-/// Checks a checkpoint's signature against every version of a signing key
-/// that still has a public key (so checkpoints outlive rotations).
-fn verify_with_key(cp: &AuditCheckpoint, signer: &kl_key) -> Result<()> {
-    let refused = || {
-        Error::new(
-            ErrorKind::AuthenticationFailed,
-            "the checkpoint's signature does not verify with this key",
-        )
-    };
-    signer.with(|k| {
-        let a = match k {
-            DynKey::Signing(a) => a,
-            other => return Err(wrong_purpose("checkpoint verification", other.purpose())),
-        };
-        if cp.signer != signer.id {
-            return Err(Error::new(
-                ErrorKind::AuthenticationFailed,
-                format!(
-                    "the checkpoint was signed by key {}, not {}",
-                    cp.signer, signer.id
-                ),
-            ));
-        }
-        let versions = each_state!(a, t => t.info())?.versions;
-        for v in versions.iter().rev() {
-            let pk = each_state!(a, t => t.public_key(Some(v.number)));
-            if let Ok(pk) = pk
-                && cp.verify(&pk).is_ok()
-            {
-                return Ok(());
-            }
-        }
-        Err(refused())
-    })
 }
 
 /// Verifies a checkpoint made by `kl_store_audit_checkpoint`: its
@@ -238,7 +197,7 @@ pub extern "C" fn kl_store_verify_audit_checkpoint(
             )
         };
         let cp = parse_checkpoint(json)?;
-        verify_with_key(&cp, signer)?;
+        signer.0.verify_checkpoint(&cp)?;
         let v = store.store.verify_audit_against(&cp)?;
         out.write(v.entries);
         Ok(())

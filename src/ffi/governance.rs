@@ -6,10 +6,10 @@ use core::ffi::c_char;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::key::{DynKey, each_purpose, each_state, id_from_hex, kl_key, parse_public_key};
+use super::key::{kl_key, parse_public_key};
 use super::{
-    KL_POLICY_DIGEST_HEX_LEN, OPERATION_BITS, OutBuf, approval_from, guard, kl_result, kl_store,
-    role_from, try_bytes, try_ref, try_str,
+    KL_POLICY_DIGEST_HEX_LEN, OPERATION_BITS, OutBuf, decode, guard, kl_result, kl_store,
+    try_bytes, try_ref, try_str,
 };
 use crate::base::{Error, ErrorKind, Result};
 use crate::governance::approval::{Approval, ApprovalRequest};
@@ -17,7 +17,6 @@ use crate::governance::policy::Policy;
 use crate::governance::principal::Principal;
 use crate::key::Operation;
 use crate::key::Timestamp;
-use crate::store::AnyKey;
 
 fn json_out(what: &str, r: serde_json::Result<String>) -> Result<String> {
     r.map_err(|e| Error::new(ErrorKind::Internal, format!("{what} encoding: {e}")))
@@ -166,7 +165,7 @@ pub extern "C" fn kl_store_register_principal(
     guard(|| {
         // SAFETY: per the contract, each pointer is NULL or valid.
         let (store, name) = unsafe { (try_ref(store, "store")?, try_str(name, "name")?) };
-        let role = role_from(role)?;
+        let role = decode(role)?;
         store
             .store
             .register_principal(&Principal::new(name, &[role]))
@@ -260,7 +259,7 @@ pub extern "C" fn kl_key_grant(
                 )
             })?)),
         };
-        key.with(|k| each_purpose!(k, a => each_state!(a, t => t.grant(who, &ops, expires))))
+        key.0.grant(who, &ops, expires)
     })
 }
 
@@ -275,7 +274,7 @@ pub extern "C" fn kl_key_revoke_grant(key: *const kl_key, principal: *const c_ch
     guard(|| {
         // SAFETY: per the contract, each pointer is NULL or valid.
         let (key, who) = unsafe { (try_ref(key, "key")?, try_str(principal, "principal")?) };
-        key.with(|k| each_purpose!(k, a => each_state!(a, t => t.revoke_grant(who))))
+        key.0.revoke_grant(who)
     })
 }
 
@@ -335,10 +334,10 @@ pub extern "C" fn kl_store_request_approval(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        let op = approval_from(operation)?;
+        let op = decode(operation)?;
         let key = match key_id {
             "" => None,
-            hex => Some(id_from_hex(hex)?),
+            hex => Some(hex.parse()?),
         };
         let params = parameters_from(params)?;
         let pairs: Vec<(&str, &str)> = params
@@ -447,11 +446,7 @@ pub extern "C" fn kl_key_approve(
             )),
         )?;
         out.require(longest.len() + 1)?;
-        let sig = key.with(|k| match k {
-            DynKey::Signing(AnyKey::Active(t)) => t.sign(&req.canonical_bytes()),
-            DynKey::Signing(other) => Err(super::key::wrong_state("approve", other.state())),
-            other => Err(super::key::wrong_purpose("approve", other.purpose())),
-        })?;
+        let sig = key.0.sign(&req.canonical_bytes())?;
         let approval = json_out("approval", serde_json::to_string(&Approval::new(name, sig)))?;
         out.fill(approval.as_bytes(), true)
     })

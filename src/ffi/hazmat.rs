@@ -6,15 +6,10 @@ use core::ffi::c_char;
 
 use zeroize::Zeroizing;
 
-use super::key::{DynKey, aead_of, boxed_key, each_purpose, each_state, with_key, wrong_state_err};
 use super::{
-    Out, OutBuf, guard, kl_key, kl_result, kl_secret, kl_store, purpose_from, try_bytes, try_ref,
-    try_str,
+    Out, OutBuf, decode, guard, kl_key, kl_result, kl_secret, kl_store, try_bytes, try_ref, try_str,
 };
-use crate::base::Result;
-use crate::key::{KeyPurpose, Purpose};
-use crate::store::AnyKey;
-use crate::store::KeyStore;
+use crate::key::Operation;
 
 const GCM_TAG_LEN: usize = 16;
 
@@ -39,10 +34,7 @@ pub extern "C" fn kl_key_hazmat_export_raw(
     guard(|| {
         // SAFETY: per the contract, each pointer is NULL or valid.
         let (key, out) = unsafe { (try_ref(key, "key")?, Out::new(out, "out")?) };
-        let s = with_key(
-            key,
-            |k| each_purpose!(k, a => each_state!(a, t => t.hazmat_export_raw(None))),
-        )?;
+        let s = key.0.hazmat_export_raw(None)?;
         out.write(kl_secret::boxed(s));
         Ok(())
     })
@@ -81,26 +73,11 @@ pub extern "C" fn kl_key_hazmat_import_raw(
                 Out::new(out, "out")?,
             )
         };
-        let purpose = purpose_from(purpose)?;
-        super::key::check_flags(flags)?;
-        fn import<P: KeyPurpose>(
-            s: &KeyStore,
-            name: &str,
-            flags: u32,
-            m: &[u8],
-        ) -> Result<AnyKey<P>> {
-            let spec = super::key::spec::<P>(name, "", flags);
-            Ok(s.import_raw(spec, m)?.into_any())
-        }
-        let s = &store.store;
-        let k = match purpose {
-            Purpose::Aead => DynKey::Aead(import(s, name, flags, material)?),
-            Purpose::Signing => DynKey::Signing(import(s, name, flags, material)?),
-            Purpose::Mac => DynKey::Mac(import(s, name, flags, material)?),
-            Purpose::Agreement => DynKey::Agreement(import(s, name, flags, material)?),
-            Purpose::Derivation => DynKey::Derivation(import(s, name, flags, material)?),
-        };
-        out.write(boxed_key(k));
+        let spec = super::key::spec(name, "", flags)?;
+        let k = store
+            .store
+            .import_handle(decode(purpose)?, spec, material)?;
+        out.write(kl_key::boxed(k));
         Ok(())
     })
 }
@@ -142,14 +119,12 @@ pub extern "C" fn kl_key_hazmat_encrypt_assume_unique_nonce(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        let ct = with_key(key, |k| match aead_of(k, "encrypt")? {
-            AnyKey::Active(t) => {
-                out.require(pt.len().saturating_add(GCM_TAG_LEN))?;
-                t.hazmat_encrypt_assume_unique_nonce(nonce, pt, aad)
-            }
-            other => Err(wrong_state_err("encrypt", other.state())),
-        })?;
-        out.fill(&ct, false)
+        key.0.check(Operation::Encrypt)?;
+        out.require(pt.len().saturating_add(GCM_TAG_LEN))?;
+        out.fill(
+            &key.0.hazmat_encrypt_assume_unique_nonce(nonce, pt, aad)?,
+            false,
+        )
     })
 }
 
@@ -184,19 +159,13 @@ pub extern "C" fn kl_key_hazmat_decrypt_raw(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        let pt = with_key(key, |k| {
-            let a = aead_of(k, "decrypt")?;
-            if let Some(n) = ct.len().checked_sub(GCM_TAG_LEN) {
-                out.require(n)?;
-            }
-            match a {
-                AnyKey::Active(t) => t.hazmat_decrypt_raw(nonce, ct, aad),
-                AnyKey::Suspended(t) => t.hazmat_decrypt_raw(nonce, ct, aad),
-                AnyKey::Deactivated(t) => t.hazmat_decrypt_raw(nonce, ct, aad),
-                other => Err(wrong_state_err("decrypt", other.state())),
-            }
-        })?;
-        let pt = Zeroizing::new(pt);
-        out.fill(&pt, false)
+        key.0.check(Operation::Decrypt)?;
+        if let Some(n) = ct.len().checked_sub(GCM_TAG_LEN) {
+            out.require(n)?;
+        }
+        out.fill(
+            &Zeroizing::new(key.0.hazmat_decrypt_raw(nonce, ct, aad)?),
+            false,
+        )
     })
 }

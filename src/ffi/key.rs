@@ -1,126 +1,20 @@
-//! `kl_key`: creating, loading, transitioning and using keys.
+//! `kl_key`: creating, loading, transitioning and using keys — pointer and
+//! buffer plumbing over the core's dynamic handle, [`KeyHandle`], which
+//! checks every purpose and state rule itself.
 
 use core::ffi::c_char;
-use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use super::{
     KL_CIPHERTEXT_OVERHEAD, KL_CREATE_EXPORTABLE, KL_CREATE_NO_SUSPENDED_PROCESSING, KL_MAC_LEN,
-    KL_SIGNATURE_FIXED_LEN, Out, OutBuf, guard, guard_void, kl_result, kl_secret, kl_store,
-    purpose_constant, purpose_from, state_constant, try_bytes, try_ref, try_str,
+    KL_SIGNATURE_FIXED_LEN, Out, OutBuf, decode, free_box, guard, kl_result, kl_secret, kl_store,
+    to_json, try_bytes, try_ref, try_str,
 };
 use crate::base::{Error, ErrorKind, Result};
-use crate::key::{
-    KeyId, KeyPurpose, KeySpec, PublicKey, Purpose, StateName,
-    purpose::{Aead, Agreement, Derivation, Mac, Signing},
-};
-use crate::store::{AnyKey, KeyStore};
-
-/// A key of any purpose, in the state its handle last saw.
-#[derive(Debug)]
-pub(crate) enum DynKey {
-    Aead(AnyKey<Aead>),
-    Signing(AnyKey<Signing>),
-    Mac(AnyKey<Mac>),
-    Agreement(AnyKey<Agreement>),
-    Derivation(AnyKey<Derivation>),
-}
-
-/// Runs `$e` with `$k` bound to the typed `Key<P, S>` inside an `AnyKey`.
-macro_rules! each_state {
-    ($any:expr, $k:ident => $e:expr) => {
-        match $any {
-            AnyKey::PreActive($k) => $e,
-            AnyKey::Active($k) => $e,
-            AnyKey::Suspended($k) => $e,
-            AnyKey::Deactivated($k) => $e,
-            AnyKey::Compromised($k) => $e,
-            AnyKey::PendingDestruction($k) => $e,
-            AnyKey::Destroyed($k) => $e,
-        }
-    };
-}
-pub(crate) use each_state;
-
-/// Runs `$e` with `$a` bound to the `AnyKey<P>` inside a `DynKey`.
-macro_rules! each_purpose {
-    ($dk:expr, $a:ident => $e:expr) => {
-        match $dk {
-            DynKey::Aead($a) => $e,
-            DynKey::Signing($a) => $e,
-            DynKey::Mac($a) => $e,
-            DynKey::Agreement($a) => $e,
-            DynKey::Derivation($a) => $e,
-        }
-    };
-}
-pub(crate) use each_purpose;
-
-/// The state an `AnyKey` variant stands for.
-fn variant_state<P: KeyPurpose>(k: &AnyKey<P>) -> StateName {
-    match k {
-        AnyKey::PreActive(_) => StateName::PreActive,
-        AnyKey::Active(_) => StateName::Active,
-        AnyKey::Suspended(_) => StateName::Suspended,
-        AnyKey::Deactivated(_) => StateName::Deactivated,
-        AnyKey::Compromised(_) => StateName::Compromised,
-        AnyKey::PendingDestruction(_) => StateName::PendingDestruction,
-        AnyKey::Destroyed(_) => StateName::Destroyed,
-    }
-}
-
-fn is_stale<P: KeyPurpose>(k: &AnyKey<P>) -> bool {
-    let live = match k.state() {
-        StateName::DestroyedCompromised => StateName::Destroyed,
-        s => s,
-    };
-    live != variant_state(k)
-}
-
-impl DynKey {
-    pub(crate) fn purpose(&self) -> Purpose {
-        match self {
-            DynKey::Aead(_) => Purpose::Aead,
-            DynKey::Signing(_) => Purpose::Signing,
-            DynKey::Mac(_) => Purpose::Mac,
-            DynKey::Agreement(_) => Purpose::Agreement,
-            DynKey::Derivation(_) => Purpose::Derivation,
-        }
-    }
-
-    pub(crate) fn state(&self) -> StateName {
-        each_purpose!(self, a => a.state())
-    }
-
-    fn is_stale(&self) -> bool {
-        each_purpose!(self, a => is_stale(a))
-    }
-
-    /// The same key, typed by its live state (another handle may have
-    /// changed it).
-    fn refreshed(self) -> DynKey {
-        match self {
-            DynKey::Aead(a) => DynKey::Aead(each_state!(a, k => k.refresh())),
-            DynKey::Signing(a) => DynKey::Signing(each_state!(a, k => k.refresh())),
-            DynKey::Mac(a) => DynKey::Mac(each_state!(a, k => k.refresh())),
-            DynKey::Agreement(a) => DynKey::Agreement(each_state!(a, k => k.refresh())),
-            DynKey::Derivation(a) => DynKey::Derivation(each_state!(a, k => k.refresh())),
-        }
-    }
-
-    fn load(store: &KeyStore, id: &KeyId) -> Result<DynKey> {
-        let purpose = store.info(id)?.purpose;
-        Ok(match purpose {
-            Purpose::Aead => DynKey::Aead(store.load(id)?),
-            Purpose::Signing => DynKey::Signing(store.load(id)?),
-            Purpose::Mac => DynKey::Mac(store.load(id)?),
-            Purpose::Agreement => DynKey::Agreement(store.load(id)?),
-            Purpose::Derivation => DynKey::Derivation(store.load(id)?),
-        })
-    }
-}
+use crate::key::{Aead, KeySpec, Operation, PublicKey};
+use crate::store::KeyHandle;
 
 /// A handle on one key: its id, its purpose, and the state it is in.
 ///
@@ -141,160 +35,17 @@ impl DynKey {
 ///
 /// Thread safety: a `kl_key` may be used from several threads at once;
 /// operations on one handle may serialise behind a transition on it.
-pub struct kl_key {
-    pub(super) id: KeyId,
-    purpose: Purpose,
-    slot: RwLock<Option<DynKey>>,
-}
-
-fn consumed() -> Error {
-    Error::new(
-        ErrorKind::AlreadyConsumed,
-        "this handle was consumed by a failed transition; load the key again with kl_key_load",
-    )
-}
+pub struct kl_key(pub(super) KeyHandle);
 
 impl kl_key {
-    fn boxed(k: DynKey) -> *mut kl_key {
-        let id = each_purpose!(&k, a => a.id());
-        Box::into_raw(Box::new(kl_key {
-            id,
-            purpose: k.purpose(),
-            slot: RwLock::new(Some(k)),
-        }))
-    }
-
-    /// Runs an operation on the key, typed by its live state.
-    pub(super) fn with<R>(&self, f: impl FnOnce(&DynKey) -> Result<R>) -> Result<R> {
-        {
-            let g = self.slot.read().unwrap_or_else(PoisonError::into_inner);
-            let k = g.as_ref().ok_or_else(consumed)?;
-            if !k.is_stale() {
-                return f(k);
-            }
-        }
-        let mut g = self.slot.write().unwrap_or_else(PoisonError::into_inner);
-        let k = g.take().ok_or_else(consumed)?.refreshed();
-        let r = f(&k);
-        *g = Some(k);
-        r
-    }
-
-    /// Runs a transition: takes the key out, and puts back what `f` returns
-    /// (nothing when the transition consumed the key and failed).
-    fn transition(&self, t: Transition<'_>) -> Result<()> {
-        let mut g = self.slot.write().unwrap_or_else(PoisonError::into_inner);
-        let k = g.take().ok_or_else(consumed)?.refreshed();
-        let (back, res) = match k {
-            DynKey::Aead(a) => wrap(transition(a, &t), DynKey::Aead),
-            DynKey::Signing(a) => wrap(transition(a, &t), DynKey::Signing),
-            DynKey::Mac(a) => wrap(transition(a, &t), DynKey::Mac),
-            DynKey::Agreement(a) => wrap(transition(a, &t), DynKey::Agreement),
-            DynKey::Derivation(a) => wrap(transition(a, &t), DynKey::Derivation),
-        };
-        *g = back;
-        res
+    pub(super) fn boxed(k: KeyHandle) -> *mut kl_key {
+        Box::into_raw(Box::new(kl_key(k)))
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Transition<'a> {
-    Activate,
-    Suspend(&'a str),
-    Resume,
-    Deactivate(&'a str),
-    Compromise(&'a str),
-    ScheduleDestruction(Duration, &'a str),
-    CancelDestruction,
-    Destroy(&'a str),
-}
-
-impl Transition<'_> {
-    fn name(&self) -> &'static str {
-        match self {
-            Transition::Activate => "activate",
-            Transition::Suspend(_) => "suspend",
-            Transition::Resume => "resume",
-            Transition::Deactivate(_) => "deactivate",
-            Transition::Compromise(_) => "compromise",
-            Transition::ScheduleDestruction(..) => "schedule_destruction",
-            Transition::CancelDestruction => "cancel_destruction",
-            Transition::Destroy(_) => "destroy",
-        }
-    }
-}
-
-type Step<K> = (Option<K>, Result<()>);
-
-fn wrap<P: KeyPurpose>(s: Step<AnyKey<P>>, f: fn(AnyKey<P>) -> DynKey) -> Step<DynKey> {
-    (s.0.map(f), s.1)
-}
-
-/// The outcome of a typed transition: on error the key was consumed.
-fn done<P: KeyPurpose>(r: Result<AnyKey<P>>) -> Step<AnyKey<P>> {
-    match r {
-        Ok(k) => (Some(k), Ok(())),
-        Err(e) => {
-            let msg = format!(
-                "{e}; the handle was consumed by the failed transition, load the key again with kl_key_load"
-            );
-            (None, Err(Error::new(e.kind(), msg)))
-        }
-    }
-}
-
-fn transition<P: KeyPurpose>(k: AnyKey<P>, t: &Transition<'_>) -> Step<AnyKey<P>> {
-    use AnyKey as A;
-    use Transition as T;
-    match (k, *t) {
-        (A::PreActive(k), T::Activate) => done(k.activate().map(A::Active)),
-        (A::PreActive(k), T::Destroy(r)) => done(k.destroy(r).map(A::Destroyed)),
-        (A::PreActive(k), T::Compromise(r)) => done(k.compromise(r).map(A::Compromised)),
-        (A::Active(k), T::Suspend(r)) => done(k.suspend(r).map(A::Suspended)),
-        (A::Active(k), T::Deactivate(r)) => done(k.deactivate(r).map(A::Deactivated)),
-        (A::Active(k), T::Compromise(r)) => done(k.compromise(r).map(A::Compromised)),
-        (A::Suspended(k), T::Resume) => done(k.resume().map(A::Active)),
-        (A::Suspended(k), T::Deactivate(r)) => done(k.deactivate(r).map(A::Deactivated)),
-        (A::Suspended(k), T::Compromise(r)) => done(k.compromise(r).map(A::Compromised)),
-        (A::Deactivated(k), T::Compromise(r)) => done(k.compromise(r).map(A::Compromised)),
-        (A::Deactivated(k), T::ScheduleDestruction(w, r)) => {
-            done(k.schedule_destruction(w, r).map(A::PendingDestruction))
-        }
-        (A::Compromised(k), T::ScheduleDestruction(w, r)) => {
-            done(k.schedule_destruction(w, r).map(A::PendingDestruction))
-        }
-        (A::PendingDestruction(k), T::CancelDestruction) => done(k.cancel_destruction()),
-        (other, t) => {
-            let e = Error::new(
-                ErrorKind::WrongState,
-                format!("{} is not allowed in state {}", t.name(), other.state()),
-            );
-            (Some(other), Err(e))
-        }
-    }
-}
-
-pub(super) fn wrong_purpose(op: &str, p: Purpose) -> Error {
-    Error::new(
-        ErrorKind::WrongPurpose,
-        format!("{op} is not allowed for a {p} key"),
-    )
-}
-
-pub(super) fn wrong_state(op: &str, s: StateName) -> Error {
-    Error::new(
-        ErrorKind::WrongState,
-        format!("{op} is not allowed in state {s}"),
-    )
-}
-
-pub(super) fn id_from_hex(s: &str) -> Result<KeyId> {
-    s.parse()
-}
-
-// ----- creation, loading, release -----
-
-pub(crate) fn check_flags(flags: u32) -> Result<()> {
+/// Checks `KL_CREATE_*` flags and builds the options of a key to create
+/// (the purpose is chosen by `KeyStore::create_handle`).
+pub(super) fn spec(name: &str, owner: &str, flags: u32) -> Result<KeySpec<Aead>> {
     let known = KL_CREATE_EXPORTABLE | KL_CREATE_NO_SUSPENDED_PROCESSING;
     if flags & !known != 0 {
         return Err(Error::new(
@@ -302,37 +53,38 @@ pub(crate) fn check_flags(flags: u32) -> Result<()> {
             format!("unknown flag bits {:#x} (KL_CREATE_*)", flags & !known),
         ));
     }
-    Ok(())
-}
-
-pub(crate) fn spec<P: KeyPurpose>(name: &str, owner: &str, flags: u32) -> KeySpec<P> {
-    let mut s = KeySpec::<P>::new(name)
+    let mut s = KeySpec::new(name)
         .exportable(flags & KL_CREATE_EXPORTABLE != 0)
         .suspended_processing(flags & KL_CREATE_NO_SUSPENDED_PROCESSING == 0);
     if !owner.is_empty() {
         s = s.owner(owner);
     }
-    s
+    Ok(s)
 }
 
-fn create_dyn(
-    store: &KeyStore,
-    purpose: Purpose,
-    name: &str,
-    owner: &str,
-    flags: u32,
-) -> Result<DynKey> {
-    check_flags(flags)?;
-    Ok(match purpose {
-        Purpose::Aead => DynKey::Aead(store.create(spec(name, owner, flags))?.into_any()),
-        Purpose::Signing => DynKey::Signing(store.create(spec(name, owner, flags))?.into_any()),
-        Purpose::Mac => DynKey::Mac(store.create(spec(name, owner, flags))?.into_any()),
-        Purpose::Agreement => DynKey::Agreement(store.create(spec(name, owner, flags))?.into_any()),
-        Purpose::Derivation => {
-            DynKey::Derivation(store.create(spec(name, owner, flags))?.into_any())
-        }
+/// An entry point whose only input is the key.
+fn on_key(key: *const kl_key, f: impl FnOnce(&KeyHandle) -> Result<()>) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, `key` is NULL or a live handle.
+        let key = unsafe { try_ref(key, "key")? };
+        f(&key.0)
     })
 }
+
+/// An entry point whose inputs are the key and a reason (`""` for none).
+fn with_reason(
+    key: *const kl_key,
+    reason: *const c_char,
+    f: impl FnOnce(&KeyHandle, &str) -> Result<()>,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid.
+        let (key, reason) = unsafe { (try_ref(key, "key")?, try_str(reason, "reason")?) };
+        f(&key.0, reason)
+    })
+}
+
+// ----- creation, loading, release -----
 
 /// Creates a key of `purpose` (a `KL_PURPOSE_*` value) named `name`, with
 /// fresh material, in state PreActive (activate it with `kl_key_activate`).
@@ -360,7 +112,9 @@ pub extern "C" fn kl_key_create(
                 Out::new(out, "out")?,
             )
         };
-        let k = create_dyn(&store.store, purpose_from(purpose)?, name, "", 0)?;
+        let k = store
+            .store
+            .create_handle(decode(purpose)?, spec(name, "", 0)?)?;
         out.write(kl_key::boxed(k));
         Ok(())
     })
@@ -388,7 +142,9 @@ pub extern "C" fn kl_key_create_ex(
                 Out::new(out, "out")?,
             )
         };
-        let k = create_dyn(&store.store, purpose_from(purpose)?, name, owner, flags)?;
+        let k = store
+            .store
+            .create_handle(decode(purpose)?, spec(name, owner, flags)?)?;
         out.write(kl_key::boxed(k));
         Ok(())
     })
@@ -418,7 +174,7 @@ pub extern "C" fn kl_key_load(
                 Out::new(out, "out")?,
             )
         };
-        let k = DynKey::load(&store.store, &id_from_hex(id)?)?;
+        let k = store.store.load_handle(&id.parse()?)?;
         out.write(kl_key::boxed(k));
         Ok(())
     })
@@ -430,12 +186,8 @@ pub extern "C" fn kl_key_load(
 /// handle on the key remains.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_free(key: *mut kl_key) {
-    guard_void(|| {
-        if !key.is_null() {
-            // SAFETY: a pointer from `kl_key::boxed`, freed once (contract).
-            drop(unsafe { Box::from_raw(key) });
-        }
-    });
+    // SAFETY: a pointer from `kl_key::boxed`, freed once (contract).
+    unsafe { free_box(key) }
 }
 
 // ----- getters -----
@@ -458,7 +210,7 @@ pub extern "C" fn kl_key_id(
                 OutBuf::new(out.cast::<u8>(), out_cap, out_len)?,
             )
         };
-        out.fill(key.id.to_string().as_bytes(), true)
+        out.fill(key.0.id().to_string().as_bytes(), true)
     })
 }
 
@@ -469,7 +221,7 @@ pub extern "C" fn kl_key_purpose(key: *const kl_key, out: *mut u32) -> kl_result
     guard(|| {
         // SAFETY: per the contract, each pointer is NULL or valid.
         let (key, out) = unsafe { (try_ref(key, "key")?, Out::new(out, "out")?) };
-        out.write(purpose_constant(key.purpose));
+        out.write(key.0.purpose().code());
         Ok(())
     })
 }
@@ -483,8 +235,7 @@ pub extern "C" fn kl_key_state(key: *const kl_key, out: *mut u32) -> kl_result {
     guard(|| {
         // SAFETY: per the contract, each pointer is NULL or valid.
         let (key, out) = unsafe { (try_ref(key, "key")?, Out::new(out, "out")?) };
-        let s = key.with(|k| Ok(k.state()))?;
-        out.write(state_constant(s));
+        out.write(key.0.state()?.code());
         Ok(())
     })
 }
@@ -506,33 +257,11 @@ pub extern "C" fn kl_key_info_json(
     guard(|| {
         // SAFETY: per the contract, each pointer is NULL or valid.
         let (key, out) = unsafe { (try_ref(key, "key")?, OutBuf::new(out, out_cap, out_len)?) };
-        let info = key.with(|k| each_purpose!(k, a => each_state!(a, t => t.info())))?;
-        let json = serde_json::to_string(&info)
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("JSON encoding: {e}")))?;
-        out.fill(json.as_bytes(), true)
+        out.fill(to_json(&key.0.info()?)?.as_bytes(), true)
     })
 }
 
 // ----- transitions -----
-
-/// Runs a transition entry point whose only inputs are the key and a
-/// reason.
-fn reasoned(
-    key: *mut kl_key,
-    reason: *const c_char,
-    t: for<'a> fn(&'a str) -> Transition<'a>,
-) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, each pointer is NULL or valid.
-        let (key, reason) = unsafe {
-            (
-                try_ref(key.cast_const(), "key")?,
-                try_str(reason, "reason")?,
-            )
-        };
-        key.transition(t(reason))
-    })
-}
 
 /// PreActive → Active. See `kl_key` for what a failed transition does to
 /// the handle.
@@ -542,28 +271,20 @@ fn reasoned(
 /// operator; storage errors.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_activate(key: *mut kl_key) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, `key` is NULL or a live handle.
-        let key = unsafe { try_ref(key.cast_const(), "key")? };
-        key.transition(Transition::Activate)
-    })
+    on_key(key, |k| k.activate())
 }
 
 /// Active → Suspended, recording `reason` (`""` for none). Errors as
 /// `kl_key_activate`.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_suspend(key: *mut kl_key, reason: *const c_char) -> kl_result {
-    reasoned(key, reason, |r| Transition::Suspend(r))
+    with_reason(key, reason, |k, r| k.suspend(r))
 }
 
 /// Suspended → Active. Errors as `kl_key_activate`.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_resume(key: *mut kl_key) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, `key` is NULL or a live handle.
-        let key = unsafe { try_ref(key.cast_const(), "key")? };
-        key.transition(Transition::Resume)
-    })
+    on_key(key, |k| k.resume())
 }
 
 /// Active or Suspended → Deactivated: no more encryption, signing, MAC or
@@ -571,14 +292,14 @@ pub extern "C" fn kl_key_resume(key: *mut kl_key) -> kl_result {
 /// `kl_key_activate`.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_deactivate(key: *mut kl_key, reason: *const c_char) -> kl_result {
-    reasoned(key, reason, |r| Transition::Deactivate(r))
+    with_reason(key, reason, |k, r| k.deactivate(r))
 }
 
 /// PreActive, Active, Suspended or Deactivated → Compromised: the key stops
 /// working through every handle at once. Errors as `kl_key_activate`.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_compromise(key: *mut kl_key, reason: *const c_char) -> kl_result {
-    reasoned(key, reason, |r| Transition::Compromise(r))
+    with_reason(key, reason, |k, r| k.compromise(r))
 }
 
 /// Deactivated or Compromised → PendingDestruction: the key is destroyed by
@@ -594,18 +315,8 @@ pub extern "C" fn kl_key_schedule_destruction(
     wait_seconds: u64,
     reason: *const c_char,
 ) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, each pointer is NULL or valid.
-        let (key, reason) = unsafe {
-            (
-                try_ref(key.cast_const(), "key")?,
-                try_str(reason, "reason")?,
-            )
-        };
-        key.transition(Transition::ScheduleDestruction(
-            Duration::from_secs(wait_seconds),
-            reason,
-        ))
+    with_reason(key, reason, |k, r| {
+        k.schedule_destruction(Duration::from_secs(wait_seconds), r)
     })
 }
 
@@ -613,11 +324,7 @@ pub extern "C" fn kl_key_schedule_destruction(
 /// Compromised). Errors as `kl_key_activate`.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_cancel_destruction(key: *mut kl_key) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, `key` is NULL or a live handle.
-        let key = unsafe { try_ref(key.cast_const(), "key")? };
-        key.transition(Transition::CancelDestruction)
-    })
+    on_key(key, |k| k.cancel_destruction())
 }
 
 /// PreActive → Destroyed, for a key that was never used: its material is
@@ -625,7 +332,7 @@ pub extern "C" fn kl_key_cancel_destruction(key: *mut kl_key) -> kl_result {
 /// `kl_key_schedule_destruction`.) Errors as `kl_key_activate`.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_destroy(key: *mut kl_key, reason: *const c_char) -> kl_result {
-    reasoned(key, reason, |r| Transition::Destroy(r))
+    with_reason(key, reason, |k, r| k.destroy(r))
 }
 
 /// Adds a new version to an Active key and makes it the primary one (older
@@ -640,53 +347,12 @@ pub extern "C" fn kl_key_rotate(key: *const kl_key, out_version: *mut u32) -> kl
     guard(|| {
         // SAFETY: per the contract, each pointer is NULL or valid.
         let (key, out) = unsafe { (try_ref(key, "key")?, Out::new(out_version, "out_version")?) };
-        let v = key.with(|k| {
-            each_purpose!(k, a => match a {
-                AnyKey::Active(t) => t.rotate(),
-                other => Err(wrong_state("rotate", other.state())),
-            })
-        })?;
-        out.write(v);
+        out.write(key.0.rotate()?);
         Ok(())
     })
 }
 
 // ----- version management -----
-
-/// Which version-management call.
-#[derive(Clone, Copy)]
-enum VersionOp<'a> {
-    Compromise(u32, &'a str),
-    Destroy(u32, &'a str),
-    MinDecryption(u32),
-}
-
-/// Runs a version-management call on a key in a state that has versions to
-/// manage (Active, Suspended, Deactivated, Compromised).
-fn manage_version(key: *const kl_key, op: VersionOp<'_>) -> Result<()> {
-    // SAFETY: per the contract, `key` is NULL or a live handle.
-    let key = unsafe { try_ref(key, "key")? };
-    key.with(|k| {
-        each_purpose!(k, a => {
-            macro_rules! run {
-                ($t:expr) => {
-                    match op {
-                        VersionOp::Compromise(v, r) => $t.compromise_version(v, r),
-                        VersionOp::Destroy(v, r) => $t.destroy_version(v, r),
-                        VersionOp::MinDecryption(v) => $t.set_min_decryption_version(v),
-                    }
-                };
-            }
-            match a {
-                AnyKey::Active(t) => run!(t),
-                AnyKey::Suspended(t) => run!(t),
-                AnyKey::Deactivated(t) => run!(t),
-                AnyKey::Compromised(t) => run!(t),
-                other => Err(wrong_state("version management", other.state())),
-            }
-        })
-    })
-}
 
 /// Marks one version of the key compromised: it no longer encrypts,
 /// decrypts, signs or verifies, while the other versions keep working.
@@ -704,11 +370,7 @@ pub extern "C" fn kl_key_compromise_version(
     version: u32,
     reason: *const c_char,
 ) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, `reason` is NULL or NUL-terminated.
-        let reason = unsafe { try_str(reason, "reason")? };
-        manage_version(key, VersionOp::Compromise(version, reason))
-    })
+    with_reason(key, reason, |k, r| k.compromise_version(version, r))
 }
 
 /// Destroys one version's material (trimming old versions after a
@@ -722,11 +384,7 @@ pub extern "C" fn kl_key_destroy_version(
     version: u32,
     reason: *const c_char,
 ) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, `reason` is NULL or NUL-terminated.
-        let reason = unsafe { try_str(reason, "reason")? };
-        manage_version(key, VersionOp::Destroy(version, reason))
-    })
+    with_reason(key, reason, |k, r| k.destroy_version(version, r))
 }
 
 /// Refuses decryption (and verification) with every version below
@@ -736,17 +394,10 @@ pub extern "C" fn kl_key_destroy_version(
 /// for a version of 0, above the primary, or below the current minimum.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_key_set_min_decryption_version(key: *const kl_key, version: u32) -> kl_result {
-    guard(|| manage_version(key, VersionOp::MinDecryption(version)))
+    on_key(key, |k| k.set_min_decryption_version(version))
 }
 
 // ----- AEAD -----
-
-fn aead<'a>(k: &'a DynKey, op: &str) -> Result<&'a AnyKey<Aead>> {
-    match k {
-        DynKey::Aead(a) => Ok(a),
-        other => Err(wrong_purpose(op, other.purpose())),
-    }
-}
 
 /// Encrypts `plaintext` with an Active AEAD key (AES-256-GCM, fresh random
 /// nonce, primary version). `aad` — the encryption context — is
@@ -783,14 +434,9 @@ pub extern "C" fn kl_key_encrypt(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        let ct = key.with(|k| match aead(k, "encrypt")? {
-            AnyKey::Active(t) => {
-                out.require(pt.len().saturating_add(KL_CIPHERTEXT_OVERHEAD))?;
-                t.encrypt(pt, aad)
-            }
-            other => Err(wrong_state("encrypt", other.state())),
-        })?;
-        out.fill(&ct, false)
+        key.0.check(Operation::Encrypt)?;
+        out.require(pt.len().saturating_add(KL_CIPHERTEXT_OVERHEAD))?;
+        out.fill(&key.0.encrypt(pt, aad)?, false)
     })
 }
 
@@ -826,20 +472,11 @@ pub extern "C" fn kl_key_decrypt(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        let pt = key.with(|k| {
-            let a = aead(k, "decrypt")?;
-            if let Some(n) = ct.len().checked_sub(KL_CIPHERTEXT_OVERHEAD) {
-                out.require(n)?;
-            }
-            match a {
-                AnyKey::Active(t) => t.decrypt(ct, aad),
-                AnyKey::Suspended(t) => t.decrypt(ct, aad),
-                AnyKey::Deactivated(t) => t.decrypt(ct, aad),
-                other => Err(wrong_state("decrypt", other.state())),
-            }
-        })?;
-        let pt = Zeroizing::new(pt);
-        out.fill(&pt, false)
+        key.0.check(Operation::Decrypt)?;
+        if let Some(n) = ct.len().checked_sub(KL_CIPHERTEXT_OVERHEAD) {
+            out.require(n)?;
+        }
+        out.fill(&Zeroizing::new(key.0.decrypt(ct, aad)?), false)
     })
 }
 
@@ -877,11 +514,7 @@ pub extern "C" fn kl_key_encrypt_into(
         let [pt, aad] = out.detach([pt, aad], &mut held);
         // SAFETY: `out` is valid for `len` bytes of writes (the contract),
         // and no input still refers to its bytes (`detach`).
-        let dst = unsafe { out.as_mut_slice() };
-        key.with(|k| match aead(k, "encrypt")? {
-            AnyKey::Active(t) => t.encrypt_to(pt, aad, dst),
-            other => Err(wrong_state("encrypt", other.state())),
-        })
+        key.0.encrypt_to(pt, aad, unsafe { out.as_mut_slice() })
     })
 }
 
@@ -990,13 +623,7 @@ pub extern "C" fn kl_key_decrypt_into(
         let [ct, aad] = out.detach([ct, aad], &mut held);
         // SAFETY: `out` is valid for `len` bytes of writes (the contract),
         // and no input still refers to its bytes (`detach`).
-        let dst = unsafe { out.as_mut_slice() };
-        key.with(|k| match aead(k, "decrypt")? {
-            AnyKey::Active(t) => t.decrypt_to(ct, aad, dst),
-            AnyKey::Suspended(t) => t.decrypt_to(ct, aad, dst),
-            AnyKey::Deactivated(t) => t.decrypt_to(ct, aad, dst),
-            other => Err(wrong_state("decrypt", other.state())),
-        })
+        key.0.decrypt_to(ct, aad, unsafe { out.as_mut_slice() })
     })
 }
 
@@ -1027,25 +654,13 @@ pub extern "C" fn kl_key_rewrap(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        let new = key.with(|k| match aead(k, "rewrap")? {
-            AnyKey::Active(t) => {
-                out.require(ct.len())?;
-                t.rewrap(ct, aad)
-            }
-            other => Err(wrong_state("rewrap", other.state())),
-        })?;
-        out.fill(&new, false)
+        key.0.check(Operation::Rewrap)?;
+        out.require(ct.len())?;
+        out.fill(&key.0.rewrap(ct, aad)?, false)
     })
 }
 
 // ----- signatures -----
-
-pub(super) fn signing<'a>(k: &'a DynKey, op: &str) -> Result<&'a AnyKey<Signing>> {
-    match k {
-        DynKey::Signing(a) => Ok(a),
-        other => Err(wrong_purpose(op, other.purpose())),
-    }
-}
 
 fn sign_common(
     key: *const kl_key,
@@ -1066,14 +681,13 @@ fn sign_common(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        let sig = key.with(|k| match signing(k, "sign")? {
-            AnyKey::Active(t) if fixed => {
-                out.require(KL_SIGNATURE_FIXED_LEN)?;
-                t.sign_fixed(msg).map(|s| s.to_vec())
-            }
-            AnyKey::Active(t) => t.sign(msg),
-            other => Err(wrong_state("sign", other.state())),
-        })?;
+        let sig = if fixed {
+            key.0.check(Operation::Sign)?;
+            out.require(KL_SIGNATURE_FIXED_LEN)?;
+            key.0.sign_fixed(msg)?
+        } else {
+            key.0.sign(msg)?
+        };
         out.fill(&sig, false)
     })
 }
@@ -1130,24 +744,11 @@ fn verify_common(
                 try_bytes(sig, sig_len, "signature")?,
             )
         };
-        key.with(|k| {
-            let a = signing(k, "verify")?;
-            macro_rules! v {
-                ($t:expr) => {
-                    if fixed {
-                        $t.verify_fixed(msg, sig)
-                    } else {
-                        $t.verify(msg, sig)
-                    }
-                };
-            }
-            match a {
-                AnyKey::Active(t) => v!(t),
-                AnyKey::Suspended(t) => v!(t),
-                AnyKey::Deactivated(t) => v!(t),
-                other => Err(wrong_state("verify", other.state())),
-            }
-        })
+        if fixed {
+            key.0.verify_fixed(msg, sig)
+        } else {
+            key.0.verify(msg, sig)
+        }
     })
 }
 
@@ -1181,12 +782,20 @@ pub extern "C" fn kl_key_verify_fixed(
     verify_common(key, msg, msg_len, signature, signature_len, true)
 }
 
-fn public_key_of(k: &DynKey) -> Result<PublicKey> {
-    match k {
-        DynKey::Signing(a) => each_state!(a, t => t.public_key(None)),
-        DynKey::Agreement(a) => each_state!(a, t => t.public_key(None)),
-        other => Err(wrong_purpose("public key export", other.purpose())),
-    }
+/// Writes an encoding of the key's primary public key (`encode` returns
+/// the bytes, with the NUL for text) to `(out, out_cap, out_len)`.
+fn public_key_out(
+    key: *const kl_key,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    encode: impl FnOnce(&PublicKey) -> Result<Vec<u8>>,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid.
+        let (key, out) = unsafe { (try_ref(key, "key")?, OutBuf::new(out, out_cap, out_len)?) };
+        out.fill(&encode(&key.0.public_key(None)?)?, false)
+    })
 }
 
 /// Writes the public key of a signing or agreement key's primary version as
@@ -1202,12 +811,7 @@ pub extern "C" fn kl_key_public_key_der(
     out_cap: usize,
     out_len: *mut usize,
 ) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, each pointer is NULL or valid.
-        let (key, out) = unsafe { (try_ref(key, "key")?, OutBuf::new(out, out_cap, out_len)?) };
-        let der = key.with(public_key_of)?.to_spki_der()?;
-        out.fill(&der, false)
-    })
+    public_key_out(key, out, out_cap, out_len, |pk| pk.to_spki_der())
 }
 
 /// As `kl_key_public_key_der`, as NUL-terminated PEM text
@@ -1219,16 +823,10 @@ pub extern "C" fn kl_key_public_key_pem(
     out_cap: usize,
     out_len: *mut usize,
 ) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, each pointer is NULL or valid.
-        let (key, out) = unsafe {
-            (
-                try_ref(key, "key")?,
-                OutBuf::new(out.cast::<u8>(), out_cap, out_len)?,
-            )
-        };
-        let pem = key.with(public_key_of)?.to_spki_pem()?;
-        out.fill(pem.as_bytes(), true)
+    public_key_out(key, out.cast::<u8>(), out_cap, out_len, |pk| {
+        let mut text = pk.to_spki_pem()?.into_bytes();
+        text.push(0);
+        Ok(text)
     })
 }
 
@@ -1241,12 +839,7 @@ pub extern "C" fn kl_key_public_key_sec1(
     out_cap: usize,
     out_len: *mut usize,
 ) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, each pointer is NULL or valid.
-        let (key, out) = unsafe { (try_ref(key, "key")?, OutBuf::new(out, out_cap, out_len)?) };
-        let pt = key.with(public_key_of)?.to_sec1();
-        out.fill(&pt, false)
-    })
+    public_key_out(key, out, out_cap, out_len, |pk| Ok(pk.to_sec1().to_vec()))
 }
 
 /// Verifies a DER ECDSA P-256/SHA-256 signature of `msg` with a public key
@@ -1292,13 +885,6 @@ pub(super) fn parse_public_key(b: &[u8]) -> Result<PublicKey> {
 
 // ----- MAC -----
 
-fn mac_key<'a>(k: &'a DynKey, op: &str) -> Result<&'a AnyKey<Mac>> {
-    match k {
-        DynKey::Mac(a) => Ok(a),
-        other => Err(wrong_purpose(op, other.purpose())),
-    }
-}
-
 /// Computes the HMAC-SHA-256 tag of `msg` with an Active MAC key's primary
 /// version; writes `KL_MAC_LEN` (32) bytes to `(out, out_cap, out_len)`.
 ///
@@ -1324,14 +910,9 @@ pub extern "C" fn kl_key_mac(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        let tag = key.with(|k| match mac_key(k, "mac")? {
-            AnyKey::Active(t) => {
-                out.require(KL_MAC_LEN)?;
-                t.mac(msg)
-            }
-            other => Err(wrong_state("mac", other.state())),
-        })?;
-        out.fill(&tag, false)
+        key.0.check(Operation::Mac)?;
+        out.require(KL_MAC_LEN)?;
+        out.fill(&key.0.mac(msg)?, false)
     })
 }
 
@@ -1359,12 +940,7 @@ pub extern "C" fn kl_key_verify_mac(
                 try_bytes(tag, tag_len, "tag")?,
             )
         };
-        key.with(|k| match mac_key(k, "verify_mac")? {
-            AnyKey::Active(t) => t.verify_mac(msg, tag),
-            AnyKey::Suspended(t) => t.verify_mac(msg, tag),
-            AnyKey::Deactivated(t) => t.verify_mac(msg, tag),
-            other => Err(wrong_state("verify_mac", other.state())),
-        })
+        key.0.verify_mac(msg, tag)
     })
 }
 
@@ -1401,12 +977,7 @@ pub extern "C" fn kl_key_derive(
                 Out::new(out, "out")?,
             )
         };
-        let secret = key.with(|k| match k {
-            DynKey::Derivation(AnyKey::Active(t)) => t.derive(salt, ctx, len),
-            DynKey::Derivation(other) => Err(wrong_state("derive", other.state())),
-            other => Err(wrong_purpose("derive", other.purpose())),
-        })?;
-        out.write(kl_secret::boxed(secret));
+        out.write(kl_secret::boxed(key.0.derive(salt, ctx, len, None)?));
         Ok(())
     })
 }
@@ -1448,38 +1019,10 @@ pub extern "C" fn kl_key_agree(
                 Out::new(out, "out")?,
             )
         };
-        let secret = key.with(|k| match k {
-            DynKey::Agreement(AnyKey::Active(t)) => {
-                let peer = parse_public_key(peer)?;
-                t.agree(&peer, salt, ctx, len)
-            }
-            DynKey::Agreement(other) => Err(wrong_state("agree", other.state())),
-            other => Err(wrong_purpose("agree", other.purpose())),
-        })?;
+        // Purpose and state before the peer key is parsed.
+        key.0.check(Operation::Agree)?;
+        let secret = key.0.agree(&parse_public_key(peer)?, salt, ctx, len)?;
         out.write(kl_secret::boxed(secret));
         Ok(())
     })
-}
-
-/// For `hazmat`: the key inside a handle.
-#[cfg(feature = "hazmat")]
-pub(crate) fn with_key<R>(key: &kl_key, f: impl FnOnce(&DynKey) -> Result<R>) -> Result<R> {
-    key.with(f)
-}
-
-/// For `hazmat`: a new handle.
-#[cfg(feature = "hazmat")]
-pub(crate) fn boxed_key(k: DynKey) -> *mut kl_key {
-    kl_key::boxed(k)
-}
-
-/// For `hazmat`: the AEAD view of a key.
-#[cfg(feature = "hazmat")]
-pub(crate) fn aead_of<'a>(k: &'a DynKey, op: &str) -> Result<&'a AnyKey<Aead>> {
-    aead(k, op)
-}
-
-#[cfg(feature = "hazmat")]
-pub(crate) fn wrong_state_err(op: &str, s: StateName) -> Error {
-    wrong_state(op, s)
 }

@@ -38,6 +38,7 @@ pub use self::hazmat::*;
 pub use self::key::*;
 pub use self::store::*;
 
+use crate::base::codes::CodeEnum;
 use crate::base::secret::SecretBytes;
 use crate::base::{Error, ErrorKind, Result};
 use crate::governance::policy::ApprovalOperation;
@@ -106,36 +107,10 @@ pub const KL_ERR_VERSION_UNAVAILABLE: kl_result = 26;
 /// An internal invariant failed; this is a bug in keylife.
 pub const KL_ERR_INTERNAL: kl_result = 99;
 
-/// The `KL_ERR_*` constant for an error kind. The match is exhaustive, so a
-/// new `ErrorKind` does not compile until it has a C constant; the tests
-/// check every constant against `ErrorKind::code`.
+/// The `KL_ERR_*` constant for an error kind: its code.
 #[must_use]
 pub const fn result_for(kind: ErrorKind) -> kl_result {
-    match kind {
-        ErrorKind::InvalidArgument => KL_ERR_INVALID_ARGUMENT,
-        ErrorKind::BufferTooSmall => KL_ERR_BUFFER_TOO_SMALL,
-        ErrorKind::NullPointer => KL_ERR_NULL_POINTER,
-        ErrorKind::Panic => KL_ERR_PANIC,
-        ErrorKind::AlreadyConsumed => KL_ERR_ALREADY_CONSUMED,
-        ErrorKind::NotFound => KL_ERR_NOT_FOUND,
-        ErrorKind::AlreadyExists => KL_ERR_ALREADY_EXISTS,
-        ErrorKind::WrongState => KL_ERR_WRONG_STATE,
-        ErrorKind::WrongPurpose => KL_ERR_WRONG_PURPOSE,
-        ErrorKind::Unsupported => KL_ERR_UNSUPPORTED,
-        ErrorKind::Malformed => KL_ERR_MALFORMED,
-        ErrorKind::AuthenticationFailed => KL_ERR_AUTHENTICATION_FAILED,
-        ErrorKind::PermissionDenied => KL_ERR_PERMISSION_DENIED,
-        ErrorKind::ApprovalRequired => KL_ERR_APPROVAL_REQUIRED,
-        ErrorKind::UsageLimitExceeded => KL_ERR_USAGE_LIMIT_EXCEEDED,
-        ErrorKind::Conflict => KL_ERR_CONFLICT,
-        ErrorKind::Integrity => KL_ERR_INTEGRITY,
-        ErrorKind::WrongKek => KL_ERR_WRONG_KEK,
-        ErrorKind::Storage => KL_ERR_STORAGE,
-        ErrorKind::Policy => KL_ERR_POLICY,
-        ErrorKind::UnsupportedVersion => KL_ERR_UNSUPPORTED_VERSION,
-        ErrorKind::VersionUnavailable => KL_ERR_VERSION_UNAVAILABLE,
-        ErrorKind::Internal => KL_ERR_INTERNAL,
-    }
+    kind.code()
 }
 
 /// Authenticated encryption (AES-256-GCM).
@@ -149,16 +124,10 @@ pub const KL_PURPOSE_AGREEMENT: u32 = 4;
 /// Key derivation (HKDF-SHA-256).
 pub const KL_PURPOSE_DERIVATION: u32 = 5;
 
-/// The `KL_PURPOSE_*` constant for a purpose (exhaustive, tested).
+/// The `KL_PURPOSE_*` constant for a purpose: its code.
 #[must_use]
 pub const fn purpose_constant(p: Purpose) -> u32 {
-    match p {
-        Purpose::Aead => KL_PURPOSE_AEAD,
-        Purpose::Signing => KL_PURPOSE_SIGNING,
-        Purpose::Mac => KL_PURPOSE_MAC,
-        Purpose::Agreement => KL_PURPOSE_AGREEMENT,
-        Purpose::Derivation => KL_PURPOSE_DERIVATION,
-    }
+    p.code()
 }
 
 /// Generated, not yet usable.
@@ -178,19 +147,10 @@ pub const KL_STATE_DESTROYED: u32 = 7;
 /// Destroyed after having been compromised.
 pub const KL_STATE_DESTROYED_COMPROMISED: u32 = 8;
 
-/// The `KL_STATE_*` constant for a state (exhaustive, tested).
+/// The `KL_STATE_*` constant for a state: its code.
 #[must_use]
 pub const fn state_constant(s: StateName) -> u32 {
-    match s {
-        StateName::PreActive => KL_STATE_PRE_ACTIVE,
-        StateName::Active => KL_STATE_ACTIVE,
-        StateName::Suspended => KL_STATE_SUSPENDED,
-        StateName::Deactivated => KL_STATE_DEACTIVATED,
-        StateName::Compromised => KL_STATE_COMPROMISED,
-        StateName::PendingDestruction => KL_STATE_PENDING_DESTRUCTION,
-        StateName::Destroyed => KL_STATE_DESTROYED,
-        StateName::DestroyedCompromised => KL_STATE_DESTROYED_COMPROMISED,
-    }
+    s.code()
 }
 
 /// Manages keys, policy and principals; may do everything.
@@ -204,16 +164,10 @@ pub const KL_ROLE_AUDITOR: u32 = 4;
 /// Holds backup shares; reads inventory.
 pub const KL_ROLE_CUSTODIAN: u32 = 5;
 
-/// The `KL_ROLE_*` constant for a role (exhaustive, tested).
+/// The `KL_ROLE_*` constant for a role: its code.
 #[must_use]
 pub const fn role_constant(r: Role) -> u32 {
-    match r {
-        Role::Administrator => KL_ROLE_ADMINISTRATOR,
-        Role::Operator => KL_ROLE_OPERATOR,
-        Role::Application => KL_ROLE_APPLICATION,
-        Role::Auditor => KL_ROLE_AUDITOR,
-        Role::Custodian => KL_ROLE_CUSTODIAN,
-    }
+    r.code()
 }
 
 /// `kl_key_grant` operation bit: AEAD encrypt.
@@ -265,30 +219,10 @@ pub const KL_APPROVAL_POLICY_CHANGE: u32 = 5;
 /// key.
 pub const KL_APPROVAL_COMPROMISED_DECRYPT: u32 = 6;
 
-/// The `KL_APPROVAL_*` constant for an approval operation (exhaustive,
-/// tested).
+/// The `KL_APPROVAL_*` constant for an approval operation: its code.
 #[must_use]
 pub const fn approval_constant(op: ApprovalOperation) -> u32 {
-    match op {
-        ApprovalOperation::Destroy => KL_APPROVAL_DESTROY,
-        ApprovalOperation::ScheduleDestruction => KL_APPROVAL_SCHEDULE_DESTRUCTION,
-        ApprovalOperation::Export => KL_APPROVAL_EXPORT,
-        ApprovalOperation::Restore => KL_APPROVAL_RESTORE,
-        ApprovalOperation::PolicyChange => KL_APPROVAL_POLICY_CHANGE,
-        ApprovalOperation::CompromisedDecrypt => KL_APPROVAL_COMPROMISED_DECRYPT,
-    }
-}
-
-fn approval_from(code: u32) -> Result<ApprovalOperation> {
-    ApprovalOperation::ALL
-        .into_iter()
-        .find(|op| approval_constant(*op) == code)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!("unknown approval operation {code} (KL_APPROVAL_*)"),
-            )
-        })
+    op.code()
 }
 
 /// `kl_store_open` backend: a single file (small keysets shipped with an
@@ -332,6 +266,65 @@ pub const KL_AUDIT_CHECKPOINT_JSON_MAX: usize = 512;
 pub const KL_POLICY_DIGEST_HEX_LEN: usize = 64;
 
 const _: () = assert!(KL_CIPHERTEXT_OVERHEAD == crate::key::ciphertext::OVERHEAD);
+
+// cbindgen copies literal constants into the header; the codes themselves
+// are declared once, in the core's enums (`code_enum!`). Each constant is
+// checked against its variant at compile time, and the tests check that
+// every variant has a constant.
+macro_rules! same_code {
+    ($($c:ident == $v:expr;)+) => {$(
+        const _: () = assert!($c == $v.code());
+    )+};
+}
+same_code! {
+    KL_PURPOSE_AEAD == Purpose::Aead;
+    KL_PURPOSE_SIGNING == Purpose::Signing;
+    KL_PURPOSE_MAC == Purpose::Mac;
+    KL_PURPOSE_AGREEMENT == Purpose::Agreement;
+    KL_PURPOSE_DERIVATION == Purpose::Derivation;
+    KL_STATE_PRE_ACTIVE == StateName::PreActive;
+    KL_STATE_ACTIVE == StateName::Active;
+    KL_STATE_SUSPENDED == StateName::Suspended;
+    KL_STATE_DEACTIVATED == StateName::Deactivated;
+    KL_STATE_COMPROMISED == StateName::Compromised;
+    KL_STATE_PENDING_DESTRUCTION == StateName::PendingDestruction;
+    KL_STATE_DESTROYED == StateName::Destroyed;
+    KL_STATE_DESTROYED_COMPROMISED == StateName::DestroyedCompromised;
+    KL_ROLE_ADMINISTRATOR == Role::Administrator;
+    KL_ROLE_OPERATOR == Role::Operator;
+    KL_ROLE_APPLICATION == Role::Application;
+    KL_ROLE_AUDITOR == Role::Auditor;
+    KL_ROLE_CUSTODIAN == Role::Custodian;
+    KL_APPROVAL_DESTROY == ApprovalOperation::Destroy;
+    KL_APPROVAL_SCHEDULE_DESTRUCTION == ApprovalOperation::ScheduleDestruction;
+    KL_APPROVAL_EXPORT == ApprovalOperation::Export;
+    KL_APPROVAL_RESTORE == ApprovalOperation::Restore;
+    KL_APPROVAL_POLICY_CHANGE == ApprovalOperation::PolicyChange;
+    KL_APPROVAL_COMPROMISED_DECRYPT == ApprovalOperation::CompromisedDecrypt;
+    KL_ERR_INVALID_ARGUMENT == ErrorKind::InvalidArgument;
+    KL_ERR_BUFFER_TOO_SMALL == ErrorKind::BufferTooSmall;
+    KL_ERR_NULL_POINTER == ErrorKind::NullPointer;
+    KL_ERR_PANIC == ErrorKind::Panic;
+    KL_ERR_ALREADY_CONSUMED == ErrorKind::AlreadyConsumed;
+    KL_ERR_NOT_FOUND == ErrorKind::NotFound;
+    KL_ERR_ALREADY_EXISTS == ErrorKind::AlreadyExists;
+    KL_ERR_WRONG_STATE == ErrorKind::WrongState;
+    KL_ERR_WRONG_PURPOSE == ErrorKind::WrongPurpose;
+    KL_ERR_UNSUPPORTED == ErrorKind::Unsupported;
+    KL_ERR_MALFORMED == ErrorKind::Malformed;
+    KL_ERR_AUTHENTICATION_FAILED == ErrorKind::AuthenticationFailed;
+    KL_ERR_PERMISSION_DENIED == ErrorKind::PermissionDenied;
+    KL_ERR_APPROVAL_REQUIRED == ErrorKind::ApprovalRequired;
+    KL_ERR_USAGE_LIMIT_EXCEEDED == ErrorKind::UsageLimitExceeded;
+    KL_ERR_CONFLICT == ErrorKind::Conflict;
+    KL_ERR_INTEGRITY == ErrorKind::Integrity;
+    KL_ERR_WRONG_KEK == ErrorKind::WrongKek;
+    KL_ERR_STORAGE == ErrorKind::Storage;
+    KL_ERR_POLICY == ErrorKind::Policy;
+    KL_ERR_UNSUPPORTED_VERSION == ErrorKind::UnsupportedVersion;
+    KL_ERR_VERSION_UNAVAILABLE == ErrorKind::VersionUnavailable;
+    KL_ERR_INTERNAL == ErrorKind::Internal;
+}
 
 // ----- results, last error, panic boundary -----
 
@@ -400,39 +393,11 @@ pub extern "C" fn kl_result_str(code: u32) -> *const c_char {
         c"ok"
     } else {
         match ErrorKind::from_code(code) {
-            Some(k) => kind_cstr(k),
+            Some(k) => k.as_cstr(),
             None => c"unknown result code",
         }
     };
     s.as_ptr()
-}
-
-const fn kind_cstr(k: ErrorKind) -> &'static CStr {
-    match k {
-        ErrorKind::InvalidArgument => c"invalid argument",
-        ErrorKind::BufferTooSmall => c"buffer too small",
-        ErrorKind::NullPointer => c"null pointer",
-        ErrorKind::Panic => c"internal panic",
-        ErrorKind::AlreadyConsumed => c"handle already consumed",
-        ErrorKind::NotFound => c"not found",
-        ErrorKind::AlreadyExists => c"already exists",
-        ErrorKind::WrongState => c"wrong key state",
-        ErrorKind::WrongPurpose => c"wrong key purpose",
-        ErrorKind::Unsupported => c"unsupported",
-        ErrorKind::Malformed => c"malformed input",
-        ErrorKind::AuthenticationFailed => c"authentication failed",
-        ErrorKind::PermissionDenied => c"permission denied",
-        ErrorKind::ApprovalRequired => c"approval required",
-        ErrorKind::UsageLimitExceeded => c"usage limit exceeded",
-        ErrorKind::Conflict => c"concurrent modification",
-        ErrorKind::Integrity => c"integrity check failed",
-        ErrorKind::WrongKek => c"wrong key-encryption key",
-        ErrorKind::Storage => c"storage failure",
-        ErrorKind::Policy => c"policy violation",
-        ErrorKind::UnsupportedVersion => c"unsupported format version",
-        ErrorKind::VersionUnavailable => c"key version unavailable",
-        ErrorKind::Internal => c"internal error",
-    }
 }
 
 /// Copies the detail message of the most recent failed call **on the
@@ -625,22 +590,36 @@ fn too_small(needed: usize, cap: usize) -> Error {
     )
 }
 
-fn purpose_from(code: u32) -> Result<Purpose> {
-    Purpose::from_code(code).ok_or_else(|| {
+/// The value of a code enum for a code received from C (`KL_PURPOSE_*`,
+/// `KL_ROLE_*`, …), or `KL_ERR_INVALID_ARGUMENT` naming what was expected.
+fn decode<T: CodeEnum>(code: u32) -> Result<T> {
+    T::from_code_u32(code).ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidArgument,
-            format!("unknown purpose {code} (KL_PURPOSE_*)"),
+            format!("unknown {} {code} ({})", T::WHAT, T::C_NAMES),
         )
     })
 }
 
-fn role_from(code: u32) -> Result<Role> {
-    Role::from_code(code).ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            format!("unknown role {code} (KL_ROLE_*)"),
-        )
-    })
+/// Frees a handle made with `Box::into_raw`, inside the panic boundary;
+/// NULL is a no-op (the `kl_*_free` family).
+///
+/// # Safety
+/// `p` is NULL or a pointer from `Box::into_raw` of this type that was not
+/// freed yet, and is not used afterwards.
+unsafe fn free_box<T>(p: *mut T) {
+    guard_void(|| {
+        if !p.is_null() {
+            // SAFETY: the function's contract.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    });
+}
+
+/// A value as JSON, for the `*_json` outputs.
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("JSON encoding: {e}")))
 }
 
 // ----- secrets -----
@@ -683,13 +662,9 @@ pub extern "C" fn kl_secret_len(secret: *const kl_secret) -> usize {
 /// The pointer must not be used afterwards.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_secret_free(secret: *mut kl_secret) {
-    guard_void(|| {
-        if !secret.is_null() {
-            // SAFETY: a pointer from `kl_secret::boxed` (Box::into_raw),
-            // freed once (contract). Dropping zeroizes (`SecretBytes`).
-            drop(unsafe { Box::from_raw(secret) });
-        }
-    });
+    // SAFETY: a pointer from `kl_secret::boxed`, freed once (contract).
+    // Dropping zeroizes (`SecretBytes`).
+    unsafe { free_box(secret) }
 }
 
 #[cfg(test)]
@@ -706,29 +681,58 @@ mod tests {
         }
     }
 
-    #[test]
-    fn enum_constants_match_the_rust_codes() {
-        for code in 0..16 {
-            if let Some(p) = Purpose::from_code(code) {
-                assert_eq!(purpose_constant(p), p as u32);
+    /// `FOO_BAR` for `FooBar` or `foo_bar`.
+    fn screaming(name: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
             }
-            if let Some(s) = StateName::from_code(code) {
-                assert_eq!(state_constant(s), s as u32);
-            }
-            if let Some(r) = Role::from_code(code) {
-                assert_eq!(role_constant(r), r as u32);
-            }
+            out.push(c.to_ascii_uppercase());
         }
+        out
+    }
+
+    /// Every value of `T` has its `#define PREFIX_NAME code` in the
+    /// header, and the header has no other constant with that prefix.
+    fn header_has_every<T: CodeEnum>(header: &str, prefix: &str, name: impl Fn(T) -> String) {
+        let defined: Vec<&str> = header
+            .lines()
+            .filter(|l| l.starts_with(&format!("#define {prefix}")))
+            .collect();
+        for v in T::VALUES {
+            let line = format!("#define {prefix}{} {}", name(*v), v.code_u32());
+            assert!(defined.contains(&line.as_str()), "missing: {line}");
+        }
+        assert_eq!(defined.len(), T::VALUES.len(), "{defined:?}");
+    }
+
+    #[test]
+    fn every_code_enum_value_has_its_header_constant() {
+        let header = include_str!("../../include/keylife.h");
+        header_has_every::<Purpose>(header, "KL_PURPOSE_", |p| screaming(p.as_str()));
+        header_has_every::<StateName>(header, "KL_STATE_", |s| screaming(s.as_str()));
+        header_has_every::<Role>(header, "KL_ROLE_", |r| screaming(r.as_str()));
+        header_has_every::<ApprovalOperation>(header, "KL_APPROVAL_", |o| screaming(o.as_str()));
+        header_has_every::<ErrorKind>(header, "KL_ERR_", |k| screaming(&format!("{k:?}")));
     }
 
     #[test]
     fn approval_codes_round_trip() {
         for op in ApprovalOperation::ALL {
-            assert_eq!(approval_from(approval_constant(op)).ok(), Some(op));
+            assert_eq!(
+                decode::<ApprovalOperation>(approval_constant(op)).ok(),
+                Some(op)
+            );
         }
         for bad in [0, 7, u32::MAX] {
-            assert!(approval_from(bad).is_err());
+            let e = decode::<ApprovalOperation>(bad).err();
+            assert_eq!(e.map(|e| e.kind()), Some(ErrorKind::InvalidArgument));
         }
+        assert_eq!(
+            decode::<Purpose>(9).map_err(|e| e.to_string()),
+            Err("invalid argument: unknown purpose 9 (KL_PURPOSE_*)".to_owned())
+        );
     }
 
     #[test]

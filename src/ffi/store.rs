@@ -5,8 +5,8 @@ use core::ffi::{c_char, c_void};
 use zeroize::Zeroizing;
 
 use super::{
-    KL_BACKEND_FILE, KL_BACKEND_SQLITE, KL_KEK_PASSPHRASE, KL_KEK_RAW, Out, OutBuf, guard,
-    guard_void, kl_result, purpose_from, role_from, try_bytes, try_ref, try_str,
+    KL_BACKEND_FILE, KL_BACKEND_SQLITE, KL_KEK_PASSPHRASE, KL_KEK_RAW, Out, OutBuf, decode, guard,
+    guard_void, kl_result, try_bytes, try_ref, try_str,
 };
 use crate::base::{Error, ErrorKind, Result};
 use crate::governance::principal::Principal;
@@ -35,7 +35,7 @@ impl kl_store {
 }
 
 fn principal(name: &str, role: u32) -> Result<Principal> {
-    let role = role_from(role)?;
+    let role = decode(role)?;
     if name.is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
@@ -334,7 +334,7 @@ pub extern "C" fn kl_store_list_json(
         };
         let mut filter = KeyFilter::new();
         if purpose != 0 {
-            filter = filter.purpose(purpose_from(purpose)?);
+            filter = filter.purpose(decode(purpose)?);
         }
         if state != 0 {
             let s = StateName::from_code(state).ok_or_else(|| {

@@ -62,7 +62,7 @@ code_enum! {
     /// approval requests; the code is the C ABI's `KL_APPROVAL_*`.
     #[derive(PartialOrd, Ord, Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
-    pub enum ApprovalOperation: u32 ("approval operation") {
+    pub enum ApprovalOperation: u32 ("approval operation", "KL_APPROVAL_*") {
         /// Destroy key material now.
         Destroy = 1 => "destroy",
         /// Schedule a key for destruction.

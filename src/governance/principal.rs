@@ -15,7 +15,7 @@ code_enum! {
     /// A role, in the sense of NIST SP 800-57 Part 2 and KMIP.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
-    pub enum Role: u32 ("role") {
+    pub enum Role: u32 ("role", "KL_ROLE_*") {
         /// Manages keys, policy and principals; may do everything.
         Administrator = 1 => "administrator",
         /// Creates, rotates and changes the state of keys.

@@ -141,6 +141,37 @@ macro_rules! purposes {
     )+};
 }
 
+/// Runs `$body` with the type alias `$P` bound to the purpose type of the
+/// run-time purpose `$purpose` (the bridge from a [`Purpose`] value to the
+/// generic API).
+macro_rules! with_purpose_type {
+    ($purpose:expr, $P:ident => $body:expr) => {
+        match $purpose {
+            $crate::key::Purpose::Aead => {
+                type $P = $crate::key::Aead;
+                $body
+            }
+            $crate::key::Purpose::Signing => {
+                type $P = $crate::key::Signing;
+                $body
+            }
+            $crate::key::Purpose::Mac => {
+                type $P = $crate::key::Mac;
+                $body
+            }
+            $crate::key::Purpose::Agreement => {
+                type $P = $crate::key::Agreement;
+                $body
+            }
+            $crate::key::Purpose::Derivation => {
+                type $P = $crate::key::Derivation;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_purpose_type;
+
 /// The state types (zero-sized, uninhabited).
 pub mod state {
     use super::{KeyState, StateName, sealed};

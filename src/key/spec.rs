@@ -130,6 +130,26 @@ impl<P: KeyPurpose> KeySpec<P> {
         self
     }
 
+    /// The same options for a key of purpose `Q` (for creating a key whose
+    /// purpose is chosen at run time).
+    pub(crate) fn retype<Q: KeyPurpose>(self) -> KeySpec<Q> {
+        KeySpec {
+            name: self.name,
+            owner: self.owner,
+            activation_date: self.activation_date,
+            deactivation_date: self.deactivation_date,
+            cryptoperiod: self.cryptoperiod,
+            usage_limit: self.usage_limit,
+            rotate_at_usage_limit: self.rotate_at_usage_limit,
+            suspended_processing: self.suspended_processing,
+            exportable: self.exportable,
+            classification: self.classification,
+            rotation_period: self.rotation_period,
+            labels: self.labels,
+            _p: PhantomData,
+        }
+    }
+
     /// The spec, if its name is 1 to 256 bytes.
     pub(crate) fn checked_name(self) -> Result<Self> {
         if self.name.is_empty() || self.name.len() > 256 {

@@ -10,7 +10,7 @@ code_enum! {
     /// JSON.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
-    pub enum Purpose: u32 ("purpose") {
+    pub enum Purpose: u32 ("purpose", "KL_PURPOSE_*") {
         /// Authenticated encryption (AES-256-GCM).
         Aead = 1 => "aead",
         /// Digital signatures (ECDSA P-256 / SHA-256).
@@ -42,7 +42,7 @@ code_enum! {
     /// A concrete algorithm. The numeric value appears in ciphertext headers.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
-    pub enum Algorithm: u8 ("algorithm") {
+    pub enum Algorithm: u8 ("algorithm", "the ciphertext header's algorithm byte") {
         /// AES-256-GCM, 96-bit nonce, 128-bit tag (NIST SP 800-38D).
         Aes256Gcm = 1 => "aes256_gcm",
         /// ECDSA over P-256 with SHA-256 (FIPS 186-5).
@@ -75,7 +75,7 @@ code_enum! {
     /// KMIP names agree). The name is the snake-case form of JSON.
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
-    pub enum StateName: u32 ("state") {
+    pub enum StateName: u32 ("state", "KL_STATE_*") {
         /// Generated, not yet usable.
         PreActive = 1 => "pre_active",
         /// Usable for every operation of its purpose.

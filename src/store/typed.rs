@@ -59,6 +59,11 @@ impl<P: KeyPurpose, S: KeyState> Key<P, S> {
         (&self.store, &self.cell)
     }
 
+    /// The store and cell, giving up the typed handle.
+    pub(crate) fn into_parts(self) -> (KeyStore, Arc<KeyCell>) {
+        (self.store, self.cell)
+    }
+
     fn into_state<T: KeyState>(self) -> Key<P, T> {
         Key {
             store: self.store,
@@ -650,6 +655,19 @@ impl<P: KeyPurpose> AnyKey<P> {
             StateName::Destroyed | StateName::DestroyedCompromised => {
                 AnyKey::Destroyed(Key::from_cell(store, cell))
             }
+        }
+    }
+
+    /// The store and cell, giving up the typed handle.
+    pub(crate) fn into_parts(self) -> (KeyStore, Arc<KeyCell>) {
+        match self {
+            AnyKey::PreActive(k) => k.into_parts(),
+            AnyKey::Active(k) => k.into_parts(),
+            AnyKey::Suspended(k) => k.into_parts(),
+            AnyKey::Deactivated(k) => k.into_parts(),
+            AnyKey::Compromised(k) => k.into_parts(),
+            AnyKey::PendingDestruction(k) => k.into_parts(),
+            AnyKey::Destroyed(k) => k.into_parts(),
         }
     }
 
