@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::backend::{Expect, WriteOp};
-use super::{KeyCell, KeyStore, MaterialChange, authorize};
+use super::{KeyCell, KeyStore, MaterialChange};
 use crate::base::{Error, ErrorKind, Result};
 use crate::governance::approval::{
     Approval, ApprovalRequest, ApproverRegistry, Intent, verify_approvals,
@@ -559,5 +559,59 @@ impl KeyStore {
             )?;
         }
         res
+    }
+}
+
+/// The built-in role rules. Per-key grants and policy refine them
+/// (governance); the check lives here so every path goes through it.
+pub(crate) fn authorize(p: &Principal, op: Operation) -> Result<()> {
+    use Operation::*;
+    let allowed: &[Role] = match op {
+        OpenStore | ReadMetadata | List => &[
+            Role::Administrator,
+            Role::Operator,
+            Role::Application,
+            Role::Auditor,
+            Role::Custodian,
+        ],
+        Encrypt | Decrypt | Rewrap | Sign | Verify | Mac | VerifyMac | Derive | Agree => {
+            &[Role::Administrator, Role::Application]
+        }
+        Create
+        | Import
+        | Activate
+        | Suspend
+        | Resume
+        | Deactivate
+        | Compromise
+        | ScheduleDestruction
+        | CancelDestruction
+        | Rotate
+        | CompromiseVersion
+        | SetMinDecryptionVersion
+        | Maintenance
+        | Destroy
+        | DestroyVersion => &[Role::Administrator, Role::Operator],
+        CompromisedRewrap | Export | RotateKek => &[Role::Administrator],
+        Backup | Restore | RestoreDrill => &[Role::Administrator],
+        ReadAudit | VerifyIntegrity => &[Role::Administrator, Role::Auditor],
+        SetPolicy | RegisterPrincipal => &[Role::Administrator],
+        Grant | RevokeGrant => &[Role::Administrator, Role::Operator],
+        RequestApproval | SubmitApprovals => &[
+            Role::Administrator,
+            Role::Operator,
+            Role::Application,
+            Role::Custodian,
+        ],
+        // Internal bookkeeping, done on behalf of whoever encrypts.
+        ReserveUsage => &[Role::Administrator, Role::Application],
+    };
+    if p.has_any(allowed) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("principal {} may not perform {op:?}", p.name()),
+        ))
     }
 }

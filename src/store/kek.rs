@@ -12,6 +12,13 @@ use serde::{Deserialize, Serialize};
 use crate::base::secret::SecretBytes;
 use crate::base::{Error, ErrorKind, Result};
 use crate::crypto;
+use std::sync::Arc;
+
+use super::backend::{self, Expect, WriteOp};
+use super::seal::Sealer;
+use super::{KEY_PREFIX, KeyStore, authorize, record, seal};
+use crate::governance::audit::Operation;
+use crate::key::KeyId;
 
 /// A 256-bit key-encryption key.
 pub struct Kek(SecretBytes);
@@ -44,7 +51,7 @@ impl Kek {
         crypto::hkdf_sha256(self.0.expose_secret(), b"keylife", label.as_bytes(), 32)
     }
 
-    fn duplicate(&self) -> Kek {
+    pub(super) fn duplicate(&self) -> Kek {
         Kek(self.0.duplicate())
     }
 }
@@ -126,7 +133,7 @@ impl RawKek {
         Self::from_encoded(v.expose_secret())
     }
 
-    fn from_encoded(bytes: &[u8]) -> Result<RawKek> {
+    pub(super) fn from_encoded(bytes: &[u8]) -> Result<RawKek> {
         if bytes.len() == 32 {
             return Ok(RawKek(Kek::from_bytes(bytes)?));
         }
@@ -284,5 +291,167 @@ impl KekProvider for PassphraseKek {
             )
             .map_err(|e| Error::invalid(format!("Argon2id failed: {e}")))?;
         Kek::from_bytes(out.expose_secret())
+    }
+}
+
+impl KeyStore {
+    pub(super) fn sealer(&self) -> Result<Arc<Sealer>> {
+        self.inner
+            .sealer
+            .read()
+            .map(|s| s.clone())
+            .map_err(|_| Error::internal("sealer lock poisoned"))
+    }
+
+    /// Moves the store to a new KEK: a fresh record key under `new`, every
+    /// record re-sealed with it, then the old KEK and record keys dropped.
+    /// `progress(done, total)` is called as records are re-sealed.
+    ///
+    /// Crash-safe: if the process dies at any point, the store opens under
+    /// either KEK, and calling `rotate_kek` again (with the same `new`)
+    /// finishes the job. Run it while no other process writes to the store:
+    /// a process that opened the store before the rotation keeps sealing with
+    /// the old record key until it reopens.
+    ///
+    /// ```
+    /// use keylife::{Kek, KeyStore, KeySpec, Principal, RawKek, backend::MemoryBackend, purpose::Aead};
+    /// use std::sync::Arc;
+    /// let backend = Arc::new(MemoryBackend::new());
+    /// let (old, new) = (Kek::generate()?, Kek::generate()?);
+    /// let new_bytes = new.expose_secret().to_vec();
+    /// let store = KeyStore::open(backend.clone(), &RawKek::new(old), Principal::admin("ops"))?;
+    /// let key = store.create_active(KeySpec::<Aead>::new("k"))?;
+    /// let ct = key.encrypt(b"m", b"")?;
+    /// store.rotate_kek(&RawKek::new(new), &mut |done, total| println!("{done}/{total}"))?;
+    /// let reopened = KeyStore::open(backend, &RawKek::new(Kek::from_bytes(&new_bytes)?), Principal::admin("ops"))?;
+    /// assert_eq!(reopened.decrypt(&ct, b"")?, b"m");
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::PermissionDenied`] unless administrator;
+    /// [`ErrorKind::WrongKek`] when resuming with another new KEK; storage
+    /// errors (the rotation can then be resumed).
+    pub fn rotate_kek(
+        &self,
+        new: &dyn KekProvider,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<()> {
+        let res = self.rotate_kek_inner(new, progress);
+        self.audit(Operation::RotateKek, None, None, res.clone())?;
+        res
+    }
+
+    pub(super) fn rotate_kek_inner(
+        &self,
+        new: &dyn KekProvider,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<()> {
+        authorize(&self.principal, Operation::RotateKek)?;
+        // Buffered audit entries go out under the old record key first.
+        self.flush_audit()?;
+        let backend = &*self.inner.backend;
+        let mut kek = self
+            .inner
+            .kek
+            .lock()
+            .map_err(|_| Error::internal("kek lock poisoned"))?;
+        let (sealer, new_kek) = seal::begin_rotation(backend, &kek, new)?;
+        let sealer = Arc::new(sealer);
+        *self
+            .inner
+            .sealer
+            .write()
+            .map_err(|_| Error::internal("sealer lock poisoned"))? = sealer.clone();
+        *kek = new_kek;
+        // Count first, for progress; then re-seal page by page.
+        let mut total = 0u64;
+        self.scan_all(|_, _| {
+            total += 1;
+            Ok(())
+        })?;
+        let mut done = 0u64;
+        progress(done, total);
+        self.scan_all(|id, rec| {
+            self.reseal_record(&sealer, id, rec)?;
+            done += 1;
+            progress(done.min(total), total);
+            Ok(())
+        })?;
+        // Nothing may remain under an old record key before it is dropped.
+        self.scan_all(|id, rec| match Sealer::epoch_of(&rec.value) {
+            Some(e) if e == sealer.current_epoch() => Ok(()),
+            _ => Err(Error::new(ErrorKind::Conflict, format!("record {id} was written under the old KEK during rotation; run rotate_kek again"))),
+        })?;
+        seal::finish_rotation(backend)
+    }
+
+    /// Whether a KEK rotation was interrupted and should be resumed with
+    /// [`KeyStore::rotate_kek`].
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn kek_rotation_pending(&self) -> Result<bool> {
+        seal::rotation_pending(&*self.inner.backend)
+    }
+
+    /// Every record except the header, page by page.
+    pub(super) fn scan_all(&self, mut f: impl FnMut(&str, &backend::Record) -> Result<()>) -> Result<()> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.inner.backend.scan("", after.as_deref(), 256)?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            for (id, rec) in &page {
+                if id != seal::HEADER_ID {
+                    f(id, rec)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn reseal_record(&self, sealer: &Sealer, id: &str, rec: &backend::Record) -> Result<()> {
+        // A live key cell caches its record's revision: hold its lock so a
+        // concurrent change cannot slip between read and write.
+        let cell = id
+            .strip_prefix(KEY_PREFIX)
+            .and_then(|h| h.parse::<KeyId>().ok())
+            .and_then(|k| self.live_cell(&k));
+        let mut guard = match &cell {
+            Some(c) => Some(c.write()?),
+            None => None,
+        };
+        let mut rec = rec.clone();
+        for _ in 0..8 {
+            let Some(value) = sealer.reseal(id, &rec.value)? else {
+                return Ok(());
+            };
+            match self.inner.backend.commit(&[WriteOp::Put {
+                id: id.to_owned(),
+                value,
+                expect: Expect::Revision(rec.revision),
+            }]) {
+                Ok(revs) => {
+                    if let Some(g) = guard.as_mut()
+                        && g.revision == rec.revision
+                    {
+                        g.revision = revs.first().copied().unwrap_or(g.revision);
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    rec = match self.inner.backend.get(id)? {
+                        Some(r) => r,
+                        None => return Ok(()),
+                    };
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            format!("record {id} kept changing during KEK rotation"),
+        ))
     }
 }

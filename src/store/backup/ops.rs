@@ -17,7 +17,7 @@ use crate::crypto::{AesGcmKey, GCM_NONCE_LEN, GCM_TAG_LEN, SYM_KEY_LEN, fill_ran
 use crate::governance::policy::ApprovalOperation;
 use crate::key::Operation;
 use crate::key::{KeyId, KeyInfo};
-use crate::store::audit_log::Draft;
+use crate::store::audit::Draft;
 use crate::store::backend::{Expect, WriteOp};
 use crate::store::record::{self, StoredKey};
 use crate::store::{KeyStore, Loaded, authorize, key_record_id};
@@ -308,7 +308,7 @@ impl KeyStore {
         let mut destroyed: HashSet<KeyId> = HashSet::new();
         let mut logged: HashMap<KeyId, u64> = HashMap::new();
         self.flush_audit()?;
-        crate::store::audit_log::verify(&*self.inner.backend, &sealer, |e| {
+        crate::store::audit::verify(&*self.inner.backend, &sealer, |e| {
             if let Some(k) = e.key_id {
                 if e.operation == Operation::Destroy && e.outcome == crate::Outcome::Success {
                     destroyed.insert(k);

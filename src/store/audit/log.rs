@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::backend::{Backend, Expect, WriteOp};
-use super::seal::Sealer;
+use crate::store::backend::{Backend, Expect, WriteOp};
+use crate::store::seal::Sealer;
 use crate::base::encoding::hex;
 use crate::base::{Error, ErrorKind, Result};
 use crate::crypto;

@@ -1,0 +1,422 @@
+//! The audit log's API on [`KeyStore`]: recording events (in the same
+//! commit as the change they describe), sinks, verification, export,
+//! checkpoints, and the integrity check of every record against the log.
+//! The log's format and hash chain are in `log.rs`.
+
+mod log;
+
+pub use self::log::{AuditEntry, AuditVerification};
+pub(crate) use self::log::{AuditLog, Draft, entry, verify};
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use crate::store::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
+use crate::store::seal::Sealer;
+use crate::store::{
+    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, AuditUses, StoreOptions, StoreBuilder, KeyFilter, MaintenanceReport, RawKek,
+};
+#[cfg(feature = "hazmat")]
+use crate::base::secret::SecretBytes;
+use crate::base::time::{Clock, SystemClock};
+use crate::base::{Error, ErrorKind, Result};
+use crate::crypto::provider::CryptoProvider;
+use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
+use crate::governance::principal::{Principal, Role};
+use crate::key::lifecycle::{self, Transition};
+use crate::key::{
+    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
+};
+
+/// What [`KeyStore::verify_integrity`] checked.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct IntegrityReport {
+    /// Key records opened and checked.
+    pub keys: u64,
+    /// Audit entries verified.
+    pub audit_entries: u64,
+}
+
+impl KeyStore {
+    /// Checks every stored key record against the audit log: each must open
+    /// (seal intact, right id) and be at least as new as the last write the
+    /// log recorded for it — a record restored from an older copy fails.
+    /// Also verifies the log itself. Auditors and administrators.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Integrity`] naming the first bad record;
+    /// [`ErrorKind::PermissionDenied`].
+    pub fn verify_integrity(&self) -> Result<IntegrityReport> {
+        let res = (|| {
+            authorize(&self.principal, Operation::VerifyIntegrity)?;
+            self.flush_audit()?;
+            let sealer = self.sealer()?;
+            let mut audited: HashMap<KeyId, u64> = HashMap::new();
+            let log = log::verify(&*self.inner.backend, &sealer, |e| {
+                if let (Some(k), Some(g)) = (e.key_id, e.generation) {
+                    let best = audited.entry(k).or_insert(g);
+                    *best = (*best).max(g);
+                }
+                Ok(())
+            })?;
+            let mut keys = 0u64;
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.inner.backend.scan(KEY_PREFIX, after.as_deref(), 256)?;
+                let Some((last, _)) = page.last() else { break };
+                after = Some(last.clone());
+                for (rid, rec) in page {
+                    let plain = sealer.open(&rid, &rec.value)?;
+                    let stored = record::decode(&rid, plain.expose_secret())?;
+                    if rid != key_record_id(&stored.info.id) {
+                        return Err(Error::new(
+                            ErrorKind::Integrity,
+                            format!("record {rid} holds another key"),
+                        ));
+                    }
+                    let logged = audited.remove(&stored.info.id).unwrap_or(0);
+                    if stored.generation < logged {
+                        return Err(Error::new(
+                            ErrorKind::Integrity,
+                            format!(
+                                "record {rid} was rolled back: generation {} but the audit log records generation {logged}",
+                                stored.generation
+                            ),
+                        ));
+                    }
+                    keys += 1;
+                }
+            }
+            if let Some(missing) = audited.keys().next() {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "record key/{missing} is in the audit log but missing from the store: it was deleted"
+                    ),
+                ));
+            }
+            Ok(IntegrityReport {
+                keys,
+                audit_entries: log.entries,
+            })
+        })();
+        self.audit(
+            Operation::VerifyIntegrity,
+            None,
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    /// Records one audit event, for this handle's principal.
+    pub(crate) fn audit(
+        &self,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: Result<()>,
+    ) -> Result<()> {
+        self.audit_as(&self.principal, op, key, version, res, None)
+    }
+
+    /// Records a use operation's event with the time the operation read.
+    pub(crate) fn audit_at(
+        &self,
+        at: Timestamp,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: Result<()>,
+    ) -> Result<()> {
+        // The hot path: a success counted into this thread's aggregate for
+        // the use (one short lock of its own shard; nothing built after the
+        // window's first use).
+        let o = &self.inner.options;
+        if res.is_ok()
+            && o.audit_uses == AuditUses::Aggregate
+            && o.audit_buffer > 1
+            && !self.inner.has_sinks.load(Ordering::Acquire)
+            && Draft::bufferable_use(op)
+        {
+            let flush = self.inner.log.count_use(
+                at,
+                &self.principal,
+                op,
+                key,
+                version,
+                o.audit_buffer,
+                o.audit_flush_interval,
+            )?;
+            if flush {
+                self.flush_audit()?;
+            }
+            return Ok(());
+        }
+        self.record_draft(Self::draft_at(
+            at,
+            &self.principal,
+            op,
+            key,
+            version,
+            &res,
+            None,
+        ))
+    }
+
+    pub(crate) fn audit_as(
+        &self,
+        who: &Principal,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: Result<()>,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let draft = self.draft(who, op, key, version, &res, reason);
+        self.record_draft(draft)
+    }
+
+    pub(super) fn record_draft(&self, draft: Draft) -> Result<()> {
+        let o = &self.inner.options;
+        if draft.bufferable() && o.audit_buffer > 1 {
+            self.dispatch(std::slice::from_ref(&draft))?;
+            let aggregate = o.audit_uses == AuditUses::Aggregate;
+            if self
+                .inner
+                .log
+                .buffer(draft, o.audit_buffer, aggregate, o.audit_flush_interval)?
+            {
+                self.flush_audit()?;
+            }
+            Ok(())
+        } else {
+            self.commit_logged(std::slice::from_ref(&draft), Vec::new())
+                .map(|_| ())
+        }
+    }
+
+    pub(crate) fn draft(
+        &self,
+        who: &Principal,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: &Result<()>,
+        reason: Option<&str>,
+    ) -> Draft {
+        Self::draft_at(self.now(), who, op, key, version, res, reason)
+    }
+
+    pub(super) fn draft_at(
+        at: Timestamp,
+        who: &Principal,
+        op: Operation,
+        key: Option<KeyId>,
+        version: Option<u32>,
+        res: &Result<()>,
+        reason: Option<&str>,
+    ) -> Draft {
+        let (outcome, error, msg) = match res {
+            Ok(()) => (Outcome::Success, None, None),
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                (Outcome::Denied, Some(e.kind().as_str()), e.message())
+            }
+            Err(e) => (Outcome::Failed, Some(e.kind().as_str()), e.message()),
+        };
+        Draft {
+            at,
+            principal: who.clone(),
+            operation: op,
+            key_id: key,
+            version,
+            outcome,
+            error,
+            reason: reason.or(msg).map(str::to_owned),
+            generation: None,
+            count: 1,
+            last_at: None,
+        }
+    }
+
+    /// Commits `drafts` to the audit log together with `extra` writes, then
+    /// hands the events to the external sinks. Returns `extra`'s revisions.
+    pub(super) fn commit_logged(&self, drafts: &[Draft], extra: Vec<WriteOp>) -> Result<Vec<u64>> {
+        let sealer = self.sealer()?;
+        let revs = self
+            .inner
+            .log
+            .commit(&*self.inner.backend, &sealer, drafts, extra)?;
+        self.dispatch(drafts)?;
+        Ok(revs)
+    }
+
+    pub(super) fn dispatch(&self, drafts: &[Draft]) -> Result<()> {
+        if !self.inner.has_sinks.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let sinks = self
+            .inner
+            .sinks
+            .read()
+            .map_err(|_| Error::internal("audit sinks poisoned"))?;
+        for d in drafts {
+            for s in sinks.iter() {
+                let reason = d.reason.as_deref();
+                s.record(&AuditEvent {
+                    at: d.at,
+                    principal: d.principal.name(),
+                    operation: d.operation,
+                    key_id: d.key_id,
+                    version: d.version,
+                    outcome: d.outcome,
+                    error: d.error,
+                    reason,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes buffered audit entries now.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn flush_audit(&self) -> Result<()> {
+        self.commit_logged(&[], Vec::new()).map(|_| ())
+    }
+
+    /// Verifies the whole audit log (seals, MACs, links, sequence, head) and
+    /// returns its head. Auditors and administrators.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// store.create(KeySpec::<Aead>::new("k"))?;
+    /// let v = store.verify_audit()?;
+    /// assert!(v.entries >= 2); // open, create
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::Integrity`] naming the first broken entry;
+    /// [`ErrorKind::PermissionDenied`].
+    pub fn verify_audit(&self) -> Result<AuditVerification> {
+        self.read_audit(|_| Ok(()))
+    }
+
+    /// Verifies the log and writes it as JSON Lines (one [`AuditEntry`] per
+    /// line), for SIEMs. Returns the number of entries written.
+    ///
+    /// # Errors
+    /// As [`KeyStore::verify_audit`]; I/O errors as [`ErrorKind::Storage`].
+    pub fn export_audit_jsonl(&self, out: &mut dyn std::io::Write) -> Result<u64> {
+        self.read_audit(|e| {
+            writeln!(out, "{}", e.to_json()?)
+                .map_err(|err| Error::new(ErrorKind::Storage, format!("audit export: {err}")))
+        })
+        .map(|v| v.entries)
+    }
+
+    /// Every entry, verified (for tests and small tools; large logs should
+    /// use [`KeyStore::export_audit_jsonl`]).
+    ///
+    /// # Errors
+    /// As [`KeyStore::verify_audit`].
+    pub fn audit_entries(&self) -> Result<Vec<AuditEntry>> {
+        let mut out = Vec::new();
+        self.read_audit(|e| {
+            out.push(e.clone());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    pub(super) fn read_audit(&self, each: impl FnMut(&AuditEntry) -> Result<()>) -> Result<AuditVerification> {
+        let res = (|| {
+            authorize(&self.principal, Operation::ReadAudit)?;
+            self.flush_audit()?;
+            log::verify(&*self.inner.backend, &*self.sealer()?, each)
+        })();
+        let audited = self.audit(
+            Operation::ReadAudit,
+            None,
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
+        // A broken log may refuse the entry recording its own verification:
+        // report the verification's finding first.
+        let v = res?;
+        audited?;
+        Ok(v)
+    }
+
+    /// Signs the current head of the audit log with `signer`, for an outside
+    /// party to keep (see [`AuditCheckpoint`](crate::governance::audit::AuditCheckpoint)).
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Signing};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let signer = store.create_active(KeySpec::<Signing>::new("audit-signer"))?;
+    /// let cp = store.audit_checkpoint(&signer)?;
+    /// cp.verify(&signer.public_key(None)?)?;
+    /// store.verify_audit_against(&cp)?;
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`KeyStore::verify_audit`] and [`Key::sign`].
+    pub fn audit_checkpoint(
+        &self,
+        signer: &Key<crate::key::Signing, crate::key::Active>,
+    ) -> Result<crate::governance::audit::AuditCheckpoint> {
+        let v = self.verify_audit()?;
+        let at = self.now();
+        let bytes =
+            crate::governance::audit::checkpoint_bytes(v.head_seq, &v.head_mac, at, &signer.id());
+        let signature = signer.sign(&bytes)?;
+        Ok(crate::governance::audit::AuditCheckpoint {
+            seq: v.head_seq,
+            head_mac: v.head_mac,
+            at,
+            signer: signer.id(),
+            signature,
+        })
+    }
+
+    /// Verifies the log and that it still contains the entry a checkpoint
+    /// vouched for: a log cut back or rewritten before the checkpoint fails.
+    /// (Check the checkpoint's signature with [`crate::governance::audit::AuditCheckpoint::verify`].)
+    ///
+    /// # Errors
+    /// [`ErrorKind::Integrity`] if the log no longer matches the checkpoint.
+    pub fn verify_audit_against(
+        &self,
+        checkpoint: &crate::governance::audit::AuditCheckpoint,
+    ) -> Result<AuditVerification> {
+        let v = self.verify_audit()?;
+        let entry = log::entry(&*self.inner.backend, &*self.sealer()?, checkpoint.seq)?;
+        match entry {
+            Some(e) if crate::crypto::ct_eq(e.mac.as_bytes(), checkpoint.head_mac.as_bytes()) => {
+                Ok(v)
+            }
+            Some(_) => Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "audit log: entry {} differs from the checkpoint: the log was rewritten",
+                    checkpoint.seq
+                ),
+            )),
+            None => Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "audit log ends at entry {} but a checkpoint vouches for entry {}: entries were cut off",
+                    v.head_seq, checkpoint.seq
+                ),
+            )),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The cell cache: one [`KeyCell`] per key in memory, shared by every
+//! handle; loading cells from the backend, sealing key records, rollback
+//! detection, and keeping cells current with other processes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use super::audit::{AuditEntry, AuditLog, AuditVerification, Draft};
+use super::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
+use super::seal::Sealer;
+use super::{
+    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, AuditUses, StoreOptions, StoreBuilder, KeyFilter, MaintenanceReport, IntegrityReport, RawKek,
+};
+#[cfg(feature = "hazmat")]
+use crate::base::secret::SecretBytes;
+use crate::base::time::{Clock, SystemClock};
+use crate::base::{Error, ErrorKind, Result};
+use crate::crypto::provider::CryptoProvider;
+use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
+use crate::governance::principal::{Principal, Role};
+use crate::key::lifecycle::{self, Transition};
+use crate::key::{
+    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
+};
+
+impl KeyStore {
+    pub(super) fn live_cell(&self, id: &KeyId) -> Option<Arc<KeyCell>> {
+        self.inner
+            .cells
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).and_then(Weak::upgrade))
+    }
+
+    pub(super) fn register(&self, cell: KeyCell) -> Arc<KeyCell> {
+        let cell = Arc::new(cell);
+        if let Ok(mut m) = self.inner.cells.lock() {
+            self.track(&mut m, &cell);
+        }
+        cell
+    }
+
+    /// Records a newly loaded or created cell: in the map every handle
+    /// shares (pruned of dead entries as it grows, so memory follows the
+    /// keys in use, not every key ever loaded), and among the recently used
+    /// cells kept alive without a handle — so a key loaded per request keeps
+    /// its reserved invocations instead of reserving (and persisting) a new
+    /// block each time.
+    pub(super) fn track(&self, map: &mut HashMap<KeyId, Weak<KeyCell>>, cell: &Arc<KeyCell>) {
+        if map.len() > 1024 && map.len().is_power_of_two() {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        map.insert(cell.id, Arc::downgrade(cell));
+        if let Ok(mut recent) = self.inner.recent.lock() {
+            if recent.len() >= RECENT_CELLS {
+                recent.clear();
+            }
+            recent.insert(cell.id, cell.clone());
+        }
+    }
+
+    /// The shared cell for `id`, loading it if no handle holds it, with
+    /// due date-driven transitions applied.
+    pub(crate) fn cell(&self, id: &KeyId) -> Result<Arc<KeyCell>> {
+        let cell = self.lookup_cell(id)?;
+        self.prepare(&cell)?;
+        Ok(cell)
+    }
+
+    /// [`KeyStore::cell`] without applying dates and other processes'
+    /// changes: for callers that prepare the cell themselves next (each
+    /// use does), so a use reads the clock once.
+    pub(crate) fn lookup_cell(&self, id: &KeyId) -> Result<Arc<KeyCell>> {
+        let cell = match self.live_cell(id) {
+            Some(c) => c,
+            None => {
+                let mut map = self
+                    .inner
+                    .cells
+                    .lock()
+                    .map_err(|_| Error::internal("cell map poisoned"))?;
+                if let Some(c) = map.get(id).and_then(Weak::upgrade) {
+                    c
+                } else {
+                    let data = self.load_data(id)?;
+                    let cell = Arc::new(KeyCell::new(data));
+                    self.track(&mut map, &cell);
+                    cell
+                }
+            }
+        };
+        Ok(cell)
+    }
+
+    pub(super) fn load_data(&self, id: &KeyId) -> Result<CellData> {
+        let rid = key_record_id(id);
+        let rec = self
+            .inner
+            .backend
+            .get(&rid)?
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no key {id}")))?;
+        let plain = self.sealer()?.open(&rid, &rec.value)?;
+        let stored = record::decode(&rid, plain.expose_secret())?;
+        self.check_generation(&rid, id, stored.generation)?;
+        if stored.info.id != *id {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!("record {rid} holds another key"),
+            ));
+        }
+        CellData::from_stored(self.crypto_provider(), stored, rec.revision)
+    }
+
+    pub(super) fn seal_key(
+        &self,
+        generation: u64,
+        info: &KeyInfo,
+        material: &[(u32, &Loaded)],
+    ) -> Result<Vec<u8>> {
+        let plain = record::encode(generation, info, material)?;
+        self.sealer()?
+            .seal(&key_record_id(&info.id), plain.expose_secret())
+    }
+
+    /// Rollback detection within this process: a record read back with an
+    /// older generation than one already seen was restored from an old copy.
+    pub(super) fn check_generation(&self, rid: &str, id: &KeyId, generation: u64) -> Result<()> {
+        let mut seen = self
+            .inner
+            .seen
+            .lock()
+            .map_err(|_| Error::internal("generation map poisoned"))?;
+        let best = seen.entry(*id).or_insert(generation);
+        if generation < *best {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "record {rid} was rolled back: generation {generation} after {best} was seen"
+                ),
+            ));
+        }
+        *best = generation;
+        Ok(())
+    }
+
+    pub(super) fn saw_generation(&self, id: &KeyId, generation: u64) {
+        if let Ok(mut seen) = self.inner.seen.lock() {
+            let best = seen.entry(*id).or_insert(generation);
+            *best = (*best).max(generation);
+        }
+    }
+
+    /// Brings a cell up to date before use: first other processes' writes
+    /// (checked at most every [`StoreOptions::refresh_interval`]), then due
+    /// date-driven transitions.
+    pub(crate) fn prepare(&self, cell: &KeyCell) -> Result<()> {
+        self.prepare_at(cell, self.now())
+    }
+
+    /// As [`KeyStore::prepare`], with the time already read.
+    pub(crate) fn prepare_at(&self, cell: &KeyCell, now: Timestamp) -> Result<()> {
+        let epoch = self.inner.sync.current_epoch(
+            &*self.inner.backend,
+            self.inner.options.refresh_interval,
+            now.as_millis(),
+        )?;
+        if cell.epoch() != epoch {
+            let fresh_rev = self
+                .inner
+                .backend
+                .get(&key_record_id(&cell.id))?
+                .map(|r| r.revision);
+            let mut data = cell.write()?;
+            if fresh_rev != Some(data.revision) {
+                *data = self.load_data(&cell.id)?;
+                cell.set_next_due(&data.info);
+            }
+            cell.set_epoch(epoch);
+        }
+        if cell.is_due(now.as_millis()) {
+            self.refresh_due(cell)?;
+        }
+        Ok(())
+    }
+
+    /// Applies due date-driven transitions to a cell (as the scheduler).
+    pub(crate) fn refresh_due(&self, cell: &KeyCell) -> Result<()> {
+        let now = self.now();
+        let sched = Principal::scheduler();
+        self.mutate(cell, |info, _, drafts| {
+            let before = info.history.len();
+            let (_, destroy) = lifecycle::apply_due(info, now);
+            // Scheduled rotation: an Active key past its rotation period.
+            if info.state == StateName::Active && info.rotation_due().is_some_and(|d| d <= now) {
+                let v = info.primary_version + 1;
+                let why = Some("rotation period elapsed");
+                drafts.push(self.draft(
+                    &sched,
+                    Operation::Rotate,
+                    Some(info.id),
+                    Some(v),
+                    &Ok(()),
+                    why,
+                ));
+                return ops::rotate_info(self.crypto_provider(), info, now)
+                    .map(MaterialChange::Add);
+            }
+            for c in &info.history[before..] {
+                let op = match c.to {
+                    StateName::Active => Operation::Activate,
+                    StateName::Deactivated => Operation::Deactivate,
+                    _ => Operation::Destroy,
+                };
+                drafts.push(self.draft(&sched, op, Some(info.id), None, &Ok(()), Some(&c.reason)));
+            }
+            Ok(if destroy {
+                MaterialChange::DestroyAll
+            } else {
+                MaterialChange::None
+            })
+        })
+    }
+}

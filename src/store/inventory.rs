@@ -1,0 +1,400 @@
+//! Creating, finding and listing keys: create and import, load, info, list
+//! with a [`KeyFilter`], and the maintenance pass that applies due dates.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use super::audit::{AuditEntry, AuditLog, AuditVerification, Draft};
+use super::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
+use super::seal::Sealer;
+use super::{
+    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, AuditUses, StoreOptions, StoreBuilder, IntegrityReport, RawKek,
+};
+#[cfg(feature = "hazmat")]
+use crate::base::secret::SecretBytes;
+use crate::base::time::{Clock, SystemClock};
+use crate::base::{Error, ErrorKind, Result};
+use crate::crypto::provider::CryptoProvider;
+use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
+use crate::governance::principal::{Principal, Role};
+use crate::key::lifecycle::{self, Transition};
+use crate::key::{
+    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
+};
+
+/// Inventory query. Empty fields match everything.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct KeyFilter {
+    /// Owner equals.
+    pub owner: Option<String>,
+    /// State equals.
+    pub state: Option<StateName>,
+    /// Purpose equals.
+    pub purpose: Option<Purpose>,
+    /// Name equals.
+    pub name: Option<String>,
+    /// Label `(name, value)` present.
+    pub label: Option<(String, String)>,
+    /// Classification equals.
+    pub classification: Option<String>,
+}
+
+impl KeyFilter {
+    /// Matches every key.
+    #[must_use]
+    pub fn new() -> KeyFilter {
+        KeyFilter::default()
+    }
+
+    /// Only keys owned by `owner`.
+    #[must_use]
+    pub fn owner(mut self, owner: &str) -> KeyFilter {
+        self.owner = Some(owner.to_owned());
+        self
+    }
+
+    /// Only keys in `state`.
+    #[must_use]
+    pub fn state(mut self, state: StateName) -> KeyFilter {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only keys of `purpose`.
+    #[must_use]
+    pub fn purpose(mut self, purpose: Purpose) -> KeyFilter {
+        self.purpose = Some(purpose);
+        self
+    }
+
+    /// Only keys named `name`.
+    #[must_use]
+    pub fn name(mut self, name: &str) -> KeyFilter {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    /// Only keys classified `level`.
+    #[must_use]
+    pub fn classification(mut self, level: &str) -> KeyFilter {
+        self.classification = Some(level.to_owned());
+        self
+    }
+
+    /// Only keys with label `key` = `value`.
+    #[must_use]
+    pub fn label(mut self, key: &str, value: &str) -> KeyFilter {
+        self.label = Some((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub(super) fn matches(&self, i: &KeyInfo) -> bool {
+        self.owner
+            .as_ref()
+            .is_none_or(|o| i.owner.as_ref() == Some(o))
+            && self.state.is_none_or(|s| i.state == s)
+            && self.purpose.is_none_or(|p| i.purpose == p)
+            && self.name.as_ref().is_none_or(|n| &i.name == n)
+            && self
+                .label
+                .as_ref()
+                .is_none_or(|(k, v)| i.labels.get(k) == Some(v))
+            && self
+                .classification
+                .as_ref()
+                .is_none_or(|c| i.classification.as_ref() == Some(c))
+    }
+}
+
+/// What [`KeyStore::maintenance`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MaintenanceReport {
+    /// `(key, state before, state after)` for every key that moved.
+    pub transitions: Vec<(KeyId, StateName, StateName)>,
+}
+
+impl KeyStore {
+    /// Creates a key in PreActive with fresh material from the OS CSPRNG.
+    ///
+    /// ```
+    /// use keylife::{KeyStore, KeySpec, Principal, StateName, purpose::Signing};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let key = store.create(KeySpec::<Signing>::new("release-signing").owner("release-team"))?;
+    /// assert_eq!(key.state(), StateName::PreActive);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::PermissionDenied`] unless the principal is an
+    /// administrator or operator; [`ErrorKind::InvalidArgument`] for an
+    /// inconsistent spec; storage errors.
+    pub fn create<P: KeyPurpose>(&self, spec: KeySpec<P>) -> Result<Key<P, PreActive>> {
+        let material = Loaded::generate(self.crypto_provider(), P::PURPOSE.default_algorithm());
+        self.create_with(spec, material, Origin::Generated)
+    }
+
+    /// Creates a key and activates it: [`KeyStore::create`] then
+    /// [`Key::activate`].
+    ///
+    /// # Errors
+    /// As both.
+    pub fn create_active<P: KeyPurpose>(
+        &self,
+        spec: KeySpec<P>,
+    ) -> Result<Key<P, crate::key::Active>> {
+        self.create(spec)?.activate()
+    }
+
+    /// Imports raw key material as a new PreActive key.
+    ///
+    /// Material formats: 32 bytes for AES-256-GCM; a 32-byte big-endian
+    /// scalar for P-256 keys; 16 to 1024 bytes for HMAC and HKDF keys.
+    ///
+    /// # Security warning
+    /// Material that existed outside keylife may have been copied. Prefer
+    /// generated keys, or wrapped import.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for material of the wrong size or out
+    /// of range; as [`KeyStore::create`].
+    #[cfg(feature = "hazmat")]
+    pub fn import_raw<P: KeyPurpose>(
+        &self,
+        spec: KeySpec<P>,
+        material: &[u8],
+    ) -> Result<Key<P, PreActive>> {
+        let alg = P::PURPOSE.default_algorithm();
+        let ok_len = match alg {
+            crate::key::Algorithm::HmacSha256 | crate::key::Algorithm::HkdfSha256 => {
+                (16..=1024).contains(&material.len())
+            }
+            _ => material.len() == 32,
+        };
+        let loaded = if ok_len {
+            Loaded::new(
+                self.crypto_provider(),
+                alg,
+                SecretBytes::from_slice(material),
+            )
+        } else {
+            Err(Error::invalid(format!(
+                "{} bytes is not a valid {:?} key size",
+                material.len(),
+                alg
+            )))
+        };
+        self.create_with(spec, loaded, Origin::Imported)
+    }
+
+    pub(super) fn create_with<P: KeyPurpose>(
+        &self,
+        spec: KeySpec<P>,
+        material: Result<Loaded>,
+        origin: Origin,
+    ) -> Result<Key<P, PreActive>> {
+        let op = if origin == Origin::Imported {
+            Operation::Import
+        } else {
+            Operation::Create
+        };
+        let res: Result<Arc<KeyCell>> = (|| {
+            authorize(&self.principal, op)?;
+            let now = self.now();
+            let policy = self.policy()?;
+            let spec = match &policy {
+                Some(p) => p.apply_to_spec(spec.checked_name()?)?,
+                None => spec,
+            };
+            let info = spec.into_info(
+                KeyId::random()?,
+                now,
+                origin,
+                self.principal.name(),
+                policy.map(|p| (p.version(), p.digest())),
+            )?;
+            let material = material?;
+            let id = info.id;
+            let sealed = self.seal_key(1, &info, &[(1, &material)])?;
+            let mut draft = self.draft(&self.principal, op, Some(id), Some(1), &Ok(()), None);
+            draft.generation = Some(1);
+            let put = WriteOp::Put {
+                id: key_record_id(&id),
+                value: sealed,
+                expect: Expect::Absent,
+            };
+            let revs = self.commit_logged(std::slice::from_ref(&draft), vec![put])?;
+            let rev = revs.first().copied().unwrap_or(1);
+            let data = CellData::new_single(info, material, rev);
+            Ok(self.register(KeyCell::new(data)))
+        })();
+        if let Err(e) = &res {
+            self.audit(op, None, None, Err(e.clone()))?;
+        }
+        Ok(Key::from_cell(self.clone(), res?))
+    }
+
+    /// Loads a key of purpose `P` in whatever state it is in.
+    ///
+    /// ```
+    /// use keylife::{AnyKey, KeyStore, KeySpec, Principal, purpose::Mac};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let id = store.create(KeySpec::<Mac>::new("webhooks"))?.id();
+    /// match store.load::<Mac>(&id)? {
+    ///     AnyKey::PreActive(k) => { k.activate()?; }
+    ///     other => panic!("unexpected state {:?}", other.state()),
+    /// }
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`]; [`ErrorKind::WrongPurpose`] if the key has
+    /// another purpose; [`ErrorKind::Integrity`] for a tampered record.
+    pub fn load<P: KeyPurpose>(&self, id: &KeyId) -> Result<AnyKey<P>> {
+        let res = self.cell(id).and_then(|cell| {
+            let purpose = cell.read()?.info.purpose;
+            if purpose != P::PURPOSE {
+                return Err(Error::wrong_purpose(
+                    &format!("loading as {}", P::PURPOSE),
+                    purpose,
+                ));
+            }
+            Ok(cell)
+        });
+        if let Err(e) = &res {
+            self.audit(Operation::ReadMetadata, Some(*id), None, Err(e.clone()))?;
+        }
+        let cell = res?;
+        let state = cell.read()?.state();
+        Ok(AnyKey::from_cell(self.clone(), cell, state))
+    }
+
+    /// Loads a key that must be Active.
+    ///
+    /// # Errors
+    /// As [`KeyStore::load`], and [`ErrorKind::WrongState`] if not Active.
+    pub fn load_active<P: KeyPurpose>(&self, id: &KeyId) -> Result<Key<P, crate::key::Active>> {
+        match self.load::<P>(id)? {
+            AnyKey::Active(k) => Ok(k),
+            other => Err(Error::wrong_state("using the key", other.state())),
+        }
+    }
+
+    /// A key's metadata.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`]; storage and integrity errors.
+    pub fn info(&self, id: &KeyId) -> Result<KeyInfo> {
+        let res = (|| {
+            authorize(&self.principal, Operation::ReadMetadata)?;
+            let cell = self.cell(id)?;
+            let data = cell.read()?;
+            Ok(data.snapshot())
+        })();
+        self.audit(
+            Operation::ReadMetadata,
+            Some(*id),
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    /// Metadata of every key matching `filter` (inventory).
+    ///
+    /// ```
+    /// use keylife::{KeyFilter, KeyStore, KeySpec, Principal, Purpose, purpose::{Aead, Mac}};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// store.create(KeySpec::<Aead>::new("a").owner("team-a"))?;
+    /// store.create(KeySpec::<Mac>::new("b").owner("team-b"))?;
+    /// let mine = store.list(&KeyFilter::new().owner("team-a"))?;
+    /// assert_eq!(mine.len(), 1);
+    /// assert_eq!(mine[0].purpose, Purpose::Aead);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Storage and integrity errors.
+    pub fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyInfo>> {
+        let res = (|| {
+            authorize(&self.principal, Operation::List)?;
+            let mut out = Vec::new();
+            self.for_each_key(|info| {
+                if filter.matches(&info) {
+                    out.push(info);
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })();
+        self.audit(
+            Operation::List,
+            None,
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    /// Applies every due date-driven transition (activation dates, ends of
+    /// cryptoperiods, destruction dates) to every key, and reports what
+    /// changed. Keys are also brought up to date whenever they are loaded or
+    /// used; this call is for keys nobody touches.
+    ///
+    /// # Errors
+    /// [`ErrorKind::PermissionDenied`] unless administrator or operator;
+    /// storage errors.
+    pub fn maintenance(&self) -> Result<MaintenanceReport> {
+        let res = (|| {
+            authorize(&self.principal, Operation::Maintenance)?;
+            let mut ids = Vec::new();
+            self.for_each_key(|info| {
+                ids.push((info.id, info.state));
+                Ok(())
+            })?;
+            let mut report = MaintenanceReport::default();
+            for (id, before) in ids {
+                // `cell` brings the key up to date (dates, other processes).
+                let cell = self.cell(&id)?;
+                let after = cell.read()?.state();
+                if after != before {
+                    report.transitions.push((id, before, after));
+                }
+            }
+            Ok(report)
+        })();
+        self.audit(
+            Operation::Maintenance,
+            None,
+            None,
+            res.as_ref().map(|_| ()).map_err(Clone::clone),
+        )?;
+        res
+    }
+
+    pub(super) fn for_each_key(&self, mut f: impl FnMut(KeyInfo) -> Result<()>) -> Result<()> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.inner.backend.scan(KEY_PREFIX, after.as_deref(), 256)?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            for (rid, rec) in page {
+                let id: KeyId = rid[KEY_PREFIX.len()..].parse()?;
+                // Prefer the live cell (exact usage counts, fresh dates).
+                let live = self.live_cell(&id);
+                let info = match live {
+                    Some(cell) => cell.read()?.snapshot(),
+                    None => {
+                        let plain = self.sealer()?.open(&rid, &rec.value)?;
+                        record::decode(&rid, plain.expose_secret())?.info
+                    }
+                };
+                f(info)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! The mutation engine: every change to a key record goes through
+//! `KeyStore::mutate` (compare-and-swap, sealed, audited in the same
+//! commit), and every state change through `KeyStore::transition`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use super::audit::{AuditEntry, AuditLog, AuditVerification, Draft};
+use super::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
+use super::seal::Sealer;
+use super::{
+    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, AuditUses, StoreOptions, StoreBuilder, KeyFilter, MaintenanceReport, IntegrityReport, RawKek,
+};
+#[cfg(feature = "hazmat")]
+use crate::base::secret::SecretBytes;
+use crate::base::time::{Clock, SystemClock};
+use crate::base::{Error, ErrorKind, Result};
+use crate::crypto::provider::CryptoProvider;
+use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
+use crate::governance::principal::{Principal, Role};
+use crate::key::lifecycle::{self, Transition};
+use crate::key::{
+    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
+};
+
+impl KeyStore {
+    /// The one path by which a key record changes: under the cell's write
+    /// lock, `f` edits a copy of the metadata and says what happens to the
+    /// material; the result is sealed and committed with compare-and-swap
+    /// on the record's revision; only then does the cell change. If another
+    /// process wrote first, the record is reloaded and `f` runs again.
+    pub(crate) fn mutate(
+        &self,
+        cell: &KeyCell,
+        mut f: impl FnMut(&mut KeyInfo, &CellData, &mut Vec<Draft>) -> Result<MaterialChange>,
+    ) -> Result<()> {
+        let mut data = cell.write()?;
+        let mut drafts = Vec::new();
+        // Each attempt that loses to another writer reloads the record first;
+        // several processes changing one key can take a few rounds.
+        for _attempt in 0..64 {
+            drafts.clear();
+            let mut info = data.info.clone();
+            let change = f(&mut info, &data, &mut drafts)?;
+            if info == data.info && matches!(change, MaterialChange::None) {
+                drop(data);
+                return self.commit_logged(&drafts, Vec::new()).map(|_| ());
+            }
+            let mut keep: Vec<(u32, &Loaded)> = Vec::new();
+            let drop_all = matches!(change, MaterialChange::DestroyAll);
+            for (i, m) in data.material.iter().enumerate() {
+                let n = u32::try_from(i + 1).map_err(|_| Error::internal("too many versions"))?;
+                let dropped =
+                    drop_all || matches!(&change, MaterialChange::DestroyVersion(v) if *v == n);
+                if let (Some(m), false) = (m, dropped) {
+                    keep.push((n, m));
+                }
+            }
+            if let MaterialChange::Add(m) = &change {
+                keep.push((info.primary_version, m));
+            }
+            let generation = data.generation + 1;
+            let sealed = self.seal_key(generation, &info, &keep)?;
+            // Every record write is audited with its generation.
+            let mut covered = false;
+            for d in drafts.iter_mut().filter(|d| d.key_id == Some(cell.id)) {
+                d.generation = Some(generation);
+                covered = true;
+            }
+            if !covered {
+                return Err(Error::internal("a key record write without an audit entry"));
+            }
+            drop(keep);
+            let rid = key_record_id(&cell.id);
+            let put = WriteOp::Put {
+                id: rid,
+                value: sealed,
+                expect: Expect::Revision(data.revision),
+            };
+            match self.commit_logged(&drafts, vec![put]) {
+                Ok(revs) => {
+                    data.revision = revs.first().copied().unwrap_or(data.revision + 1);
+                    data.generation = generation;
+                    self.saw_generation(&cell.id, generation);
+                    match change {
+                        MaterialChange::None => {}
+                        MaterialChange::Add(m) => {
+                            data.material.push(Some(m));
+                            data.usage.push(cell::Usage::default());
+                        }
+                        MaterialChange::DestroyVersion(v) => {
+                            if let Some(slot) = data
+                                .material
+                                .get_mut(usize::try_from(v - 1).unwrap_or(usize::MAX))
+                            {
+                                *slot = None;
+                            }
+                        }
+                        MaterialChange::DestroyAll => {
+                            data.material.iter_mut().for_each(|m| *m = None)
+                        }
+                        MaterialChange::Reserve {
+                            version,
+                            start,
+                            end,
+                        } => {
+                            // Under the write lock: no reader is taking
+                            // indices while the range is replaced.
+                            if let Some(u) = data
+                                .usage
+                                .get(usize::try_from(version - 1).unwrap_or(usize::MAX))
+                            {
+                                use std::sync::atomic::Ordering::Release;
+                                u.next.store(start, Release);
+                                u.end.store(end, Release);
+                                u.pid.store(crate::sys::current_pid(), Release);
+                            }
+                        }
+                    }
+                    data.info = info;
+                    cell.set_next_due(&data.info);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    // Another process changed the key: reload and retry on
+                    // its version. Keep this process's unused reservation
+                    // out of the count (it is simply abandoned).
+                    let fresh = self.load_data(&cell.id)?;
+                    *data = fresh;
+                    cell.set_next_due(&data.info);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            format!("key {} kept changing under concurrent writers", cell.id),
+        ))
+    }
+
+    /// Performs a transition on behalf of this handle's principal.
+    pub(crate) fn transition(
+        &self,
+        cell: &KeyCell,
+        t: Transition,
+        reason: &str,
+    ) -> Result<StateName> {
+        let op = t.operation();
+        let res = (|| {
+            authorize(&self.principal, op)?;
+            self.prepare(cell)?;
+            if let Transition::ScheduleDestruction { wait: asked } = t {
+                let wait = self.min_destruction_wait()?;
+                if asked < wait {
+                    return Err(Error::new(
+                        ErrorKind::Policy,
+                        format!(
+                            "destruction must be at least {} days away",
+                            wait.as_secs() / 86_400
+                        ),
+                    ));
+                }
+            }
+            // Dual control, where policy asks for it (checked against the
+            // live state first, so a refused transition spends nothing).
+            let gate = match t {
+                Transition::ScheduleDestruction { .. } => {
+                    Some(crate::governance::policy::ApprovalOperation::ScheduleDestruction)
+                }
+                Transition::Destroy => Some(crate::governance::policy::ApprovalOperation::Destroy),
+                _ => None,
+            };
+            if let Some(gate) = gate {
+                lifecycle::next_state(&cell.read()?.info, t)?;
+                self.consume_approval(gate, Some(cell.id))?;
+            }
+            let now = self.now();
+            let mut to = StateName::PreActive;
+            let r = if reason.is_empty() {
+                None
+            } else {
+                Some(reason)
+            };
+            self.mutate(cell, |info, _, drafts| {
+                to = lifecycle::apply(info, t, now, self.principal.name(), reason)?;
+                drafts.push(self.draft(&self.principal, op, Some(info.id), None, &Ok(()), r));
+                Ok(if to.has_material() {
+                    MaterialChange::None
+                } else {
+                    MaterialChange::DestroyAll
+                })
+            })?;
+            Ok(to)
+        })();
+        if let Err(e) = &res {
+            let r = if reason.is_empty() {
+                None
+            } else {
+                Some(reason)
+            };
+            self.audit_as(&self.principal, op, Some(cell.id), None, Err(e.clone()), r)?;
+        }
+        res
+    }
+}
