@@ -1,4 +1,4 @@
-//! Scale benchmark for the SQLite store (issue 3 item 8). A program, not a
+//! Scale benchmark for the SQLite store. A program, not a
 //! timed test; results and the machine they came from: `benches/STORAGE.md`.
 //!
 //! ```sh

@@ -1,5 +1,5 @@
-//! Crash safety (issue 3 item 7; issue 4 "an acknowledged operation's audit
-//! entry survives a process kill").
+//! Crash safety: a process killed at any point loses no acknowledged
+//! operation, and an acknowledged operation's audit entry survives the kill.
 //!
 //! Bigger runs (the default is 30 kills, under a minute in a debug build):
 //!

@@ -1,5 +1,6 @@
-//! Several processes on one SQLite store (issue 3 item 6, and item 1's
-//! compare-and-swap requirement), with real processes: the test re-executes
+//! Several processes on one SQLite store see each other's revocations within
+//! the refresh interval and lose no version to compare-and-swap, with real
+//! processes: the test re-executes
 //! its own binary in a child role selected by an environment variable.
 //!
 //! More trials (default 5 per interval), rotations (default 25 per process)

@@ -1,5 +1,5 @@
-//! DESIGN principle 5: in-process, a state change is visible to every live
-//! handle before the call that made it returns.
+//! A revoked key stops working: in-process, a state change is visible to
+//! every live handle before the call that made it returns.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failure
 
 mod common;

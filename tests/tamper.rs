@@ -1,5 +1,5 @@
-//! Storage tamper detection and bad input (issue 3, item 5 and "Bad input"),
-//! on the durable backends.
+//! Storage tamper detection and bad input on the durable backends: every
+//! edited record or damaged container is refused, never loaded.
 //!
 //! Records are edited behind the store's back — in SQLite with a raw
 //! connection, in the single file by rewriting it with a correct checksum —

@@ -1,5 +1,5 @@
-//! Wycheproof conformance (issue 2, item 11): every Wycheproof file that
-//! covers keylife's algorithms runs through the PUBLIC API only.
+//! Wycheproof conformance: every Wycheproof file that covers keylife's
+//! algorithms runs through the PUBLIC API only, with no wrong result.
 //!
 //! One `#[test]` per file. Each case ends as passed, acceptable (Wycheproof
 //! allows either outcome), unsupported (with a reason bucket, after checking

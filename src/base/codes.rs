@@ -31,7 +31,7 @@ pub trait CodeEnum: Copy + Eq + core::fmt::Debug + 'static {
 
 /// Declares a `#[repr]` enum with explicit codes and names:
 ///
-/// ```ignore
+/// ```text
 /// code_enum! {
 ///     /// docs
 ///     #[derive(Serialize)]

@@ -3,7 +3,8 @@
 
 use core::ffi::c_char;
 
-use super::key::{kl_key, parse_public_key};
+use super::key::kl_key;
+use super::key_ops::parse_public_key;
 use super::{
     KL_AUDIT_CHECKPOINT_JSON_MAX, KL_AUDIT_HEAD_MAC_HEX_LEN, Out, OutBuf, guard, kl_result,
     kl_store, try_bytes, try_ref, try_str,

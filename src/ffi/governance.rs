@@ -6,7 +6,8 @@ use core::ffi::c_char;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::key::{kl_key, parse_public_key};
+use super::key::kl_key;
+use super::key_ops::parse_public_key;
 use super::{
     KL_POLICY_DIGEST_HEX_LEN, OPERATION_BITS, OutBuf, decode, guard, kl_result, kl_store,
     try_bytes, try_ref, try_str,

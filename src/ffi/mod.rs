@@ -18,6 +18,8 @@ mod store;
 
 mod key;
 
+mod key_ops;
+
 mod audit;
 
 mod governance;
@@ -36,6 +38,7 @@ pub use self::governance::*;
 #[cfg(feature = "hazmat")]
 pub use self::hazmat::*;
 pub use self::key::*;
+pub use self::key_ops::*;
 pub use self::store::*;
 
 use crate::base::codes::CodeEnum;

@@ -3,27 +3,16 @@
 //! detection, and keeping cells current with other processes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Weak};
 
-use super::audit::{AuditEntry, AuditLog, AuditVerification, Draft};
-use super::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
-use super::seal::Sealer;
 use super::{
-    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, AuditUses, StoreOptions, StoreBuilder, KeyFilter, MaintenanceReport, IntegrityReport, RawKek,
+    CellData, KeyCell, KeyStore, Loaded, MaterialChange, RECENT_CELLS, key_record_id, ops, record,
 };
-#[cfg(feature = "hazmat")]
-use crate::base::secret::SecretBytes;
-use crate::base::time::{Clock, SystemClock};
 use crate::base::{Error, ErrorKind, Result};
-use crate::crypto::provider::CryptoProvider;
-use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
-use crate::governance::principal::{Principal, Role};
-use crate::key::lifecycle::{self, Transition};
-use crate::key::{
-    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
-};
+use crate::governance::audit::Operation;
+use crate::governance::principal::Principal;
+use crate::key::lifecycle::{self};
+use crate::key::{KeyId, KeyInfo, StateName, Timestamp};
 
 impl KeyStore {
     pub(super) fn live_cell(&self, id: &KeyId) -> Option<Arc<KeyCell>> {

@@ -4,7 +4,7 @@
 //! changes take the write lock and are persisted before it is released;
 //! every use takes the read lock and re-checks the live state, so a key that
 //! one thread revokes stops working for every other thread before the
-//! revoking call returns (DESIGN principle 5).
+//! revoking call returns.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -1,28 +1,17 @@
 //! Creating, finding and listing keys: create and import, load, info, list
 //! with a [`KeyFilter`], and the maintenance pass that applies due dates.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
-use super::audit::{AuditEntry, AuditLog, AuditVerification, Draft};
-use super::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
-use super::seal::Sealer;
+use super::backend::{Expect, WriteOp};
 use super::{
-    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, AuditUses, StoreOptions, StoreBuilder, IntegrityReport, RawKek,
+    AnyKey, CellData, KEY_PREFIX, Key, KeyCell, KeyStore, Loaded, authorize, key_record_id, record,
 };
 #[cfg(feature = "hazmat")]
 use crate::base::secret::SecretBytes;
-use crate::base::time::{Clock, SystemClock};
-use crate::base::{Error, ErrorKind, Result};
-use crate::crypto::provider::CryptoProvider;
-use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
-use crate::governance::principal::{Principal, Role};
-use crate::key::lifecycle::{self, Transition};
-use crate::key::{
-    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
-};
+use crate::base::{Error, Result};
+use crate::governance::audit::Operation;
+use crate::key::{KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName};
 
 /// Inventory query. Empty fields match everything.
 #[derive(Clone, Debug, Default)]

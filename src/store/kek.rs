@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::backend::{self, Expect, WriteOp};
 use super::seal::Sealer;
-use super::{KEY_PREFIX, KeyStore, authorize, record, seal};
+use super::{KEY_PREFIX, KeyStore, authorize, seal};
 use crate::governance::audit::Operation;
 use crate::key::KeyId;
 
@@ -396,7 +396,10 @@ impl KeyStore {
     }
 
     /// Every record except the header, page by page.
-    pub(super) fn scan_all(&self, mut f: impl FnMut(&str, &backend::Record) -> Result<()>) -> Result<()> {
+    pub(super) fn scan_all(
+        &self,
+        mut f: impl FnMut(&str, &backend::Record) -> Result<()>,
+    ) -> Result<()> {
         let mut after: Option<String> = None;
         loop {
             let page = self.inner.backend.scan("", after.as_deref(), 256)?;
@@ -411,7 +414,12 @@ impl KeyStore {
         Ok(())
     }
 
-    pub(super) fn reseal_record(&self, sealer: &Sealer, id: &str, rec: &backend::Record) -> Result<()> {
+    pub(super) fn reseal_record(
+        &self,
+        sealer: &Sealer,
+        id: &str,
+        rec: &backend::Record,
+    ) -> Result<()> {
         // A live key cell caches its record's revision: hold its lock so a
         // concurrent change cannot slip between read and write.
         let cell = id

@@ -11,8 +11,8 @@ mod governance;
 mod inventory;
 mod kek;
 mod mutate;
-mod ops;
 mod open;
+mod ops;
 mod record;
 mod seal;
 mod sync;
@@ -20,37 +20,30 @@ pub(crate) mod transport;
 mod typed;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
 
 pub use self::audit::{AuditEntry, AuditVerification, IntegrityReport};
+pub use self::dynamic::KeyHandle;
 pub(crate) use self::governance::authorize;
 pub use self::inventory::{KeyFilter, MaintenanceReport};
-pub use self::open::{AuditUses, StoreBuilder, StoreOptions};
-pub use self::dynamic::KeyHandle;
 pub use self::kek::{Argon2Params, Kek, KekProvider, PassphraseKek, RawKek};
+pub use self::open::{AuditUses, StoreBuilder, StoreOptions};
 pub use self::typed::{AnyKey, Key};
 pub use crate::crypto::AES_GCM_INVOCATION_LIMIT;
 pub use crate::key::Grant;
 pub(crate) use cell::{CellData, KeyCell};
 pub(crate) use record::Loaded;
 
-use self::audit::{AuditLog, Draft};
+use self::audit::AuditLog;
 
-use self::backend::{Backend, Expect, MemoryBackend, WriteOp};
+use self::backend::Backend;
 use self::seal::Sealer;
-#[cfg(feature = "hazmat")]
-use crate::base::secret::SecretBytes;
-use crate::base::time::{Clock, SystemClock};
-use crate::base::{Error, ErrorKind, Result};
+use crate::base::time::Clock;
 use crate::crypto::provider::CryptoProvider;
-use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
-use crate::governance::principal::{Principal, Role};
-use crate::key::lifecycle::{self, Transition};
-use crate::key::{
-    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
-};
+use crate::governance::audit::AuditSink;
+use crate::governance::principal::Principal;
+use crate::key::{KeyId, KeyInfo, Timestamp};
 
 const KEY_PREFIX: &str = "key/";
 /// Cells kept alive without a handle (see `KeyStore::track`).
@@ -144,7 +137,6 @@ impl KeyStore {
     pub fn crypto_provider(&self) -> CryptoProvider {
         self.inner.options.crypto_provider
     }
-
 }
 
 /// What a mutation does to key material.
@@ -179,4 +171,3 @@ impl CellData {
 fn key_record_id(id: &KeyId) -> String {
     format!("{KEY_PREFIX}{id}")
 }
-

@@ -2,28 +2,12 @@
 //! `KeyStore::mutate` (compare-and-swap, sealed, audited in the same
 //! commit), and every state change through `KeyStore::transition`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
-
-use super::audit::{AuditEntry, AuditLog, AuditVerification, Draft};
-use super::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
-use super::seal::Sealer;
-use super::{
-    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, AuditUses, StoreOptions, StoreBuilder, KeyFilter, MaintenanceReport, IntegrityReport, RawKek,
-};
-#[cfg(feature = "hazmat")]
-use crate::base::secret::SecretBytes;
-use crate::base::time::{Clock, SystemClock};
+use super::audit::Draft;
+use super::backend::{Expect, WriteOp};
+use super::{CellData, KeyCell, KeyStore, Loaded, MaterialChange, authorize, cell, key_record_id};
 use crate::base::{Error, ErrorKind, Result};
-use crate::crypto::provider::CryptoProvider;
-use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
-use crate::governance::principal::{Principal, Role};
 use crate::key::lifecycle::{self, Transition};
-use crate::key::{
-    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
-};
+use crate::key::{KeyInfo, StateName};
 
 impl KeyStore {
     /// The one path by which a key record changes: under the cell's write

@@ -3,26 +3,17 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use super::audit::{AuditEntry, AuditLog, AuditVerification, Draft};
-use super::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
-use super::seal::Sealer;
-use super::{
-    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, KeyFilter, MaintenanceReport, IntegrityReport, RawKek,
-};
-#[cfg(feature = "hazmat")]
-use crate::base::secret::SecretBytes;
+use super::audit::AuditLog;
+use super::backend::{Backend, MemoryBackend};
+use super::{Kek, KekProvider, KeyStore, RawKek, StoreInner, seal, sync};
+use crate::base::Result;
 use crate::base::time::{Clock, SystemClock};
-use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::provider::CryptoProvider;
-use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
-use crate::governance::principal::{Principal, Role};
-use crate::key::lifecycle::{self, Transition};
-use crate::key::{
-    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
-};
+use crate::governance::audit::{AuditSink, Operation};
+use crate::governance::principal::Principal;
 
 /// Store-wide settings. Policy files (governance) refine them per key.
 #[derive(Clone, Debug)]

@@ -30,14 +30,14 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::backend::{Backend, Expect, WriteOp};
-use crate::store::seal::Sealer;
 use crate::base::encoding::hex;
 use crate::base::{Error, ErrorKind, Result};
 use crate::crypto;
 use crate::governance::audit::{Operation, Outcome};
 use crate::governance::principal::Principal;
 use crate::key::{KeyId, Timestamp};
+use crate::store::backend::{Backend, Expect, WriteOp};
+use crate::store::seal::Sealer;
 
 pub(crate) const ENTRY_PREFIX: &str = "audit/";
 const HEAD_ID: &str = "meta/audit-head";

@@ -6,29 +6,17 @@
 mod log;
 
 pub use self::log::{AuditEntry, AuditVerification};
-pub(crate) use self::log::{AuditLog, Draft, entry, verify};
+pub(crate) use self::log::{AuditLog, Draft, verify};
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use crate::store::backend::{self, Backend, Expect, MemoryBackend, WriteOp};
-use crate::store::seal::Sealer;
-use crate::store::{
-    AnyKey, CellData, Kek, KekProvider, Key, KeyCell, KeyStore, Loaded, MaterialChange, StoreInner, authorize, key_record_id, KEY_PREFIX, RECENT_CELLS, sync, audit, kek, record, seal, ops, cell, AuditUses, StoreOptions, StoreBuilder, KeyFilter, MaintenanceReport, RawKek,
-};
-#[cfg(feature = "hazmat")]
-use crate::base::secret::SecretBytes;
-use crate::base::time::{Clock, SystemClock};
 use crate::base::{Error, ErrorKind, Result};
-use crate::crypto::provider::CryptoProvider;
-use crate::governance::audit::{AuditEvent, AuditSink, Operation, Outcome};
-use crate::governance::principal::{Principal, Role};
-use crate::key::lifecycle::{self, Transition};
-use crate::key::{
-    KeyId, KeyInfo, KeyPurpose, KeySpec, Origin, PreActive, Purpose, StateName, Timestamp,
-};
+use crate::governance::audit::{AuditEvent, Operation, Outcome};
+use crate::governance::principal::Principal;
+use crate::key::{KeyId, Timestamp};
+use crate::store::backend::WriteOp;
+use crate::store::{AuditUses, KEY_PREFIX, Key, KeyStore, authorize, key_record_id, record};
 
 /// What [`KeyStore::verify_integrity`] checked.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -335,7 +323,10 @@ impl KeyStore {
         Ok(out)
     }
 
-    pub(super) fn read_audit(&self, each: impl FnMut(&AuditEntry) -> Result<()>) -> Result<AuditVerification> {
+    pub(super) fn read_audit(
+        &self,
+        each: impl FnMut(&AuditEntry) -> Result<()>,
+    ) -> Result<AuditVerification> {
         let res = (|| {
             authorize(&self.principal, Operation::ReadAudit)?;
             self.flush_audit()?;
