@@ -12,6 +12,9 @@ if [ ! -d ../shared/vectors ]; then
   exit 1
 fi
 
+step "layers: no import cycle between top-level modules of src/"
+python3 ../shared/tools/layers.py src
+
 step "format"
 cargo fmt --all -- --check
 

@@ -91,10 +91,7 @@ impl PartialEq for CheckValue {
 
 impl fmt::Display for CheckValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        crate::base::encoding::write_hex(f, &self.0)
     }
 }
 

@@ -136,24 +136,19 @@ pub extern "C" fn kl_key_encrypt_into(
     aad_len: usize,
     out: *mut u8,
 ) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, each pointer is NULL or valid for its
-        // length; `out` is NULL or valid for `plaintext_len +
-        // KL_CIPHERTEXT_OVERHEAD` bytes (checked against isize::MAX here).
-        let (key, pt, aad) = unsafe {
-            (
-                try_ref(key, "key")?,
-                try_bytes(plaintext, plaintext_len, "plaintext")?,
-                try_bytes(aad, aad_len, "aad")?,
-            )
-        };
-        let mut out = exact_out(out, pt.len().checked_add(KL_CIPHERTEXT_OVERHEAD))?;
-        let mut held = Default::default();
-        let [pt, aad] = out.detach([pt, aad], &mut held);
-        // SAFETY: `out` is valid for `len` bytes of writes (the contract),
-        // and no input still refers to its bytes (`detach`).
-        key.0.encrypt_to(pt, aad, unsafe { out.as_mut_slice() })
-    })
+    aead_into(
+        key,
+        [
+            (plaintext, plaintext_len, "plaintext"),
+            (aad, aad_len, "aad"),
+        ],
+        out,
+        |n| {
+            n.checked_add(KL_CIPHERTEXT_OVERHEAD)
+                .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "the input is too large"))
+        },
+        |k, pt, aad, dst| k.encrypt_to(pt, aad, dst),
+    )
 }
 
 /// An output of a length the caller knows exactly (`*_into` calls).
@@ -162,12 +157,41 @@ struct ExactOut {
     len: usize,
 }
 
-fn exact_out(out: *mut u8, len: Option<usize>) -> Result<ExactOut> {
-    let len = len
-        .filter(|n| isize::try_from(*n).is_ok())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "the input is too large"))?;
-    let ptr = core::ptr::NonNull::new(out).ok_or_else(|| super::null("out"))?;
-    Ok(ExactOut { ptr, len })
+/// The shape of `kl_key_encrypt_into` and `kl_key_decrypt_into`: a key,
+/// an input and its associated data, and an output of exactly
+/// `out_len(input length)` bytes that may overlap the inputs.
+fn aead_into(
+    key: *const kl_key,
+    [(input, input_len, input_name), (aad, aad_len, _)]: [(*const u8, usize, &str); 2],
+    out: *mut u8,
+    out_len: impl FnOnce(usize) -> Result<usize>,
+    run: impl FnOnce(&KeyHandle, &[u8], &[u8], &mut [u8]) -> Result<()>,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid for its
+        // length; `out` is NULL or valid for `out_len(input_len)` bytes.
+        let (key, input, aad) = unsafe {
+            (
+                try_ref(key, "key")?,
+                try_bytes(input, input_len, input_name)?,
+                try_bytes(aad, aad_len, "aad")?,
+            )
+        };
+        let ptr = core::ptr::NonNull::new(out).ok_or_else(|| super::null("out"))?;
+        let len = out_len(input.len())?;
+        if isize::try_from(len).is_err() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "the input is too large",
+            ));
+        }
+        let mut out = ExactOut { ptr, len };
+        let mut held = Default::default();
+        let [input, aad] = out.detach([input, aad], &mut held);
+        // SAFETY: `out` is valid for `len` bytes of writes (the contract),
+        // and no input still refers to its bytes (`detach`).
+        run(&key.0, input, aad, unsafe { out.as_mut_slice() })
+    })
 }
 
 impl ExactOut {
@@ -233,36 +257,25 @@ pub extern "C" fn kl_key_decrypt_into(
     aad_len: usize,
     out: *mut u8,
 ) -> kl_result {
-    guard(|| {
-        // SAFETY: per the contract, each pointer is NULL or valid for its
-        // length; `out` is NULL or valid for `ciphertext_len -
-        // KL_CIPHERTEXT_OVERHEAD` bytes.
-        let (key, ct, aad) = unsafe {
-            (
-                try_ref(key, "key")?,
-                try_bytes(ciphertext, ciphertext_len, "ciphertext")?,
-                try_bytes(aad, aad_len, "aad")?,
-            )
-        };
-        if out.is_null() {
-            return Err(super::null("out"));
-        }
-        let n = ct.len().checked_sub(KL_CIPHERTEXT_OVERHEAD).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Malformed,
-                format!(
-                    "a keylife ciphertext has at least {KL_CIPHERTEXT_OVERHEAD} bytes, this one {}",
-                    ct.len()
-                ),
-            )
-        })?;
-        let mut out = exact_out(out, Some(n))?;
-        let mut held = Default::default();
-        let [ct, aad] = out.detach([ct, aad], &mut held);
-        // SAFETY: `out` is valid for `len` bytes of writes (the contract),
-        // and no input still refers to its bytes (`detach`).
-        key.0.decrypt_to(ct, aad, unsafe { out.as_mut_slice() })
-    })
+    aead_into(
+        key,
+        [
+            (ciphertext, ciphertext_len, "ciphertext"),
+            (aad, aad_len, "aad"),
+        ],
+        out,
+        |n| {
+            n.checked_sub(KL_CIPHERTEXT_OVERHEAD).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Malformed,
+                    format!(
+                        "a keylife ciphertext has at least {KL_CIPHERTEXT_OVERHEAD} bytes, this one {n}"
+                    ),
+                )
+            })
+        },
+        |k, ct, aad, dst| k.decrypt_to(ct, aad, dst),
+    )
 }
 
 /// Re-encrypts a ciphertext of this Active key under its primary version,

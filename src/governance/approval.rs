@@ -44,7 +44,6 @@
 //! # Ok::<(), keylife::Error>(())
 //! ```
 
-use core::fmt::Write as _;
 use std::collections::BTreeMap;
 
 use base64ct::{Base64, Encoding};
@@ -108,12 +107,8 @@ impl ApprovalRequest {
             return Err(Error::invalid("an approval request needs a requester"));
         }
         let mut id = [0u8; 16];
-        getrandom::fill(&mut id)
-            .map_err(|e| Error::internal(format!("OS random source failed: {e}")))?;
-        let mut request_id = String::with_capacity(32);
-        for b in id {
-            let _ = write!(request_id, "{b:02x}");
-        }
+        crate::base::random::fill_random(&mut id)?;
+        let request_id = crate::base::encoding::hex(&id);
         Ok(ApprovalRequest {
             request_id,
             operation,

@@ -31,7 +31,6 @@
 mod rules;
 mod validate;
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -254,12 +253,7 @@ impl Policy {
     /// ```
     #[must_use]
     pub fn digest(&self) -> String {
-        let hash = Sha256::digest(self.canonical().as_bytes());
-        let mut out = String::with_capacity(64);
-        for b in hash.iter() {
-            let _ = write!(out, "{b:02x}");
-        }
-        out
+        crate::base::encoding::hex(&Sha256::digest(self.canonical().as_bytes()))
     }
 
     /// The policy's own revision number (monotonic; at least 1).
@@ -889,10 +883,7 @@ mod tests {
         let d = Policy::default().digest();
         assert_eq!(d, {
             let h = Sha256::digest(Policy::default().canonical().as_bytes());
-            h.iter().fold(String::new(), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            })
+            crate::base::encoding::hex(&h)
         });
         // Any change moves the digest.
         let bumped = Policy::from_toml("version = 2").unwrap_or_else(|e| panic!("{e}"));
