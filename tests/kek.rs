@@ -292,3 +292,80 @@ fn provider_kinds_are_stable() {
     assert_eq!(cheap("x").kind(), "argon2id");
     assert!(!format!("{:?}", cheap("secret-pass")).contains("secret-pass"));
 }
+
+/// A store header is not sealed, so its Argon2id costs are read before
+/// anything authenticates them: a hostile header must not make `open`
+/// allocate terabytes or run for hours. Each edit below is refused at once
+/// with `Integrity`, before any Argon2id work.
+#[test]
+fn hostile_argon2_costs_in_the_header_fail_fast() {
+    use std::time::Instant;
+
+    /// Rewrites every `kek_params` (JSON bytes) in the header with `edit`.
+    fn edit_params(v: &mut serde_json::Value, edit: &dyn Fn(&mut serde_json::Value)) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    if k == "kek_params" {
+                        let bytes: Vec<u8> = serde_json::from_value(child.clone()).unwrap();
+                        let mut params: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                        edit(&mut params["argon2id"]);
+                        *child =
+                            serde_json::to_value(serde_json::to_vec(&params).unwrap()).unwrap();
+                    } else {
+                        edit_params(child, edit);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for child in items {
+                    edit_params(child, edit);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let cases: [(&str, &dyn Fn(&mut serde_json::Value)); 5] = [
+        ("4 TiB of memory", &|a| a["memory_kib"] = u32::MAX.into()),
+        ("2^32 - 1 passes", &|a| a["iterations"] = u32::MAX.into()),
+        ("2^24 lanes", &|a| a["parallelism"] = (1u32 << 24).into()),
+        ("2 GiB for 32 passes", &|a| {
+            a["memory_kib"] = (2u32 * 1024 * 1024).into();
+            a["iterations"] = 32.into();
+        }),
+        ("no lanes", &|a| a["parallelism"] = 0.into()),
+    ];
+    for (what, edit) in cases {
+        let backend = std::sync::Arc::new(MemoryBackend::new());
+        drop(KeyStore::open(backend.clone(), &cheap("hunter2 hunter2"), admin()).unwrap());
+        let rec = backend.get("store/header").unwrap().unwrap();
+        let mut header: serde_json::Value = serde_json::from_slice(&rec.value).unwrap();
+        let before = header.clone();
+        edit_params(&mut header, edit);
+        assert_ne!(
+            header, before,
+            "{what}: the header has no Argon2id parameters"
+        );
+        let value = serde_json::to_vec(&header).unwrap();
+        backend
+            .tamper(
+                "store/header",
+                Record {
+                    value,
+                    revision: rec.revision + 1,
+                },
+            )
+            .unwrap();
+        let started = Instant::now();
+        let e = KeyStore::open(backend.clone(), &cheap("hunter2 hunter2"), admin()).unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(e.kind(), ErrorKind::Integrity, "{what}: {e}");
+        assert!(e.to_string().contains("Argon2id"), "{what}: {e}");
+        assert!(took.as_secs() < 1, "{what}: refused after {took:?}");
+    }
+    // The same bounds refuse such costs when a store is created.
+    let greedy = PassphraseKek::new("x").params(Argon2Params::new(u32::MAX, 1, 1));
+    let e = KeyStore::open(MemoryBackend::new(), &greedy, admin()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+}

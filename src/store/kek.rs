@@ -250,9 +250,64 @@ impl fmt::Debug for PassphraseKek {
     }
 }
 
-fn argon2(p: &Argon2Params) -> Result<argon2::Argon2<'static>> {
+impl Argon2Params {
+    /// The most memory keylife asks Argon2id for: 2 GiB, RFC 9106 §4's
+    /// first recommended option (the largest either option uses).
+    pub const MAX_MEMORY_KIB: u32 = 2 * 1024 * 1024;
+    /// The most passes: RFC 9106 §4 and OWASP recommend 1 to 5.
+    pub const MAX_ITERATIONS: u32 = 32;
+    /// The most lanes: RFC 9106 §4 recommends 4.
+    pub const MAX_PARALLELISM: u32 = 16;
+    /// The most work, memory × passes: twice RFC 9106's first option
+    /// (2 GiB, 1 pass), a few seconds on a laptop.
+    pub const MAX_WORK_KIB: u64 = 2 * Self::MAX_MEMORY_KIB as u64;
+
+    /// `Some(reason)` when these costs are outside keylife's bounds. The
+    /// bounds hold before any memory is allocated or any pass run, so a
+    /// store header that asks for 4 TiB or 2^32 passes is refused at once.
+    fn out_of_bounds(&self) -> Option<String> {
+        let work = u64::from(self.memory_kib) * u64::from(self.iterations);
+        if self.memory_kib > Self::MAX_MEMORY_KIB {
+            Some(format!(
+                "{} KiB of memory (at most {} KiB)",
+                self.memory_kib,
+                Self::MAX_MEMORY_KIB
+            ))
+        } else if self.iterations > Self::MAX_ITERATIONS {
+            Some(format!(
+                "{} passes (at most {})",
+                self.iterations,
+                Self::MAX_ITERATIONS
+            ))
+        } else if self.parallelism > Self::MAX_PARALLELISM {
+            Some(format!(
+                "{} lanes (at most {})",
+                self.parallelism,
+                Self::MAX_PARALLELISM
+            ))
+        } else if work > Self::MAX_WORK_KIB {
+            Some(format!(
+                "{work} KiB-passes of work (at most {})",
+                Self::MAX_WORK_KIB
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// Argon2id with `p`'s costs, refused beyond keylife's bounds with
+/// `beyond` (the caller's kind: a bad argument at creation, a damaged or
+/// hostile header at open).
+fn argon2(p: &Argon2Params, beyond: ErrorKind) -> Result<argon2::Argon2<'static>> {
+    if let Some(why) = p.out_of_bounds() {
+        return Err(Error::new(
+            beyond,
+            format!("Argon2id parameters beyond keylife's bounds: {why}"),
+        ));
+    }
     let params = argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32))
-        .map_err(|e| Error::invalid(format!("invalid Argon2id parameters: {e}")))?;
+        .map_err(|e| Error::new(beyond, format!("invalid Argon2id parameters: {e}")))?;
     Ok(argon2::Argon2::new(
         argon2::Algorithm::Argon2id,
         argon2::Version::V0x13,
@@ -269,7 +324,7 @@ impl KekProvider for PassphraseKek {
         if self.passphrase.is_empty() {
             return Err(Error::invalid("the passphrase is empty"));
         }
-        argon2(&self.params)?;
+        argon2(&self.params, ErrorKind::InvalidArgument)?;
         let mut salt = [0u8; 16];
         crypto::fill_random(&mut salt)?;
         serde_json::to_vec(&PassphraseParams {
@@ -283,7 +338,8 @@ impl KekProvider for PassphraseKek {
         let p: PassphraseParams = serde_json::from_slice(params)
             .map_err(|_| Error::malformed("the store's Argon2id parameters are unreadable"))?;
         let mut out = SecretBytes::zeroed(32);
-        argon2(&p.argon2id)?
+        // The header is not sealed: its costs are checked before any work.
+        argon2(&p.argon2id, ErrorKind::Integrity)?
             .hash_password_into(
                 self.passphrase.expose_secret(),
                 &p.salt,
