@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_or("never".into(), |d| d.to_string())
     );
 
-    let as_app = store.as_principal(app.clone());
+    let as_app = store.as_principal(app.name())?;
     let app_key = as_app.load_active::<Aead>(&key.id())?;
     let ct = app_key.encrypt(b"invoice #1001: 420.00 EUR", b"tenant=7")?;
     println!(

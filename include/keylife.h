@@ -563,13 +563,17 @@ void kl_secret_free(kl_secret *secret);
 /**
  * Opens a new, empty, in-memory store under a random key-encryption key,
  * acting as the principal `principal_name` with role `role` (a
- * `KL_ROLE_*` value). Everything is lost when the last handle is freed:
- * for tests and examples.
+ * `KL_ROLE_*` value), who becomes the store's first administrator.
+ * Everything is lost when the last handle is freed: for tests and
+ * examples.
  *
- * On success `*out` receives a new handle; free it with `kl_store_free`.
+ * On success `*out` receives a new handle — the opening handle, the only
+ * kind that mints principal handles (`kl_store_as_principal`); free it
+ * with `kl_store_free`.
  *
  * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
- * role, an empty name or a name that is not UTF-8.
+ * role, an empty name or a name that is not UTF-8;
+ * `KL_ERR_PERMISSION_DENIED` unless `role` is `KL_ROLE_ADMINISTRATOR`.
  */
 kl_result kl_store_open_memory(const char *principal_name, uint32_t role, kl_store **out);
 
@@ -586,11 +590,19 @@ kl_result kl_store_open_memory(const char *principal_name, uint32_t role, kl_sto
  *   somewhere safe; or `KL_KEK_PASSPHRASE` — `kek` is a UTF-8 passphrase
  *   (stretched with Argon2id; slow on purpose).
  *
+ * The principal must be registered in the store with exactly that role
+ * (roles come from the store's registry); in a new store it must be an
+ * administrator, and becomes the store's first.
+ *
  * The library copies `kek`; the caller should wipe its copy. On success
- * `*out` receives a new handle; free it with `kl_store_free`.
+ * `*out` receives a new handle — the opening handle, the only kind that
+ * mints principal handles (`kl_store_as_principal`); free it with
+ * `kl_store_free`.
  *
  * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
  * backend, KEK kind or role, or a raw KEK that is not 32 bytes;
+ * `KL_ERR_NOT_FOUND` for an unregistered principal;
+ * `KL_ERR_PERMISSION_DENIED` for another role than the registered one;
  * `KL_ERR_WRONG_KEK` when the KEK does not open an existing store;
  * `KL_ERR_INTEGRITY` for a damaged file; `KL_ERR_STORAGE` for I/O errors;
  * `KL_ERR_UNSUPPORTED_VERSION` for a store from a newer keylife.
@@ -630,17 +642,18 @@ kl_result kl_store_open_passphrase(uint32_t backend,
                                    kl_store **out);
 
 /**
- * Returns, in `*out`, a new handle on the same store acting as another
- * principal (`principal_name` with role `role`, a `KL_ROLE_*` value). Both
+ * Returns, in `*out`, a new handle on the same store acting for the
+ * registered principal `principal_name`, with the roles the store's
+ * registry holds for it (`kl_store_register_principal`). Only a handle
+ * returned by `kl_store_open*` mints principal handles: a principal handle
+ * cannot mint another, so code given one cannot act as anyone else. Both
  * handles must be freed with `kl_store_free`.
  *
- * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
- * role or an empty name.
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_PERMISSION_DENIED` from a handle
+ * that did not open the store; `KL_ERR_NOT_FOUND` for an unregistered
+ * name.
  */
-kl_result kl_store_as_principal(const kl_store *store,
-                                const char *principal_name,
-                                uint32_t role,
-                                kl_store **out);
+kl_result kl_store_as_principal(const kl_store *store, const char *principal_name, kl_store **out);
 
 /**
  * Frees a store handle. `NULL` is a no-op. Keys loaded through it stay

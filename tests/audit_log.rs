@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Mint;
+
 use common::Fixture;
 use keylife::backend::{Backend, Record};
 use keylife::purpose::{Aead, Signing};
@@ -31,9 +33,7 @@ fn populated() -> Fixture {
     let k = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
     let ct = k.encrypt(b"m", b"").unwrap();
     f.store.decrypt(&ct, b"").unwrap();
-    let app = f
-        .store
-        .as_principal(Principal::new("svc", &[Role::Application]));
+    let app = f.store.mint(Principal::new("svc", &[Role::Application]));
     assert!(app.create(KeySpec::<Aead>::new("nope")).is_err());
     let k = k.deactivate("done").unwrap();
     assert!(k.info().is_ok());
@@ -52,6 +52,8 @@ fn every_operation_is_one_entry_with_its_fields() {
     assert_eq!(
         ops,
         vec![
+            // A new store registers its first administrator, then opens.
+            (Operation::RegisterPrincipal, Outcome::Success, "alice"),
             (Operation::OpenStore, Outcome::Success, "alice"),
             (Operation::Create, Outcome::Success, "alice"),
             (Operation::Activate, Outcome::Success, "alice"),
@@ -59,16 +61,17 @@ fn every_operation_is_one_entry_with_its_fields() {
             (Operation::ReserveUsage, Outcome::Success, "alice"),
             (Operation::Encrypt, Outcome::Success, "alice"),
             (Operation::Decrypt, Outcome::Success, "alice"),
+            (Operation::RegisterPrincipal, Outcome::Success, "alice"),
             (Operation::Create, Outcome::Denied, "svc"),
             (Operation::Deactivate, Outcome::Success, "alice"),
             (Operation::ReadMetadata, Outcome::Success, "alice"),
         ]
     );
-    let deact = &entries[7];
+    let deact = &entries[9];
     assert_eq!(deact.reason.as_deref(), Some("done"));
     assert!(deact.key_id.is_some());
-    assert_eq!(entries[4].version, Some(1));
-    assert_eq!(entries[6].error.as_deref(), Some("permission denied"));
+    assert_eq!(entries[5].version, Some(1));
+    assert_eq!(entries[8].error.as_deref(), Some("permission denied"));
     // Record writes carry the record's generation: create 1, activate 2,
     // reservation 3, deactivate 4.
     let gens: Vec<_> = entries.iter().filter_map(|e| e.generation).collect();
@@ -196,13 +199,9 @@ fn signed_checkpoints_catch_a_rollback_of_log_and_head_together() {
 #[test]
 fn only_auditors_and_administrators_read_the_log() {
     let f = populated();
-    let auditor = f
-        .store
-        .as_principal(Principal::new("eve", &[Role::Auditor]));
+    let auditor = f.store.mint(Principal::new("eve", &[Role::Auditor]));
     assert!(auditor.verify_audit().is_ok());
-    let app = f
-        .store
-        .as_principal(Principal::new("svc", &[Role::Application]));
+    let app = f.store.mint(Principal::new("svc", &[Role::Application]));
     assert_eq!(
         app.verify_audit().unwrap_err().kind(),
         ErrorKind::PermissionDenied
@@ -374,9 +373,7 @@ fn uses_are_aggregated_by_default_and_each_on_request() {
             k.encrypt(b"m", b"").unwrap();
         }
         // A refusal is never aggregated, and it flushes what came before.
-        let app = f
-            .store
-            .as_principal(Principal::new("svc", &[Role::Application]));
+        let app = f.store.mint(Principal::new("svc", &[Role::Application]));
         assert!(
             app.load_active::<Aead>(&k.id())
                 .unwrap()

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Mint;
+
 use std::time::Duration;
 
 use common::{DAY, Fixture};
@@ -626,7 +628,7 @@ fn only_administrators_back_up_and_restore() {
         Role::Auditor,
         Role::Custodian,
     ] {
-        let them = f.store.as_principal(Principal::new("someone", &[role]));
+        let them = f.store.mint(Principal::new("someone", &[role]));
         assert_eq!(
             err(them.backup(&[key.id()], 2, &CUSTODIANS[..2])).kind(),
             ErrorKind::PermissionDenied

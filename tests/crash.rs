@@ -1092,6 +1092,18 @@ fn acknowledged_operations_survive_sigkill() {
         audit_seen: 0,
         totals: Totals::default(),
     };
+    // The store's first administrator is the checker; it registers the
+    // child, since every opener's roles come from the store's registry.
+    let setup = KeyStore::open(
+        SqliteBackend::open(&h.db).unwrap(),
+        &kek(),
+        Principal::admin(CHECK_PRINCIPAL),
+    )
+    .unwrap();
+    setup
+        .register_principal(&Principal::admin(CHILD_PRINCIPAL))
+        .unwrap();
+    drop(setup);
     let mut rng = Rng(seed);
     let start = Instant::now();
     for i in 0..iterations {

@@ -57,11 +57,24 @@ fn kek() -> RawKek {
     RawKek::new(Kek::from_bytes(&KEK_BYTES).unwrap())
 }
 
+/// Every process opens the store as an administrator of its own name; the
+/// first opener (`process-a`, the store's first administrator) registers
+/// the others, since roles come from the store's registry.
 fn open(db: &Path, name: &str, options: StoreOptions) -> KeyStore {
-    KeyStore::builder(SqliteBackend::open(db).unwrap())
+    let store = KeyStore::builder(SqliteBackend::open(db).unwrap())
         .options(options)
         .open(&kek(), Principal::admin(name))
-        .unwrap()
+        .unwrap();
+    if name == "process-a" {
+        for other in ["process-b", "rotator", "checker"] {
+            match store.register_principal(&Principal::admin(other)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == keylife::ErrorKind::AlreadyExists => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    store
 }
 
 fn unix_micros() -> u128 {

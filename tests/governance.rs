@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::Mint;
+
 use std::time::Duration;
 
 use common::{DAY, Fixture};
@@ -89,7 +91,7 @@ fn applications_use_keys_only_through_current_grants() {
         kind(key.grant("svc", &[Operation::Rotate], None)),
         ErrorKind::InvalidArgument
     );
-    let app = f.store.as_principal(svc.clone());
+    let app = f.store.mint(svc.clone());
     let k = app.load_active::<Aead>(&key.id()).unwrap();
     assert_eq!(kind(k.encrypt(b"m", b"")), ErrorKind::PermissionDenied);
     key.grant("svc", &[Operation::Encrypt], Some(common::T0.plus(DAY)))
@@ -200,9 +202,7 @@ default_wait_days = 10
         2
     );
     // Only administrators change policy.
-    let op = f
-        .store
-        .as_principal(Principal::new("op", &[Role::Operator]));
+    let op = f.store.mint(Principal::new("op", &[Role::Operator]));
     assert_eq!(
         kind(op.set_policy(&Policy::from_toml("version = 3").unwrap())),
         ErrorKind::PermissionDenied
@@ -303,7 +303,7 @@ fn approvals_are_bound_to_their_request_requester_and_lifetime() {
         .unwrap();
     assert_eq!(kind(b.destroy("wrong key")), ErrorKind::ApprovalRequired);
     // Another principal cannot use them either.
-    let other = f.store.as_principal(Principal::admin("mallory"));
+    let other = f.store.mint(Principal::admin("mallory"));
     let a2 = match other.load::<Aead>(&a.id()).unwrap() {
         AnyKey::PreActive(k) => k,
         _ => unreachable!(),
@@ -311,7 +311,7 @@ fn approvals_are_bound_to_their_request_requester_and_lifetime() {
     assert_eq!(kind(a2.destroy("not mine")), ErrorKind::ApprovalRequired);
     // The requester's own approval does not count (separation of duties):
     // carol requests and approves.
-    let carol = f.store.as_principal(Principal::admin("carol"));
+    let carol = f.store.mint(Principal::admin("carol"));
     let req2 = carol
         .request_approval(
             ApprovalOperation::Destroy,
@@ -502,9 +502,7 @@ fn the_compliance_report_comes_from_the_store() {
 fn auditors_may_not_request_or_submit_approvals() {
     let (f, approvers) = dual_control();
     let id = f.store.create(KeySpec::<Aead>::new("k")).unwrap().id();
-    let eve = f
-        .store
-        .as_principal(Principal::new("eve", &[Role::Auditor]));
+    let eve = f.store.mint(Principal::new("eve", &[Role::Auditor]));
     let ttl = Duration::from_secs(60);
     assert_eq!(
         kind(eve.request_approval(ApprovalOperation::Destroy, Some(id), &[], ttl)),

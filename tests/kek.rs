@@ -2,6 +2,8 @@
 //! crash at every step.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failure
 
+mod common;
+use common::Mint;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -172,7 +174,7 @@ fn kek_rotation_reseals_everything_and_reports_progress() {
     }
     assert!(!reopened.kek_rotation_pending().unwrap());
     // Operators may not rotate the KEK.
-    let op = reopened.as_principal(Principal::new("op", &[keylife::Role::Operator]));
+    let op = reopened.mint(Principal::new("op", &[keylife::Role::Operator]));
     assert_eq!(
         op.rotate_kek(&raw(&[3; 32]), &mut |_, _| {})
             .unwrap_err()
@@ -326,7 +328,8 @@ fn hostile_argon2_costs_in_the_header_fail_fast() {
         }
     }
 
-    let cases: [(&str, &dyn Fn(&mut serde_json::Value)); 5] = [
+    type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let cases: [(&str, Edit<'_>); 5] = [
         ("4 TiB of memory", &|a| a["memory_kib"] = u32::MAX.into()),
         ("2^32 - 1 passes", &|a| a["iterations"] = u32::MAX.into()),
         ("2^24 lanes", &|a| a["parallelism"] = (1u32 << 24).into()),

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Mint;
+
 use common::{DAY, Fixture};
 use keylife::purpose::{Aead, Agreement, Derivation, Mac, Signing};
 use keylife::{
@@ -287,9 +289,7 @@ fn compromised_rewrap_override_is_explicit_and_audited() {
     assert_eq!(CiphertextInfo::parse(&moved).unwrap().key_id, target.id());
     assert_eq!(target.decrypt(&moved, b"ctx").unwrap(), b"payload");
     // Only administrators.
-    let app = f
-        .store
-        .as_principal(Principal::new("svc", &[Role::Application]));
+    let app = f.store.mint(Principal::new("svc", &[Role::Application]));
     let target_app = app.load_active::<Aead>(&target.id()).unwrap();
     assert_eq!(
         kind(app.rewrap_compromised(&ct, b"ctx", &target_app, "x")),
@@ -502,7 +502,7 @@ fn roles_are_enforced_and_refusals_audited() {
     f.store.register_principal(&svc).unwrap();
     key.grant("svc", &[Operation::Encrypt, Operation::Decrypt], None)
         .unwrap();
-    let app = f.store.as_principal(svc);
+    let app = f.store.mint(svc);
     let k = app.load_active::<Aead>(&id).unwrap();
     k.encrypt(b"m", b"").unwrap();
     assert_eq!(app.decrypt(&ct, b"").unwrap(), b"m");
@@ -513,18 +513,14 @@ fn roles_are_enforced_and_refusals_audited() {
         ErrorKind::PermissionDenied
     );
 
-    let auditor = f
-        .store
-        .as_principal(Principal::new("eve", &[Role::Auditor]));
+    let auditor = f.store.mint(Principal::new("eve", &[Role::Auditor]));
     assert_eq!(kind(auditor.decrypt(&ct, b"")), ErrorKind::PermissionDenied);
     let ka = auditor.load_active::<Aead>(&id).unwrap();
     assert_eq!(kind(ka.encrypt(b"m", b"")), ErrorKind::PermissionDenied);
     assert_eq!(auditor.list(&KeyFilter::new()).unwrap().len(), 1);
     assert_eq!(auditor.info(&id).unwrap().id, id);
 
-    let op = f
-        .store
-        .as_principal(Principal::new("ops", &[Role::Operator]));
+    let op = f.store.mint(Principal::new("ops", &[Role::Operator]));
     let ko = op.load_active::<Aead>(&id).unwrap();
     assert_eq!(kind(ko.encrypt(b"m", b"")), ErrorKind::PermissionDenied);
     ko.rotate().unwrap();

@@ -3,6 +3,8 @@
 //! public API: governance of export, audit, bad input (nothing imported).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failure
 
+mod common;
+use common::Mint;
 use std::time::Duration;
 
 use keylife::approval::Approval;
@@ -134,7 +136,7 @@ fn export_is_governed() {
     // Not an administrator.
     let app = Principal::new("svc", &[Role::Application]);
     p.here.register_principal(&app).unwrap();
-    let as_app = p.here.as_principal(app);
+    let as_app = p.here.mint(app);
     assert_eq!(
         kind(as_app.export_to_recipient(&p.key.id(), None, &pk)),
         ErrorKind::PermissionDenied

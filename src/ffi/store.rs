@@ -47,13 +47,17 @@ fn principal(name: &str, role: u32) -> Result<Principal> {
 
 /// Opens a new, empty, in-memory store under a random key-encryption key,
 /// acting as the principal `principal_name` with role `role` (a
-/// `KL_ROLE_*` value). Everything is lost when the last handle is freed:
-/// for tests and examples.
+/// `KL_ROLE_*` value), who becomes the store's first administrator.
+/// Everything is lost when the last handle is freed: for tests and
+/// examples.
 ///
-/// On success `*out` receives a new handle; free it with `kl_store_free`.
+/// On success `*out` receives a new handle — the opening handle, the only
+/// kind that mints principal handles (`kl_store_as_principal`); free it
+/// with `kl_store_free`.
 ///
 /// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
-/// role, an empty name or a name that is not UTF-8.
+/// role, an empty name or a name that is not UTF-8;
+/// `KL_ERR_PERMISSION_DENIED` unless `role` is `KL_ROLE_ADMINISTRATOR`.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_store_open_memory(
     principal_name: *const c_char,
@@ -87,11 +91,19 @@ pub extern "C" fn kl_store_open_memory(
 ///   somewhere safe; or `KL_KEK_PASSPHRASE` — `kek` is a UTF-8 passphrase
 ///   (stretched with Argon2id; slow on purpose).
 ///
+/// The principal must be registered in the store with exactly that role
+/// (roles come from the store's registry); in a new store it must be an
+/// administrator, and becomes the store's first.
+///
 /// The library copies `kek`; the caller should wipe its copy. On success
-/// `*out` receives a new handle; free it with `kl_store_free`.
+/// `*out` receives a new handle — the opening handle, the only kind that
+/// mints principal handles (`kl_store_as_principal`); free it with
+/// `kl_store_free`.
 ///
 /// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
 /// backend, KEK kind or role, or a raw KEK that is not 32 bytes;
+/// `KL_ERR_NOT_FOUND` for an unregistered principal;
+/// `KL_ERR_PERMISSION_DENIED` for another role than the registered one;
 /// `KL_ERR_WRONG_KEK` when the KEK does not open an existing store;
 /// `KL_ERR_INTEGRITY` for a damaged file; `KL_ERR_STORAGE` for I/O errors;
 /// `KL_ERR_UNSUPPORTED_VERSION` for a store from a newer keylife.
@@ -215,17 +227,20 @@ fn open_sqlite(_: &str, _: &dyn KekProvider, _: Principal) -> Result<KeyStore> {
     ))
 }
 
-/// Returns, in `*out`, a new handle on the same store acting as another
-/// principal (`principal_name` with role `role`, a `KL_ROLE_*` value). Both
+/// Returns, in `*out`, a new handle on the same store acting for the
+/// registered principal `principal_name`, with the roles the store's
+/// registry holds for it (`kl_store_register_principal`). Only a handle
+/// returned by `kl_store_open*` mints principal handles: a principal handle
+/// cannot mint another, so code given one cannot act as anyone else. Both
 /// handles must be freed with `kl_store_free`.
 ///
-/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for an unknown
-/// role or an empty name.
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_PERMISSION_DENIED` from a handle
+/// that did not open the store; `KL_ERR_NOT_FOUND` for an unregistered
+/// name.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_store_as_principal(
     store: *const kl_store,
     principal_name: *const c_char,
-    role: u32,
     out: *mut *mut kl_store,
 ) -> kl_result {
     guard(|| {
@@ -239,7 +254,7 @@ pub extern "C" fn kl_store_as_principal(
                 Out::new(out, "out")?,
             )
         };
-        let other = store.store.as_principal(principal(name, role)?);
+        let other = store.store.as_principal(name)?;
         out.write(kl_store::boxed(other));
         Ok(())
     })

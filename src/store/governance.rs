@@ -30,6 +30,7 @@ const POLICY_ID: &str = "meta/policy";
 const APPROVERS_ID: &str = "meta/approvers";
 const PENDING_PREFIX: &str = "approval/pending/";
 const USED_PREFIX: &str = "approval/used/";
+const PRINCIPAL_PREFIX: &str = "principal/";
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -251,7 +252,7 @@ impl KeyStore {
         }
         let reason = format!("principal {name} with roles {:?}", principal.roles());
         self.admin_change(Operation::RegisterPrincipal, None, &reason, || {
-            let id = format!("principal/{name}");
+            let id = format!("{PRINCIPAL_PREFIX}{name}");
             if self.inner.backend.get(&id)?.is_some() {
                 return Err(Error::new(
                     ErrorKind::AlreadyExists,
@@ -266,12 +267,83 @@ impl KeyStore {
         })
     }
 
+    /// The principal the opening handle acts for: the registered one with
+    /// its registered roles; or, in a store with no administrator yet (a
+    /// new store, or one a keylife before 0.2 made), the caller, registered
+    /// now as the first administrator.
+    pub(super) fn opening_principal(&self) -> Result<Principal> {
+        let asked = &self.principal;
+        let name = asked.name();
+        match self.registered_principal(name) {
+            Ok(p) => {
+                if p.roles() != asked.roles() {
+                    return Err(Error::new(
+                        ErrorKind::PermissionDenied,
+                        format!(
+                            "principal {name} is registered with roles {:?}, not {:?}: roles \
+                             come from the store's registry",
+                            p.roles(),
+                            asked.roles()
+                        ),
+                    ));
+                }
+                Ok(p)
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                if self.has_administrator()? {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "principal {name} is not registered in this store \
+                             (an administrator registers it: KeyStore::register_principal)"
+                        ),
+                    ));
+                }
+                if !asked.has_role(Role::Administrator) {
+                    return Err(Error::new(
+                        ErrorKind::PermissionDenied,
+                        format!(
+                            "the first principal of a store is its administrator; \
+                             {name} has roles {:?}",
+                            asked.roles()
+                        ),
+                    ));
+                }
+                self.register_principal(asked)?;
+                Ok(asked.clone())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether any registered principal is an administrator.
+    fn has_administrator(&self) -> Result<bool> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .inner
+                .backend
+                .scan(PRINCIPAL_PREFIX, after.as_deref(), 256)?;
+            for (id, _) in &page {
+                if let Some((p, _)) = self.get_sealed::<StoredPrincipal>(id)?
+                    && p.roles.contains(&Role::Administrator)
+                {
+                    return Ok(true);
+                }
+            }
+            match page.last() {
+                Some((id, _)) => after = Some(id.clone()),
+                None => return Ok(false),
+            }
+        }
+    }
+
     /// A registered principal, with its registered roles.
     ///
     /// # Errors
     /// [`ErrorKind::NotFound`] when not registered.
     pub fn registered_principal(&self, name: &str) -> Result<Principal> {
-        match self.get_sealed::<StoredPrincipal>(&format!("principal/{name}"))? {
+        match self.get_sealed::<StoredPrincipal>(&format!("{PRINCIPAL_PREFIX}{name}"))? {
             Some((p, _)) => Ok(Principal::new(&p.name, &p.roles)),
             None => Err(Error::new(
                 ErrorKind::NotFound,

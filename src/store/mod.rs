@@ -81,8 +81,14 @@ impl Drop for StoreInner {
 
 /// A handle on a key store, bound to the [`Principal`] it acts for.
 ///
-/// Cloning is cheap; clones share the store. Keys are found by id; each
-/// returned [`Key`] carries this handle's principal.
+/// Handles are capabilities. The handle [`KeyStore::open`] returns — the
+/// one that unlocked the store with its KEK — acts for the principal it was
+/// opened as, with the roles the store's registry holds for it, and is the
+/// only handle that mints others ([`KeyStore::as_principal`]). A handle
+/// minted for a principal acts with that principal's registered roles and
+/// can neither mint another nor change its roles. Cloning is cheap and
+/// keeps these rights; clones share the store. Each returned [`Key`]
+/// carries its handle's principal.
 ///
 /// ```
 /// use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
@@ -96,12 +102,16 @@ impl Drop for StoreInner {
 pub struct KeyStore {
     inner: Arc<StoreInner>,
     principal: Principal,
+    /// Whether this is the opening handle (it unlocked the store), the only
+    /// kind that mints principal handles.
+    opener: bool,
 }
 
 impl core::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("KeyStore")
             .field("principal", &self.principal)
+            .field("opener", &self.opener)
             .finish_non_exhaustive()
     }
 }

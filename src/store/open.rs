@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::audit::AuditLog;
 use super::backend::{Backend, MemoryBackend};
 use super::{Kek, KekProvider, KeyStore, RawKek, StoreInner, seal, sync};
-use crate::base::Result;
 use crate::base::time::{Clock, SystemClock};
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::provider::CryptoProvider;
 use crate::governance::audit::{AuditSink, Operation};
 use crate::governance::principal::Principal;
@@ -20,7 +20,10 @@ use crate::governance::principal::Principal;
 #[non_exhaustive]
 pub struct StoreOptions {
     /// Invocations reserved per persisted write for AES-GCM counting. Larger
-    /// blocks mean fewer writes and a larger over-count after a crash.
+    /// blocks mean fewer writes and a larger over-count after a crash or
+    /// restart, which counts reserved invocations as used. Near a key's
+    /// usage limit the reservation shrinks to an eighth of what remains (at
+    /// least one), so a restart never costs more than that.
     pub usage_block: u64,
     /// Shortest waiting period accepted by `schedule_destruction`
     /// (default 7 days, as AWS KMS's minimum).
@@ -111,9 +114,18 @@ impl StoreBuilder {
     }
 
     /// Opens the store (initialising it when empty) with the KEK from `kek`,
-    /// acting as `principal`.
+    /// acting as `principal`, and returns the opening handle (see
+    /// [`KeyStore`]).
+    ///
+    /// `principal` must be registered in the store with exactly these
+    /// roles: roles come from the registry, never from the caller. In a
+    /// store without an administrator yet — a new one — it must be an
+    /// administrator, and is registered as the store's first.
     ///
     /// # Errors
+    /// [`ErrorKind::NotFound`] for a principal the store does not know;
+    /// [`ErrorKind::PermissionDenied`] for other roles than the registered
+    /// ones, or a first principal that is not an administrator;
     /// [`ErrorKind::WrongKek`] when the KEK does not open an existing store;
     /// [`ErrorKind::UnsupportedVersion`] for a store from a newer keylife;
     /// [`ErrorKind::Integrity`] for a damaged header; storage errors.
@@ -135,7 +147,12 @@ impl StoreBuilder {
             recent: Mutex::new(HashMap::new()),
             options: self.options,
         });
-        let store = KeyStore { inner, principal };
+        let mut store = KeyStore {
+            inner,
+            principal,
+            opener: true,
+        };
+        store.principal = store.opening_principal()?;
         store.audit(Operation::OpenStore, None, None, Ok(()))?;
         Ok(store)
     }
@@ -178,13 +195,50 @@ impl KeyStore {
         )
     }
 
-    /// Another handle on the same store, acting for `principal`.
-    #[must_use]
-    pub fn as_principal(&self, principal: Principal) -> KeyStore {
-        KeyStore {
-            inner: self.inner.clone(),
-            principal,
+    /// A handle on the same store acting for the registered principal
+    /// `name`, with the roles the store's registry holds for it. Only the
+    /// opening handle mints principal handles; a principal handle cannot
+    /// mint another, so code given one cannot become anyone else.
+    ///
+    /// ```
+    /// use keylife::{ErrorKind, KeySpec, KeyStore, Principal, Role, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// store.register_principal(&Principal::new("billing", &[Role::Application]))?;
+    /// let billing = store.as_principal("billing")?;
+    /// assert!(billing.principal().has_role(Role::Application));
+    /// assert!(!billing.principal().has_role(Role::Administrator));
+    /// // A principal handle mints nothing, and unknown names are refused.
+    /// assert_eq!(billing.as_principal("ops").unwrap_err().kind(), ErrorKind::PermissionDenied);
+    /// assert_eq!(store.as_principal("nobody").unwrap_err().kind(), ErrorKind::NotFound);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::PermissionDenied`] from a handle that did not open the
+    /// store; [`ErrorKind::NotFound`] for an unregistered name.
+    pub fn as_principal(&self, name: &str) -> Result<KeyStore> {
+        if !self.opener {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "only the handle that opened the store mints principal handles; \
+                     this one acts for {}",
+                    self.principal.name()
+                ),
+            ));
         }
+        Ok(KeyStore {
+            inner: self.inner.clone(),
+            principal: self.registered_principal(name)?,
+            opener: false,
+        })
+    }
+
+    /// Whether this is the handle that opened the store (and may mint
+    /// principal handles).
+    #[must_use]
+    pub fn is_opener(&self) -> bool {
+        self.opener
     }
 
     /// Adds an audit sink to the store (all handles see it).

@@ -261,7 +261,7 @@ impl KeyStore {
                     ),
                 ));
             }
-            let end = start.saturating_add(block).min(limit);
+            let end = start + reservation(block, limit - start);
             vi.usage_count = end;
             let why = format!("reserved invocations {start}..{end} of version {v}");
             drafts.push(self.draft(
@@ -656,6 +656,19 @@ impl KeyStore {
             },
         )
     }
+}
+
+/// How many invocations to reserve with `remaining` left under the limit.
+///
+/// A restart counts every reserved invocation as used: the count is never
+/// under-stated (NIST SP 800-38D §8.3), so what was reserved and not used
+/// is lost. Far from the limit the store's block is reserved; near it the
+/// reservation shrinks to an eighth of what remains (at least one), so a
+/// crash or restart costs at most `min(block, max(1, remaining / 8))`
+/// invocations: with a limit of 3, two encryptions and a restart leave the
+/// third usable.
+pub(crate) fn reservation(block: u64, remaining: u64) -> u64 {
+    block.min((remaining / 8).max(1)).min(remaining)
 }
 
 fn check_owner(ct_key: &KeyId, this: &KeyId) -> Result<()> {

@@ -117,7 +117,7 @@ impl<P: KeyPurpose, S: KeyState> Key<P, S> {
     /// store.register_principal(&app)?;
     /// let key = store.create_active(KeySpec::<Aead>::new("invoices"))?;
     /// key.grant("billing-api", &[Operation::Encrypt, Operation::Decrypt], None)?;
-    /// let as_app = store.as_principal(app).load_active::<Aead>(&key.id())?;
+    /// let as_app = store.as_principal("billing-api")?.load_active::<Aead>(&key.id())?;
     /// let ct = as_app.encrypt(b"invoice", b"")?;
     /// # Ok::<(), keylife::Error>(())
     /// ```

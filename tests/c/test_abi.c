@@ -242,7 +242,15 @@ static void test_consumed_handle(const kl_store *admin) {
     size_t id_len = 0;
     OK(kl_key_id(k, id, sizeof id, &id_len));
     kl_store *app = NULL;
-    OK(kl_store_as_principal(admin, "payments", KL_ROLE_APPLICATION, &app));
+    OK(kl_store_register_principal(admin, "payments", KL_ROLE_APPLICATION));
+    OK(kl_store_as_principal(admin, "payments", &app));
+    /* Handles are capabilities: a principal handle mints no other, and
+     * only registered principals get one. */
+    kl_store *again = NULL;
+    EXPECT(KL_ERR_PERMISSION_DENIED, kl_store_as_principal(app, "payments", &again));
+    CHECK(again == NULL);
+    EXPECT(KL_ERR_NOT_FOUND, kl_store_as_principal(admin, "nobody", &again));
+    CHECK(again == NULL);
     kl_key *h = NULL;
     OK(kl_key_load(app, id, &h));
     EXPECT(KL_ERR_PERMISSION_DENIED, kl_key_activate(h));

@@ -97,7 +97,7 @@ static void test_policy_and_grants(const kl_store *admin) {
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_grant(k, "billing", 0, 0));
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_grant(k, "billing", 1u << 20, 0));
     kl_store *app = NULL;
-    OK(kl_store_as_principal(admin, "billing", KL_ROLE_APPLICATION, &app));
+    OK(kl_store_as_principal(admin, "billing", &app));
     kl_key *ka = NULL;
     OK(kl_key_load(app, id, &ka));
     uint8_t ct[128], pt[128];
@@ -198,7 +198,7 @@ static void test_audit(const kl_store *admin) {
     kl_key_free(signer);
 
     kl_store *app = NULL;
-    OK(kl_store_as_principal(admin, "billing", KL_ROLE_APPLICATION, &app));
+    OK(kl_store_as_principal(admin, "billing", &app));
     EXPECT(KL_ERR_PERMISSION_DENIED,
            kl_store_verify_audit(app, &entries, &seq, head, sizeof head, &len));
     EXPECT(KL_ERR_PERMISSION_DENIED, kl_store_verify_integrity(app, &keys, &audited));

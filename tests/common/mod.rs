@@ -59,3 +59,22 @@ impl Fixture {
 pub fn raw(kek: &[u8]) -> RawKek {
     RawKek::new(Kek::from_bytes(kek).expect("kek bytes"))
 }
+
+/// Mints a handle for a principal from the opening handle, registering the
+/// principal first when the store does not know it yet (roles come from
+/// the registry, so a test states them once, at registration).
+pub trait Mint {
+    fn mint(&self, p: Principal) -> KeyStore;
+}
+
+impl Mint for KeyStore {
+    fn mint(&self, p: Principal) -> KeyStore {
+        match self.register_principal(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == keylife::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("registering {}: {e}", p.name()),
+        }
+        self.as_principal(p.name())
+            .unwrap_or_else(|e| panic!("minting {}: {e}", p.name()))
+    }
+}

@@ -94,8 +94,8 @@ fn out_of_range_enumerations_are_invalid_arguments() {
     );
     let mut other = null_mut();
     fails!(
-        KL_ERR_INVALID_ARGUMENT,
-        kl_store_as_principal(s.0, c"x".as_ptr(), 0, &mut other)
+        KL_ERR_NOT_FOUND,
+        kl_store_as_principal(s.0, c"x".as_ptr(), &mut other)
     );
     let kek = [7u8; 32];
     let path = c"/nonexistent-dir/should-not-be-created.db";

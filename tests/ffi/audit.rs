@@ -82,7 +82,10 @@ fn audit_log_verifies_exports_as_jsonl_and_checkpoints() {
         assert_eq!(e["seq"].as_u64(), Some(i as u64 + 1), "{e}");
         assert!(e["mac"].as_str().is_some_and(|m| m.len() == 64), "{e}");
     }
-    assert_eq!(parsed[0]["operation"], "open_store");
+    // A new store's first entries: its first administrator registered,
+    // then the store opened.
+    assert_eq!(parsed[0]["operation"], "register_principal");
+    assert_eq!(parsed[1]["operation"], "open_store");
     assert!(
         parsed
             .iter()

@@ -101,16 +101,23 @@ fn policy_in_force_digest_and_compliance_report() {
 fn principals_and_grants_gate_applications() {
     let s = store();
     let k = key(&s, KL_PURPOSE_AEAD, true);
-    let svc = as_principal(&s, c"svc", KL_ROLE_APPLICATION);
-    let k_svc = load(&svc, &k);
     let grant = |k: &Key, ops: u32, expires: u64| kl_key_grant(k.0, c"svc".as_ptr(), ops, expires);
-    // Grants name registered principals only.
+    // Grants name registered principals only, and only registered
+    // principals get handles.
     fails!(KL_ERR_NOT_FOUND, grant(&k, KL_OP_ENCRYPT, 0));
+    let mut none = null_mut();
+    fails!(
+        KL_ERR_NOT_FOUND,
+        kl_store_as_principal(s.0, c"svc".as_ptr(), &mut none)
+    );
+    assert!(none.is_null());
     ok!(kl_store_register_principal(
         s.0,
         c"svc".as_ptr(),
         KL_ROLE_APPLICATION
     ));
+    let svc = as_principal(&s, c"svc", KL_ROLE_APPLICATION);
+    let k_svc = load(&svc, &k);
     fails!(
         KL_ERR_ALREADY_EXISTS,
         kl_store_register_principal(s.0, c"svc".as_ptr(), KL_ROLE_APPLICATION)

@@ -142,10 +142,13 @@ pub fn c_path(p: &Path) -> CString {
     CString::new(p.to_string_lossy().as_bytes()).unwrap_or_default()
 }
 
-/// The same store seen by another principal.
+/// The same store seen by another principal: registered with `role` when
+/// the store does not know it yet, then minted from the opening handle `s`.
 pub fn as_principal(s: &Store, name: &CStr, role: u32) -> Store {
+    let r = kl_store_register_principal(s.0, name.as_ptr(), role);
+    assert!(r == KL_OK || r == KL_ERR_ALREADY_EXISTS, "{}", last_error());
     let mut o = null_mut();
-    ok!(kl_store_as_principal(s.0, name.as_ptr(), role, &mut o));
+    ok!(kl_store_as_principal(s.0, name.as_ptr(), &mut o));
     Store(o)
 }
 

@@ -180,7 +180,7 @@ FUNCTIONS: dict[str, tuple[str, list[str]]] = {
          "uint32_t", "kl_store **"],
     ),
     "kl_store_as_principal": (
-        "kl_result", ["const kl_store *", "const char *", "uint32_t", "kl_store **"]),
+        "kl_result", ["const kl_store *", "const char *", "kl_store **"]),
     "kl_store_free": ("void", ["kl_store *"]),
     "kl_store_decrypt": (
         "kl_result",

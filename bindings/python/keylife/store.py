@@ -97,10 +97,17 @@ class Store(Managed):
         )
         return cls(out)
 
-    def as_principal(self, name: str, role: Role) -> Store:
-        """Another handle on the same store, acting for ``name`` as ``role``."""
+    def as_principal(self, name: str) -> Store:
+        """Another handle on the same store, acting for the registered
+        principal ``name`` with the roles the store's registry holds for it
+        (:meth:`register_principal`).
+
+        Only the handle that opened the store mints principal handles; a
+        principal handle cannot mint another (:class:`PermissionDeniedError`).
+        An unregistered name raises :class:`NotFoundError`.
+        """
         out = _ffi.P_store()
-        check(lib.kl_store_as_principal(self._handle, _s(name), int(role), byref(out)))
+        check(lib.kl_store_as_principal(self._handle, _s(name), byref(out)))
         return Store(out)
 
     def create(

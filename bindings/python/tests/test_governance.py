@@ -62,7 +62,8 @@ def test_policy_in_force_digest_and_report(store):
     report = store.compliance_report()
     assert report["total_keys"] == 1 and report["policy_version"] == 1
     assert [f["key_id"] for f in report["without_owner"]] == [key.id]
-    with store.as_principal("op", Role.OPERATOR) as op:
+    store.register_principal("op", Role.OPERATOR)
+    with store.as_principal("op") as op:
         with pytest.raises(keylife.PermissionDeniedError):
             op.set_policy("version = 2")
 
@@ -78,7 +79,7 @@ def test_grants_let_registered_applications_use_keys(store):
         store.register_principal("a/b")
     with pytest.raises(keylife.InvalidArgumentError):
         key.grant("billing", [])
-    with store.as_principal("billing", Role.APPLICATION) as app:
+    with store.as_principal("billing") as app:
         k_app = app.load(key.id)
         with pytest.raises(keylife.PermissionDeniedError):
             k_app.encrypt(b"invoice")
@@ -190,7 +191,8 @@ def test_audit_log_verifies_exports_and_checkpoints(store):
     entries = [json.loads(line) for line in lines.splitlines()]
     assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
     assert len(entries) >= v.entries + 1  # includes the verification above
-    assert entries[0]["operation"] == "open_store"
+    # A new store registers its first administrator, then opens.
+    assert [e["operation"] for e in entries[:2]] == ["register_principal", "open_store"]
     assert any(e["operation"] == "encrypt" and e["outcome"] == "success" for e in entries)
     assert "secret stuff" not in lines
     assert [e["seq"] for e in store.audit_entries(2, 3)] == [2, 3]
@@ -217,12 +219,14 @@ def test_audit_log_verifies_exports_and_checkpoints(store):
 
     report = store.verify_integrity()
     assert report.keys == 3 and report.audit_entries > v.entries
-    with store.as_principal("app", Role.APPLICATION) as app:
+    store.register_principal("app", Role.APPLICATION)
+    with store.as_principal("app") as app:
         with pytest.raises(keylife.PermissionDeniedError):
             app.verify_audit()
         with pytest.raises(keylife.PermissionDeniedError):
             app.verify_integrity()
-    with store.as_principal("auditor", Role.AUDITOR) as auditor:
+    store.register_principal("auditor", Role.AUDITOR)
+    with store.as_principal("auditor") as auditor:
         assert auditor.verify_audit().entries > v.entries
         with auditor.load(signer.id) as s_aud:
             auditor.verify_audit_checkpoint(cp, s_aud)
@@ -283,3 +287,15 @@ def test_passphrase_store_with_cheap_costs_then_rotated_to_a_raw_kek(tmp_path):
     with keylife.Store.open(path, newer) as s:
         assert s.decrypt(ct) == b"kept"
         assert s.verify_integrity().keys == 1
+
+
+def test_principal_handles_are_capabilities(store):
+    """Roles come from the registry; a principal handle mints no other."""
+    with pytest.raises(keylife.NotFoundError):
+        store.as_principal("billing")
+    store.register_principal("billing", Role.APPLICATION)
+    with store.as_principal("billing") as app:
+        with pytest.raises(keylife.PermissionDeniedError):
+            app.as_principal("billing")
+        with pytest.raises(keylife.PermissionDeniedError):
+            app.create(Purpose.AEAD, "mine")

@@ -82,7 +82,8 @@ def test_state_purpose_and_closed_handles(key):
         other.encrypt(b"m")
     with pytest.raises(keylife.ClosedError):
         other.decrypt(ct)
-    s2 = store.as_principal("x", keylife.Role.ADMINISTRATOR)
+    store.register_principal("x", keylife.Role.ADMINISTRATOR)
+    s2 = store.as_principal("x")
     s2.close()
     with pytest.raises(keylife.ClosedError):
         s2.decrypt(ct)

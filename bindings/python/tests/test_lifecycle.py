@@ -122,7 +122,8 @@ def test_wrong_purpose(store):
 
 def test_a_failed_transition_consumes_the_key(store):
     k = store.create(Purpose.AEAD, "k")
-    with store.as_principal("payments", Role.APPLICATION) as app:
+    store.register_principal("payments", Role.APPLICATION)
+    with store.as_principal("payments") as app:
         h = app.load(k.id)
         with pytest.raises(keylife.PermissionDeniedError):
             h.activate()
