@@ -245,6 +245,12 @@
 #define KL_APPROVAL_COMPROMISED_DECRYPT 6
 
 /**
+ * Dual control: register or remove a trusted export destination
+ * (`kl_store_trust_recipient`).
+ */
+#define KL_APPROVAL_TRUST_DESTINATION 7
+
+/**
  * `kl_store_open` backend: a single file (small keysets shipped with an
  * application).
  */

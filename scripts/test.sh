@@ -33,6 +33,10 @@ cargo nextest run --all-features --no-fail-fast
 step "doctests (including the compile_fail misuse cases)"
 cargo test --all-features --doc
 
+step "the hazmat gates: trust tests and doctests with default features (no hazmat)"
+cargo nextest run --test trust
+cargo test --doc
+
 step "the main job: examples/lifecycle.rs on a temporary SQLite store"
 cargo run --quiet --example lifecycle > target/lifecycle-example.out
 tail -n 3 target/lifecycle-example.out

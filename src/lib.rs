@@ -44,6 +44,7 @@ pub use store::backup::{self as backup, Backup, CustodianShare, RestoreReport};
 pub use store::transport::{DataKey, ExportedKey};
 pub use store::{
     AES_GCM_INVOCATION_LIMIT, AnyKey, Argon2Params, AuditEntry, AuditUses, AuditVerification,
-    Grant, IntegrityReport, Kek, KekProvider, Key, KeyFilter, KeyHandle, KeyStore,
-    MaintenanceReport, PassphraseKek, RawKek, StoreBuilder, StoreOptions, backend,
+    DestinationKind, Grant, IntegrityReport, Kek, KekProvider, Key, KeyFilter, KeyHandle, KeyStore,
+    MaintenanceReport, PassphraseKek, RawKek, StoreBuilder, StoreOptions, TrustedDestination,
+    backend,
 };

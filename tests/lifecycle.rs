@@ -470,7 +470,9 @@ fn usage_counts_are_reserved_before_use_so_a_crash_never_undercounts() {
     let other = f.reopen(o);
     let persisted = other.info(&id).unwrap().version(1).unwrap().usage_count;
     assert!(persisted >= 5, "persisted {persisted} < 5 true uses");
-    assert_eq!(persisted, 8);
+    // Near the limit reservations shrink to an eighth of what remains:
+    // 0..2, 2..4, 4..6 of 20 (the block of 8 would have been 0..8).
+    assert_eq!(persisted, 6);
     // The other process continues from the persisted bound, and the total
     // across both never exceeds the limit.
     let k2 = other.load_active::<Aead>(&id).unwrap();

@@ -151,3 +151,248 @@ fn opening_takes_roles_from_the_registry_and_establishes_the_first_administrator
         vec![Role::Administrator]
     );
 }
+
+// ----- export only to trusted destinations -----
+
+use keylife::purpose::{Agreement, Derivation, Mac, Signing};
+use keylife::{Approval, PublicKey};
+
+/// A store with an exportable MAC key, and a partner store's inbox.
+struct Export {
+    here: KeyStore,
+    key: keylife::KeyId,
+    partner_inbox: PublicKey,
+}
+
+fn export_setup() -> Export {
+    let here = KeyStore::in_memory(Principal::admin("ops")).unwrap();
+    let partner = KeyStore::in_memory(Principal::admin("partner")).unwrap();
+    let inbox = partner
+        .create_active(KeySpec::<Agreement>::new("inbox"))
+        .unwrap();
+    let key = here
+        .create_active(KeySpec::<Mac>::new("webhooks").exportable(true))
+        .unwrap()
+        .id();
+    Export {
+        here,
+        key,
+        partner_inbox: inbox.public_key(None).unwrap(),
+    }
+}
+
+#[test]
+fn exports_go_only_to_registered_destinations() {
+    let e = export_setup();
+    // Untrusted: refused before anything is read.
+    assert_eq!(
+        kind(e.here.export_to_recipient(&e.key, None, &e.partner_inbox)),
+        ErrorKind::PermissionDenied
+    );
+    e.here.trust_recipient("partner", &e.partner_inbox).unwrap();
+    assert_eq!(
+        kind(e.here.trust_recipient("partner", &e.partner_inbox)),
+        ErrorKind::AlreadyExists
+    );
+    assert!(
+        e.here
+            .export_to_recipient(&e.key, None, &e.partner_inbox)
+            .is_ok()
+    );
+    let listed = e.here.trusted_destinations().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "partner");
+    assert_eq!(
+        listed[0].fingerprint,
+        e.partner_inbox.fingerprint().unwrap()
+    );
+    // Removed: refused again.
+    e.here.untrust_destination("partner").unwrap();
+    assert_eq!(
+        kind(e.here.export_to_recipient(&e.key, None, &e.partner_inbox)),
+        ErrorKind::PermissionDenied
+    );
+    assert_eq!(
+        kind(e.here.untrust_destination("partner")),
+        ErrorKind::NotFound
+    );
+    // Only administrators register destinations.
+    e.here
+        .register_principal(&Principal::new("op", &[Role::Operator]))
+        .unwrap();
+    let op = e.here.as_principal("op").unwrap();
+    assert_eq!(
+        kind(op.trust_recipient("mine", &e.partner_inbox)),
+        ErrorKind::PermissionDenied
+    );
+}
+
+#[test]
+fn registering_a_destination_takes_dual_control_when_policy_says_so() {
+    let e = export_setup();
+    let approvers: Vec<(&str, keylife::Key<Signing, keylife::state::Active>)> = ["carol", "dave"]
+        .into_iter()
+        .map(|n| {
+            let own = KeyStore::in_memory(Principal::admin(n)).unwrap();
+            let k = own
+                .create_active(KeySpec::<Signing>::new("approvals"))
+                .unwrap();
+            e.here
+                .register_approver(n, &k.public_key(None).unwrap())
+                .unwrap();
+            (n, k)
+        })
+        .collect();
+    e.here
+        .set_policy(
+            &keylife::Policy::from_toml(
+                "version = 1\n[approvals.trust_destination]\nrequired = 2\napprovers = [\"carol\", \"dave\"]\n",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        kind(e.here.trust_recipient("partner", &e.partner_inbox)),
+        ErrorKind::ApprovalRequired
+    );
+    let fp = e.partner_inbox.fingerprint().unwrap();
+    // Approvals for another destination do not count.
+    let other = e
+        .here
+        .request_approval(
+            keylife::policy::ApprovalOperation::TrustDestination,
+            None,
+            &[("destination", "elsewhere"), ("fingerprint", &fp)],
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    let sign = |req: &keylife::ApprovalRequest| -> Vec<Approval> {
+        approvers
+            .iter()
+            .map(|(n, k)| Approval::new(n, k.sign(&req.canonical_bytes()).unwrap()))
+            .collect()
+    };
+    e.here.submit_approvals(&other, &sign(&other)).unwrap();
+    assert_eq!(
+        kind(e.here.trust_recipient("partner", &e.partner_inbox)),
+        ErrorKind::ApprovalRequired
+    );
+    let req = e
+        .here
+        .request_approval(
+            keylife::policy::ApprovalOperation::TrustDestination,
+            None,
+            &[("destination", "partner"), ("fingerprint", &fp)],
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
+    e.here.submit_approvals(&req, &sign(&req)).unwrap();
+    e.here.trust_recipient("partner", &e.partner_inbox).unwrap();
+    assert!(
+        e.here
+            .export_to_recipient(&e.key, None, &e.partner_inbox)
+            .is_ok()
+    );
+}
+
+/// The old route to plaintext without `hazmat`: derive a wrapping key from
+/// a Derivation key of the same store, export under it, unwrap.
+/// `WrappingKey::unwrap` exists only with `hazmat` (see its docs), and the
+/// store refuses the wrapping key as a destination.
+#[test]
+fn a_wrapping_key_derived_from_this_store_is_not_a_destination_without_hazmat() {
+    let e = export_setup();
+    let root = e
+        .here
+        .create_active(KeySpec::<Derivation>::new("root"))
+        .unwrap();
+    let kek = root.derive_wrapping_key(b"mine").unwrap();
+    assert_eq!(kek.derived_from(), Some(root.id()));
+    // Untrusted: refused in every build.
+    assert_eq!(
+        kind(e.here.export_wrapped(&e.key, None, &kek)),
+        ErrorKind::PermissionDenied
+    );
+    let trusted = e.here.trust_wrapping_key("mine", &kek);
+    if cfg!(feature = "hazmat") {
+        trusted.unwrap();
+        assert!(e.here.export_wrapped(&e.key, None, &kek).is_ok());
+    } else {
+        assert_eq!(trusted.unwrap_err().kind(), ErrorKind::PermissionDenied);
+        assert_eq!(
+            kind(e.here.export_wrapped(&e.key, None, &kek)),
+            ErrorKind::PermissionDenied
+        );
+    }
+    // Derived in another store: a destination like any other.
+    let elsewhere = KeyStore::in_memory(Principal::admin("b")).unwrap();
+    let theirs = elsewhere
+        .create_active(KeySpec::<Derivation>::new("root"))
+        .unwrap()
+        .derive_wrapping_key(b"site b")
+        .unwrap();
+    e.here.trust_wrapping_key("site-b", &theirs).unwrap();
+    let sent = e.here.export_wrapped(&e.key, None, &theirs).unwrap();
+    let (copy, kcv) = elsewhere
+        .import_wrapped(KeySpec::<Mac>::new("webhooks"), &sent.bytes, &theirs)
+        .unwrap();
+    assert_eq!(kcv, sent.check_value);
+    assert_eq!(copy.check_value(None).unwrap(), sent.check_value);
+}
+
+/// The other old route: export to one of this store's own agreement keys,
+/// then `hpke_open` the transported key.
+#[test]
+fn this_stores_own_agreement_key_is_not_a_destination_without_hazmat() {
+    let e = export_setup();
+    let own = e
+        .here
+        .create_active(KeySpec::<Agreement>::new("own-inbox"))
+        .unwrap();
+    let pk = own.public_key(None).unwrap();
+    let trusted = e.here.trust_recipient("own", &pk);
+    if cfg!(feature = "hazmat") {
+        trusted.unwrap();
+        let sent = e.here.export_to_recipient(&e.key, None, &pk).unwrap();
+        // With hazmat, raw material may come out (audited as an export).
+        assert!(sent.bytes.len() > 26);
+    } else {
+        assert_eq!(trusted.unwrap_err().kind(), ErrorKind::PermissionDenied);
+        assert_eq!(
+            kind(e.here.export_to_recipient(&e.key, None, &pk)),
+            ErrorKind::PermissionDenied
+        );
+    }
+    // A transported key is opened only by import, never by hpke_open:
+    // the key-transport info is reserved (without hazmat).
+    let partner = KeyStore::in_memory(Principal::admin("partner")).unwrap();
+    let inbox = partner
+        .create_active(KeySpec::<Agreement>::new("inbox"))
+        .unwrap();
+    e.here
+        .trust_recipient("partner", &inbox.public_key(None).unwrap())
+        .unwrap();
+    let sent = e
+        .here
+        .export_to_recipient(&e.key, None, &inbox.public_key(None).unwrap())
+        .unwrap();
+    let (enc, ct) = sent.bytes[26..].split_at(65);
+    let opened = inbox.hpke_open(
+        enc,
+        keylife::hpke::AeadId::Aes256Gcm,
+        b"keylife key transport v1",
+        &sent.bytes[..26],
+        ct,
+    );
+    if cfg!(feature = "hazmat") {
+        assert_eq!(opened.unwrap().len(), 32);
+    } else {
+        assert_eq!(opened.unwrap_err().kind(), ErrorKind::PermissionDenied);
+    }
+    // The governed way in works in every build.
+    let (copy, kcv) = partner
+        .import_from_sender(KeySpec::<Mac>::new("webhooks"), &sent.bytes, &inbox)
+        .unwrap();
+    assert_eq!(kcv, sent.check_value);
+    drop(copy);
+}

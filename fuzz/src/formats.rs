@@ -421,6 +421,10 @@ fn wrap_fixture() -> WrapFixture {
         "aead",
     );
     let to = must(inbox.public_key(None), "inbox public key");
+    // Exports go to trusted destinations only; these two are the store's
+    // own, which only the hazmat feature (on for the fuzz crate) allows.
+    must(store.trust_recipient("inbox", &to), "trust inbox");
+    must(store.trust_wrapping_key("kek", &kek), "trust kek");
     let mut hpke_out = Vec::new();
     let mut kwp_out = Vec::new();
     for (id, is_mac) in [(mac.id(), true), (aead.id(), false)] {

@@ -135,6 +135,21 @@ impl fmt::Debug for PublicKey {
     }
 }
 
+impl PublicKey {
+    /// SHA-256 of the key's DER SubjectPublicKeyInfo, as 64 hex digits: how
+    /// a trusted export destination is named in approval requests and the
+    /// registry ([`crate::KeyStore::trust_recipient`]).
+    ///
+    /// # Errors
+    /// Only if DER encoding fails, which it does not for valid keys.
+    pub fn fingerprint(&self) -> Result<String> {
+        use sha2::Digest as _;
+        Ok(crate::base::encoding::hex(&sha2::Sha256::digest(
+            self.to_spki_der()?,
+        )))
+    }
+}
+
 // ----- JWK (RFC 7517, RFC 7518 §6.2) -----
 
 /// Largest JWK text [`PublicKey::from_jwk`] reads.

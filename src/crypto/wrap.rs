@@ -16,9 +16,14 @@
 //! let shared = store.create_active(KeySpec::<Derivation>::new("transport-root"))?;
 //! let kek = shared.derive_wrapping_key(b"site-a -> site-b")?;
 //! let wrapped = kek.wrap(WrapMode::Kwp, b"some key material")?;
-//! assert_eq!(kek.unwrap(WrapMode::Kwp, &wrapped)?.expose_secret(), b"some key material");
+//! assert_eq!(wrapped.len(), 32); // 17 bytes padded to 24, plus the 8-byte check
 //! # Ok::<(), keylife::Error>(())
 //! ```
+//!
+//! Unwrapping is [`WrappingKey::unwrap`] with the `hazmat` feature (it
+//! returns raw material); keys exported with
+//! [`KeyStore::export_wrapped`](crate::KeyStore::export_wrapped) come back
+//! in through [`KeyStore::import_wrapped`](crate::KeyStore::import_wrapped).
 //!
 //! This type has no lifecycle: it is not stored, rotated or audited. Keys
 //! wrapped with it for another store go through
@@ -29,6 +34,7 @@ use core::fmt;
 
 use aes_kw::KeyInit;
 
+use crate::base::KeyId;
 use crate::base::secret::SecretBytes;
 use crate::base::{Error, ErrorKind, Result};
 
@@ -50,8 +56,29 @@ pub enum WrapMode {
 
 /// A key-encryption key for AES-KW / AES-KWP, 128, 192 or 256 bits, held
 /// in zeroizing memory. Not `Clone`; `Debug` prints only its size.
+#[cfg_attr(
+    not(feature = "hazmat"),
+    doc = r#"
+Without the `hazmat` feature there is no `unwrap`, which would return an
+exported key's raw material; keys exported under a wrapping key come back
+only through `KeyStore::import_wrapped`:
+
+```compile_fail,E0599
+# use keylife::{KeyStore, KeySpec, Principal, purpose::Derivation, wrap::WrapMode};
+# let store = KeyStore::in_memory(Principal::admin("ops"))?;
+let kek = store.create_active(KeySpec::<Derivation>::new("t"))?.derive_wrapping_key(b"x")?;
+let wrapped = kek.wrap(WrapMode::Kwp, b"material")?;
+kek.unwrap(WrapMode::Kwp, &wrapped)?; // no `unwrap` without hazmat
+# Ok::<(), keylife::Error>(())
+```
+"#
+)]
 pub struct WrappingKey {
     kek: SecretBytes,
+    /// The managed key it was derived from, if any: a store refuses to
+    /// export to a wrapping key derived from one of its own keys, whose
+    /// holder could unwrap the export.
+    derived_from: Option<KeyId>,
 }
 
 impl fmt::Debug for WrappingKey {
@@ -73,10 +100,26 @@ fn kek_len_error() -> Error {
 impl WrappingKey {
     pub(crate) fn from_secret(kek: SecretBytes) -> Result<WrappingKey> {
         if matches!(kek.len(), 16 | 24 | 32) {
-            Ok(WrappingKey { kek })
+            Ok(WrappingKey {
+                kek,
+                derived_from: None,
+            })
         } else {
             Err(kek_len_error())
         }
+    }
+
+    /// A wrapping key derived from the managed key `source`.
+    pub(crate) fn derived(kek: SecretBytes, source: KeyId) -> Result<WrappingKey> {
+        let mut w = WrappingKey::from_secret(kek)?;
+        w.derived_from = Some(source);
+        Ok(w)
+    }
+
+    /// The managed key this wrapping key was derived from, if it was.
+    #[must_use]
+    pub fn derived_from(&self) -> Option<KeyId> {
+        self.derived_from
     }
 
     /// A wrapping key from raw KEK bytes (16, 24 or 32), e.g. one entered
@@ -192,12 +235,24 @@ impl WrappingKey {
 
     /// Unwraps and checks integrity. The result is the wrapped material.
     ///
+    /// # Security warning
+    /// Applied to a key exported with [`crate::KeyStore::export_wrapped`],
+    /// this returns the exported key's raw material, outside every control
+    /// of keylife. That is why it exists only with the `hazmat` feature;
+    /// [`crate::KeyStore::import_wrapped`] is the governed way in.
+    ///
     /// # Errors
     /// [`ErrorKind::Malformed`] for a wrapped length the mode cannot have
     /// produced or above [`MAX_WRAP_INPUT`] + 8;
     /// [`ErrorKind::AuthenticationFailed`] for a wrong KEK or altered
     /// bytes (one opaque kind; nothing is returned).
+    #[cfg(feature = "hazmat")]
     pub fn unwrap(&self, mode: WrapMode, wrapped: &[u8]) -> Result<SecretBytes> {
+        self.unwrap_material(mode, wrapped)
+    }
+
+    /// [`WrappingKey::unwrap`] for the import path.
+    pub(crate) fn unwrap_material(&self, mode: WrapMode, wrapped: &[u8]) -> Result<SecretBytes> {
         let min = match mode {
             WrapMode::Kw => 3 * SEMIBLOCK,
             WrapMode::Kwp => 2 * SEMIBLOCK,
@@ -281,10 +336,16 @@ mod tests {
         ];
         let k = WrappingKey::from_secret(SecretBytes::from_slice(&kek))?;
         assert_eq!(k.wrap(WrapMode::Kw, &data)?, want);
-        assert_eq!(k.unwrap(WrapMode::Kw, &want)?.expose_secret(), data);
+        assert_eq!(
+            k.unwrap_material(WrapMode::Kw, &want)?.expose_secret(),
+            data
+        );
         let mut bad = want;
         bad[39] ^= 1;
-        assert_eq!(k.unwrap(WrapMode::Kw, &bad).map(|_| ()), Err(Error::auth()));
+        assert_eq!(
+            k.unwrap_material(WrapMode::Kw, &bad).map(|_| ()),
+            Err(Error::auth())
+        );
         Ok(())
     }
 
@@ -297,7 +358,7 @@ mod tests {
             Err(ErrorKind::InvalidArgument)
         );
         assert_eq!(
-            k.unwrap(WrapMode::Kwp, &[0u8; 8])
+            k.unwrap_material(WrapMode::Kwp, &[0u8; 8])
                 .map(|_| ())
                 .map_err(|e| e.kind()),
             Err(ErrorKind::Malformed)

@@ -221,6 +221,9 @@ pub const KL_APPROVAL_POLICY_CHANGE: u32 = 5;
 /// Dual control: the audited decrypt-to-rewrap override for a compromised
 /// key.
 pub const KL_APPROVAL_COMPROMISED_DECRYPT: u32 = 6;
+/// Dual control: register or remove a trusted export destination
+/// (`kl_store_trust_recipient`).
+pub const KL_APPROVAL_TRUST_DESTINATION: u32 = 7;
 
 /// The `KL_APPROVAL_*` constant for an approval operation: its code.
 #[must_use]
@@ -304,6 +307,7 @@ same_code! {
     KL_APPROVAL_RESTORE == ApprovalOperation::Restore;
     KL_APPROVAL_POLICY_CHANGE == ApprovalOperation::PolicyChange;
     KL_APPROVAL_COMPROMISED_DECRYPT == ApprovalOperation::CompromisedDecrypt;
+    KL_APPROVAL_TRUST_DESTINATION == ApprovalOperation::TrustDestination;
     KL_ERR_INVALID_ARGUMENT == ErrorKind::InvalidArgument;
     KL_ERR_BUFFER_TOO_SMALL == ErrorKind::BufferTooSmall;
     KL_ERR_NULL_POINTER == ErrorKind::NullPointer;
@@ -728,7 +732,7 @@ mod tests {
                 Some(op)
             );
         }
-        for bad in [0, 7, u32::MAX] {
+        for bad in [0, 8, u32::MAX] {
             let e = decode::<ApprovalOperation>(bad).err();
             assert_eq!(e.map(|e| e.kind()), Some(ErrorKind::InvalidArgument));
         }

@@ -88,6 +88,10 @@ pub enum Operation {
     RevokeGrant,
     /// Back keys up into an encrypted, share-split bundle.
     Backup,
+    /// Register a trusted export destination.
+    TrustDestination,
+    /// Remove a trusted export destination.
+    UntrustDestination,
     /// Restore keys from a backup bundle.
     Restore,
     /// Verify a backup bundle end to end without importing it.

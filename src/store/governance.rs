@@ -87,7 +87,7 @@ pub(crate) fn check_grant(
 }
 
 impl KeyStore {
-    fn get_sealed<T: DeserializeOwned>(&self, id: &str) -> Result<Option<(T, u64)>> {
+    pub(super) fn get_sealed<T: DeserializeOwned>(&self, id: &str) -> Result<Option<(T, u64)>> {
         let Some(rec) = self.inner.backend.get(id)? else {
             return Ok(None);
         };
@@ -98,7 +98,12 @@ impl KeyStore {
         Ok(Some((v, rec.revision)))
     }
 
-    fn sealed_put<T: Serialize>(&self, id: &str, value: &T, expect: Expect) -> Result<WriteOp> {
+    pub(super) fn sealed_put<T: Serialize>(
+        &self,
+        id: &str,
+        value: &T,
+        expect: Expect,
+    ) -> Result<WriteOp> {
         let json = serde_json::to_vec(value)
             .map_err(|e| Error::internal(format!("encoding {id}: {e}")))?;
         Ok(WriteOp::Put {
@@ -111,7 +116,7 @@ impl KeyStore {
     /// Runs a governed change: authorization of `op` for this principal's
     /// roles, `f` building the writes, one commit with its audit entry;
     /// failures audited too.
-    fn admin_change(
+    pub(super) fn admin_change(
         &self,
         op: Operation,
         key: Option<KeyId>,
@@ -668,6 +673,7 @@ pub(crate) fn authorize(p: &Principal, op: Operation) -> Result<()> {
         Backup | Restore | RestoreDrill => &[Role::Administrator],
         ReadAudit | VerifyIntegrity => &[Role::Administrator, Role::Auditor],
         SetPolicy | RegisterPrincipal => &[Role::Administrator],
+        TrustDestination | UntrustDestination => &[Role::Administrator],
         Grant | RevokeGrant => &[Role::Administrator, Role::Operator],
         RequestApproval | SubmitApprovals => &[
             Role::Administrator,

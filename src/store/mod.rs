@@ -6,6 +6,7 @@ pub mod backend;
 pub mod backup;
 mod cache;
 mod cell;
+mod destinations;
 mod dynamic;
 mod governance;
 mod inventory;
@@ -24,6 +25,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 pub use self::audit::{AuditEntry, AuditVerification, IntegrityReport};
+pub use self::destinations::{DestinationKind, TrustedDestination};
 pub use self::dynamic::KeyHandle;
 pub(crate) use self::governance::authorize;
 pub use self::inventory::{KeyFilter, MaintenanceReport};

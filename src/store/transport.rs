@@ -18,6 +18,7 @@
 
 use core::fmt;
 
+use super::destinations::Destination;
 use super::{Key, KeyCell, KeyStore, Loaded, authorize};
 use crate::base::secret::SecretBytes;
 use crate::base::{Error, ErrorKind, Result};
@@ -162,12 +163,15 @@ impl KeyStore {
         &self,
         cell: &KeyCell,
         version: Option<u32>,
+        dest: &Destination<'_>,
         how: &str,
         f: impl FnOnce(Algorithm, u32, &Loaded) -> Result<Vec<u8>>,
     ) -> Result<ExportedKey> {
         let mut used = None;
         let res = (|| {
             authorize(&self.principal, Operation::Export)?;
+            // Before any material is read or approval spent.
+            self.check_destination(dest)?;
             self.prepare(cell)?;
             let data = cell.read()?;
             let (v, m) = self.export_gate(cell, &data, version)?;
@@ -211,6 +215,7 @@ impl KeyStore {
     /// let key = here.create_active(KeySpec::<Mac>::new("webhooks").exportable(true))?;
     /// let tag = key.mac(b"event 42")?;
     ///
+    /// here.trust_recipient("partner", &inbox.public_key(None)?)?; // under dual control
     /// let sent = here.export_to_recipient(&key.id(), None, &inbox.public_key(None)?)?;
     /// let (copy, kcv) = partner.import_from_sender(KeySpec::<Mac>::new("webhooks"), &sent.bytes, &inbox)?;
     /// kcv.verify(&sent.check_value)?; // compared out of band
@@ -233,6 +238,7 @@ impl KeyStore {
         self.export_with(
             &cell,
             version,
+            &Destination::Recipient(recipient),
             "transport: HPKE P-256 AES-256-GCM",
             |alg, v, m| {
                 let h = header(MODE_HPKE, alg, id, v);
@@ -254,12 +260,16 @@ impl KeyStore {
     ///
     /// ```
     /// use keylife::{KeyStore, KeySpec, Principal, purpose::{Derivation, Mac}};
-    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
-    /// let root = store.create_active(KeySpec::<Derivation>::new("transport-root"))?;
-    /// let kek = root.derive_wrapping_key(b"batch 7")?;
-    /// let mac = store.create_active(KeySpec::<Mac>::new("webhooks").exportable(true))?;
-    /// let sent = store.export_wrapped(&mac.id(), None, &kek)?;
-    /// let (copy, kcv) = store.import_wrapped(KeySpec::<Mac>::new("webhooks-copy"), &sent.bytes, &kek)?;
+    /// let site_a = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let site_b = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// // The receiving site's wrapping key (a store refuses one derived
+    /// // from its own keys, which it could open itself, without hazmat).
+    /// let root_b = site_b.create_active(KeySpec::<Derivation>::new("transport-root"))?;
+    /// let kek = root_b.derive_wrapping_key(b"batch 7")?;
+    /// site_a.trust_wrapping_key("site-b batch 7", &kek)?; // under dual control
+    /// let mac = site_a.create_active(KeySpec::<Mac>::new("webhooks").exportable(true))?;
+    /// let sent = site_a.export_wrapped(&mac.id(), None, &kek)?;
+    /// let (copy, kcv) = site_b.import_wrapped(KeySpec::<Mac>::new("webhooks"), &sent.bytes, &kek)?;
     /// assert_eq!(kcv, sent.check_value);
     /// # Ok::<(), keylife::Error>(())
     /// ```
@@ -273,14 +283,20 @@ impl KeyStore {
         kek: &WrappingKey,
     ) -> Result<ExportedKey> {
         let cell = self.cell(id)?;
-        self.export_with(&cell, version, "transport: AES-KWP", |alg, v, m| {
-            let h = header(MODE_KWP, alg, id, v);
-            let mut inner = SecretBytes::zeroed(HEADER_LEN + m.raw.len());
-            inner.expose_secret_mut()[..HEADER_LEN].copy_from_slice(&h);
-            inner.expose_secret_mut()[HEADER_LEN..].copy_from_slice(m.raw.expose_secret());
-            let w = kek.wrap(WrapMode::Kwp, inner.expose_secret())?;
-            Ok([&h[..], &w].concat())
-        })
+        self.export_with(
+            &cell,
+            version,
+            &Destination::Wrapping(kek),
+            "transport: AES-KWP",
+            |alg, v, m| {
+                let h = header(MODE_KWP, alg, id, v);
+                let mut inner = SecretBytes::zeroed(HEADER_LEN + m.raw.len());
+                inner.expose_secret_mut()[..HEADER_LEN].copy_from_slice(&h);
+                inner.expose_secret_mut()[HEADER_LEN..].copy_from_slice(m.raw.expose_secret());
+                let w = kek.wrap(WrapMode::Kwp, inner.expose_secret())?;
+                Ok([&h[..], &w].concat())
+            },
+        )
     }
 
     /// Imports a key exported with [`KeyStore::export_to_recipient`] to
@@ -336,7 +352,7 @@ impl KeyStore {
             let p = parse(transported)?;
             expect_mode(&p, MODE_KWP)?;
             check_purpose::<P>(p.alg)?;
-            let inner = kek.unwrap(WrapMode::Kwp, p.body)?;
+            let inner = kek.unwrap_material(WrapMode::Kwp, p.body)?;
             let inner = inner.expose_secret();
             // The wrapped header must be the one in the clear.
             if inner.len() < HEADER_LEN || !crate::crypto::ct_eq(&inner[..HEADER_LEN], p.header) {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{KeyCell, KeyStore};
-use crate::base::Result;
 use crate::base::secret::SecretBytes;
+use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::hpke::{AeadId, RecipientContext, setup_recipient_with};
 use crate::crypto::wrap::{WrappingKey, derive_wrapping_info};
 use crate::key::lifecycle::Transition;
@@ -706,15 +706,26 @@ impl Key<Agreement, Active> {
     /// SetupBaseR (RFC 9180 §5.1.1) with this key's primary version as the
     /// recipient key. Audited as an agreement.
     ///
+    /// The `info` of keylife's key transport is reserved: a transported
+    /// key is opened only by [`KeyStore::import_from_sender`], which imports
+    /// it as a governed key, never returned raw (unless `hazmat`).
+    ///
     /// # Errors
     /// [`ErrorKind::Malformed`] for an `enc` that is not an uncompressed
-    /// P-256 point on the curve; as [`Key::agree`].
+    /// P-256 point on the curve; [`ErrorKind::PermissionDenied`] for the
+    /// key-transport `info` (without `hazmat`); as [`Key::agree`].
     pub fn hpke_setup_recipient(
         &self,
         enc: &[u8],
         aead: AeadId,
         info: &[u8],
     ) -> Result<RecipientContext> {
+        if !cfg!(feature = "hazmat") && info == super::transport::TRANSPORT_INFO {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "the key-transport HPKE info is reserved for KeyStore::import_from_sender",
+            ));
+        }
         let (store, cell) = self.parts();
         store.with_agreement_secret(cell, None, |sk| setup_recipient_with(sk, enc, aead, info))
     }
@@ -758,6 +769,9 @@ impl Key<Derivation, Active> {
     /// # Errors
     /// As [`Key::derive`].
     pub fn derive_wrapping_key(&self, context: &[u8]) -> Result<WrappingKey> {
-        WrappingKey::from_secret(self.derive(b"", &derive_wrapping_info(context), 32)?)
+        WrappingKey::derived(
+            self.derive(b"", &derive_wrapping_info(context), 32)?,
+            self.id(),
+        )
     }
 }

@@ -345,7 +345,7 @@ fn dual_control_through_requests_and_signed_approvals() {
 
     // Bad requests.
     assert_eq!(request(&s, 0, c"", c""), Err(KL_ERR_INVALID_ARGUMENT));
-    assert_eq!(request(&s, 7, c"", c""), Err(KL_ERR_INVALID_ARGUMENT));
+    assert_eq!(request(&s, 8, c"", c""), Err(KL_ERR_INVALID_ARGUMENT));
     assert_eq!(
         request(&s, KL_APPROVAL_DESTROY, c"xyz", c""),
         Err(KL_ERR_MALFORMED)

@@ -1005,6 +1005,8 @@ mod tests {
                 "purpose.aead.rotation_period_days: 90 -> 60",
                 "approvals.compromised_decrypt.required: 1 -> (unset)",
                 "approvals.compromised_decrypt.approvers: [\"carol\", \"dave\"] -> (unset)",
+                "approvals.trust_destination.required: 2 -> (unset)",
+                "approvals.trust_destination.approvers: [\"carol\", \"dave\", \"erin\"] -> (unset)",
             ]
         );
         // Fields only in the newer policy appear in canonical position.

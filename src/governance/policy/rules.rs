@@ -35,6 +35,8 @@ code_enum! {
         PolicyChange = 5 => "policy_change",
         /// The audited decrypt-to-rewrap override for a compromised key.
         CompromisedDecrypt = 6 => "compromised_decrypt",
+        /// Register (or remove) a trusted export destination.
+        TrustDestination = 7 => "trust_destination",
     }
 }
 
@@ -311,6 +313,8 @@ pub(super) struct ApprovalTables {
     pub(super) policy_change: Option<ApprovalRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) compromised_decrypt: Option<ApprovalRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) trust_destination: Option<ApprovalRule>,
 }
 
 impl ApprovalTables {
@@ -326,6 +330,7 @@ impl ApprovalTables {
             ApprovalOperation::Restore => &self.restore,
             ApprovalOperation::PolicyChange => &self.policy_change,
             ApprovalOperation::CompromisedDecrypt => &self.compromised_decrypt,
+            ApprovalOperation::TrustDestination => &self.trust_destination,
         }
     }
 
@@ -337,6 +342,7 @@ impl ApprovalTables {
             ApprovalOperation::Restore => &mut self.restore,
             ApprovalOperation::PolicyChange => &mut self.policy_change,
             ApprovalOperation::CompromisedDecrypt => &mut self.compromised_decrypt,
+            ApprovalOperation::TrustDestination => &mut self.trust_destination,
         }
     }
 }
