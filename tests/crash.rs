@@ -986,7 +986,7 @@ impl Harness {
         logged.retain(|(op, _), _| {
             !matches!(
                 op.as_str(),
-                "ReadMetadata" | "List" | "OpenStore" | "Decrypt" | "ReserveUsage"
+                "ReadMetadata" | "List" | "OpenStore" | "Decrypt" | "ReserveUsage" | "RecordUse"
             )
         });
         assert!(

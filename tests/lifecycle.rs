@@ -567,6 +567,8 @@ fn every_operation_leaves_exactly_one_audit_event() {
             (Operation::Create, Outcome::Success),
             (Operation::Activate, Outcome::Success),
             (Operation::Sign, Outcome::Success),
+            // The day's first use, recorded in the key's metadata.
+            (Operation::RecordUse, Outcome::Success),
             (Operation::Verify, Outcome::Success),
             (Operation::Verify, Outcome::Failed),
             (Operation::ReadMetadata, Outcome::Success),
@@ -918,4 +920,72 @@ fn the_minimum_destruction_wait_itself_is_accepted() {
         key.schedule_destruction(min, "exactly the minimum")
             .unwrap();
     }
+}
+
+#[test]
+fn last_use_is_recorded_per_day_and_the_report_flags_keys_unused_too_long() {
+    use common::T0;
+    use keylife::report::ComplianceReport;
+    use keylife::{Policy, Timestamp};
+    let f = Fixture::new();
+    let used = f.store.create_active(KeySpec::<Aead>::new("used")).unwrap();
+    let idle = f.store.create_active(KeySpec::<Aead>::new("idle")).unwrap();
+    let fresh = f
+        .store
+        .create_active(KeySpec::<Aead>::new("fresh"))
+        .unwrap();
+    assert_eq!(used.info().unwrap().last_used, None);
+    let day0 = Timestamp(T0.as_millis() - T0.as_millis().rem_euclid(86_400_000));
+    // Several uses on one day: one record write, one audit entry.
+    let ct = used.encrypt(b"m", b"").unwrap();
+    used.decrypt(&ct, b"").unwrap();
+    used.encrypt(b"m", b"").unwrap();
+    idle.encrypt(b"m", b"").unwrap();
+    assert_eq!(used.info().unwrap().last_used, Some(day0));
+    let records = |id| {
+        f.store
+            .audit_entries()
+            .unwrap()
+            .iter()
+            .filter(|e| e.operation == Operation::RecordUse && e.key_id == Some(id))
+            .count()
+    };
+    assert_eq!(records(used.id()), 1);
+    // Forty days on, only `used` is used again.
+    f.clock.advance(40 * DAY);
+    used.encrypt(b"m", b"").unwrap();
+    assert_eq!(used.info().unwrap().last_used, Some(day0.plus(40 * DAY)));
+    assert_eq!(records(used.id()), 2);
+    // It survives a restart.
+    let other = f.reopen(StoreOptions::default());
+    assert_eq!(
+        other.info(&idle.id()).unwrap().last_used,
+        Some(day0),
+        "recorded in the sealed key record"
+    );
+    // A policy allowing 30 days unused flags `idle` (last used 40 days ago)
+    // and `fresh` (never used since activation), not `used`.
+    let policy = Policy::from_toml("version = 1\n[purpose.aead]\nmax_unused_days = 30\n").unwrap();
+    let keys = f.store.list(&KeyFilter::new()).unwrap();
+    let report = ComplianceReport::build(&keys, &policy, f.store.now());
+    let flagged: Vec<_> = report.unused.iter().map(|x| x.key_id).collect();
+    assert_eq!(flagged.len(), 2, "{:?}", report.unused);
+    assert!(flagged.contains(&idle.id()) && flagged.contains(&fresh.id()));
+    let idle_finding = report
+        .unused
+        .iter()
+        .find(|x| x.key_id == idle.id())
+        .unwrap();
+    assert!(
+        idle_finding.detail.contains("last used on"),
+        "{}",
+        idle_finding.detail
+    );
+    assert!(
+        idle_finding.detail.contains("40 days ago"),
+        "{}",
+        idle_finding.detail
+    );
+    // The limit is validated like every period.
+    assert!(Policy::from_toml("version = 1\n[purpose.aead]\nmax_unused_days = 0\n").is_err());
 }

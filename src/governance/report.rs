@@ -1,9 +1,10 @@
 //! Inventory compliance report: which keys need attention under a policy.
 //!
 //! [`ComplianceReport::build`] takes the inventory (`KeyStore::list`'s
-//! [`KeyInfo`]s), a [`Policy`] and the time, and sorts findings into six
+//! [`KeyInfo`]s), a [`Policy`] and the time, and sorts findings into seven
 //! lists: overdue for rotation, past cryptoperiod, violating the policy,
-//! without owner, near the usage limit, pending destruction. The report is a
+//! without owner, near the usage limit, pending destruction, unused for
+//! longer than the policy allows. The report is a
 //! Rust struct and, through serde, JSON.
 //!
 //! ```
@@ -83,6 +84,10 @@ pub struct ComplianceReport {
     pub near_usage_limit: Vec<Finding>,
     /// Keys in PendingDestruction, with their destruction date.
     pub pending_destruction: Vec<Finding>,
+    /// Active, Suspended or Deactivated keys not used for longer than the
+    /// purpose's `max_unused_days` (counted from the day of their last use,
+    /// or from activation when never used): candidates for retirement.
+    pub unused: Vec<Finding>,
 }
 
 impl ComplianceReport {
@@ -131,6 +136,7 @@ impl ComplianceReport {
             without_owner: Vec::new(),
             near_usage_limit: Vec::new(),
             pending_destruction: Vec::new(),
+            unused: Vec::new(),
         };
         for k in keys {
             let finding = |detail: String, date: Option<Timestamp>| Finding {
@@ -255,6 +261,31 @@ impl ComplianceReport {
                 }
             }
 
+            // Unused for longer than the policy allows.
+            if matches!(
+                k.state,
+                StateName::Active | StateName::Suspended | StateName::Deactivated
+            ) && let Some(max) = rules.and_then(|r| r.max_unused())
+                && let Some(since) = k.last_used.or(k.activated_at)
+                && now >= since.plus(max)
+            {
+                let what = if k.last_used.is_some() {
+                    "last used on"
+                } else {
+                    "never used since activation on"
+                };
+                r.unused.push(finding(
+                    format!(
+                        "{what} {} ({} days ago); the policy allows {} days unused: \
+                         deactivate it or schedule its destruction if it is no longer needed",
+                        utc(since),
+                        days_between(since, now),
+                        max.as_secs() / 86_400
+                    ),
+                    Some(since.plus(max)),
+                ));
+            }
+
             // Pending destruction.
             if k.state == StateName::PendingDestruction {
                 let detail = match k.destruction_date {
@@ -285,6 +316,7 @@ impl ComplianceReport {
             + self.without_owner.len()
             + self.near_usage_limit.len()
             + self.pending_destruction.len()
+            + self.unused.len()
     }
 
     /// The report as pretty-printed JSON.
@@ -612,7 +644,8 @@ mod tests {
                     "detail": "destroyed on 2024-04-30T00:00:00Z (in 20 days); cancellable until then",
                     "date": T0.plus(days(120)).0
                 }
-            ]
+            ],
+            "unused": []
         });
         assert_eq!(v, expected, "{json}");
     }

@@ -105,6 +105,12 @@ pub struct KeyInfo {
     pub versions: Vec<VersionInfo>,
     /// Every state change, oldest first.
     pub history: Vec<StateChange>,
+    /// The UTC day (its midnight) of the key's last successful use
+    /// (encrypt, decrypt, sign, verify, MAC, derive, agree, rewrap), or
+    /// `None` if never used. Coarse on purpose: recorded at most once per
+    /// key and day, so dead keys can be found and retired.
+    #[serde(default)]
+    pub last_used: Option<Timestamp>,
     /// Maximum apply operations per version (AES-GCM: at most 2^32,
     /// NIST SP 800-38D §8.3).
     pub usage_limit: u64,

@@ -72,6 +72,8 @@ pub enum Operation {
     ReadAudit,
     /// Persist a block of AES-GCM invocations before using them.
     ReserveUsage,
+    /// Record the day of a key's last use (at most once per key and day).
+    RecordUse,
     /// Check every stored record against the audit log.
     VerifyIntegrity,
     /// Put a new policy in force.

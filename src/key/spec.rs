@@ -235,6 +235,7 @@ impl<P: KeyPurpose> KeySpec<P> {
                     Origin::Imported => "imported".to_owned(),
                 },
             }],
+            last_used: None,
             usage_limit,
             rotate_at_usage_limit: this.rotate_at_usage_limit,
             suspended_processing: this.suspended_processing,

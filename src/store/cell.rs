@@ -21,6 +21,9 @@ pub(crate) struct KeyCell {
     next_due: AtomicI64,
     /// The store's sync epoch this cell was last checked against.
     epoch: AtomicU64,
+    /// Milliseconds of the UTC day of the last recorded use (`i64::MIN`:
+    /// none): read on every use, so the record is written once a day.
+    pub(crate) last_used_day: AtomicI64,
 }
 
 pub(crate) struct CellData {
@@ -231,11 +234,13 @@ impl CellData {
 impl KeyCell {
     pub(crate) fn new(data: CellData) -> KeyCell {
         let due = data.info.next_due().map_or(i64::MAX, |t| t.as_millis());
+        let used = data.info.last_used.map_or(i64::MIN, |t| t.as_millis());
         KeyCell {
             id: data.info.id,
             data: RwLock::new(data),
             next_due: AtomicI64::new(due),
             epoch: AtomicU64::new(0),
+            last_used_day: AtomicI64::new(used),
         }
     }
 

@@ -682,7 +682,7 @@ pub(crate) fn authorize(p: &Principal, op: Operation) -> Result<()> {
             Role::Custodian,
         ],
         // Internal bookkeeping, done on behalf of whoever encrypts.
-        ReserveUsage => &[Role::Administrator, Role::Application],
+        ReserveUsage | RecordUse => &[Role::Administrator, Role::Application],
     };
     if p.has_any(allowed) {
         Ok(())

@@ -2,6 +2,8 @@
 //! the run-time checks that back the typed API: purpose, live state, version
 //! state, authorization, usage limits — and one audit event per call.
 
+use std::sync::atomic::Ordering;
+
 use super::Key;
 use crate::base::secret::SecretBytes;
 use crate::base::{Error, ErrorKind, Result};
@@ -10,7 +12,8 @@ use crate::key::Operation;
 use crate::key::ciphertext::{self, HEADER_LEN, OVERHEAD};
 use crate::key::lifecycle::check_use;
 use crate::key::{
-    Active, Aead, KeyId, KeyInfo, PublicKey, Purpose, StateName, VersionInfo, VersionState,
+    Active, Aead, KeyId, KeyInfo, PublicKey, Purpose, StateName, Timestamp, VersionInfo,
+    VersionState,
 };
 
 use super::{CellData, KeyCell, KeyStore, Loaded, MaterialChange, authorize};
@@ -152,7 +155,40 @@ impl KeyStore {
         })();
         let outcome = res.as_ref().map(|_| ()).map_err(Clone::clone);
         self.audit_at(now, op, Some(cell.id), version, outcome)?;
+        if res.is_ok() {
+            self.note_use(cell, now);
+        }
         res
+    }
+
+    /// Records the UTC day of a key's last use in its metadata: at most one
+    /// record write per key and day (the check is one atomic load), audited
+    /// with the write. Best effort: a failure here does not undo the use it
+    /// follows, and the next use tries again.
+    fn note_use(&self, cell: &KeyCell, now: Timestamp) {
+        const DAY_MS: i64 = 86_400_000;
+        let day = now.as_millis() - now.as_millis().rem_euclid(DAY_MS);
+        if cell.last_used_day.load(Ordering::Relaxed) >= day {
+            return;
+        }
+        let res = self.mutate(cell, |info, _, drafts| {
+            if info.last_used.is_some_and(|d| d.as_millis() >= day) {
+                return Ok(MaterialChange::None);
+            }
+            info.last_used = Some(Timestamp(day));
+            drafts.push(self.draft(
+                &self.principal,
+                Operation::RecordUse,
+                Some(info.id),
+                None,
+                &Ok(()),
+                None,
+            ));
+            Ok(MaterialChange::None)
+        });
+        if res.is_ok() {
+            cell.last_used_day.fetch_max(day, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn op_encrypt(&self, cell: &KeyCell, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
@@ -217,6 +253,9 @@ impl KeyStore {
         })();
         let outcome = res.as_ref().map(|_| ()).map_err(Clone::clone);
         self.audit_at(now, Operation::Encrypt, Some(cell.id), version, outcome)?;
+        if res.is_ok() {
+            self.note_use(cell, now);
+        }
         res
     }
 

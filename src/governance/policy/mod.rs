@@ -547,6 +547,7 @@ pub(crate) mod test_keys {
                 usage_count: 0,
             }],
             history: Vec::new(),
+            last_used: None,
             usage_limit: 1 << 32,
             rotate_at_usage_limit: false,
             suspended_processing: true,

@@ -200,6 +200,8 @@ pub struct PurposeRules {
     pub(super) usage_limit: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) rotate_at_usage_limit: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) max_unused_days: Option<u64>,
 }
 
 impl PurposeRules {
@@ -250,6 +252,14 @@ impl PurposeRules {
     #[must_use]
     pub fn rotate_at_usage_limit(&self) -> Option<bool> {
         self.rotate_at_usage_limit
+    }
+
+    /// How long a key that can still be used may go unused before the
+    /// compliance report flags it as a candidate for retirement (counted
+    /// from its last use, or its activation when never used).
+    #[must_use]
+    pub fn max_unused(&self) -> Option<Duration> {
+        self.max_unused_days.map(days)
     }
 }
 

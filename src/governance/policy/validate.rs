@@ -248,7 +248,7 @@ pub(super) fn canonical_rank(path: &str) -> (usize, usize, usize) {
         "purpose",
         "approvals",
     ];
-    const FIELDS: [&str; 8] = [
+    const FIELDS: [&str; 9] = [
         "min_wait_days",
         "default_wait_days",
         "algorithms",
@@ -257,6 +257,7 @@ pub(super) fn canonical_rank(path: &str) -> (usize, usize, usize) {
         "recipient_usage_days",
         "usage_limit",
         "rotate_at_usage_limit",
+        "max_unused_days",
     ];
     let mut parts = path.split('.');
     let top = parts.next().unwrap_or_default();
@@ -318,6 +319,9 @@ pub(super) fn purpose_fields(r: &PurposeRules) -> Vec<(&'static str, String)> {
     if let Some(b) = r.rotate_at_usage_limit {
         v.push(("rotate_at_usage_limit", b.to_string()));
     }
+    if let Some(n) = r.max_unused_days {
+        v.push(("max_unused_days", n.to_string()));
+    }
     v
 }
 
@@ -375,6 +379,7 @@ pub(super) fn validate_purpose(
         ("rotation_period_days", r.rotation_period_days),
         ("originator_usage_days", r.originator_usage_days),
         ("recipient_usage_days", r.recipient_usage_days),
+        ("max_unused_days", r.max_unused_days),
     ];
     for (name, value) in periods {
         if let Some(d) = value
