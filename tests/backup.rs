@@ -22,6 +22,17 @@ use keylife::{
 
 const CUSTODIANS: [&str; 5] = ["carol", "dave", "erin", "frank", "grace"];
 
+/// The fixture with `CUSTODIANS` registered: shares go only to registered
+/// principals with the custodian role.
+fn custodial(f: Fixture) -> Fixture {
+    for c in CUSTODIANS {
+        f.store
+            .register_principal(&Principal::new(c, &[Role::Custodian]))
+            .unwrap();
+    }
+    f
+}
+
 fn err<T>(r: keylife::Result<T>) -> keylife::Error {
     match r {
         Ok(_) => panic!("expected an error"),
@@ -123,7 +134,7 @@ fn refs(v: &[String]) -> Vec<&str> {
 
 #[test]
 fn three_of_five_backup_restores_exactly_into_an_empty_store() {
-    let f = Fixture::new();
+    let f = custodial(Fixture::new());
     let p = populate(&f.store);
     let backup = f.store.backup(&p.ids, 3, &CUSTODIANS).unwrap();
 
@@ -257,7 +268,7 @@ fn three_of_five_backup_restores_exactly_into_an_empty_store() {
 
 #[test]
 fn any_three_shares_work_and_more_than_three_too() {
-    let f = Fixture::new();
+    let f = custodial(Fixture::new());
     let key = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
     let ct = key.encrypt(b"m", b"").unwrap();
     let backup = f.store.backup(&[key.id()], 3, &CUSTODIANS).unwrap();
@@ -283,7 +294,7 @@ fn any_three_shares_work_and_more_than_three_too() {
 
 #[test]
 fn a_restore_drill_verifies_everything_and_imports_nothing() {
-    let f = Fixture::new();
+    let f = custodial(Fixture::new());
     let p = populate(&f.store);
     let backup = f.store.backup(&p.ids, 3, &CUSTODIANS).unwrap();
     let shares = texts(&backup, &[1, 2, 3]);
@@ -340,7 +351,7 @@ fn a_restore_drill_verifies_everything_and_imports_nothing() {
 
 #[test]
 fn every_bad_input_is_a_specific_error_and_nothing_is_imported() {
-    let f = Fixture::new();
+    let f = custodial(Fixture::new());
     let a = f.store.create_active(KeySpec::<Aead>::new("a")).unwrap();
     let b = f.store.create_active(KeySpec::<Mac>::new("b")).unwrap();
     let ids = [a.id(), b.id()];
@@ -475,7 +486,7 @@ fn every_bad_input_is_a_specific_error_and_nothing_is_imported() {
 
 #[test]
 fn a_key_destroyed_after_the_backup_stays_destroyed() {
-    let f = Fixture::new();
+    let f = custodial(Fixture::new());
     let keep = f.store.create_active(KeySpec::<Aead>::new("keep")).unwrap();
     let doomed = f
         .store
@@ -549,7 +560,7 @@ impl Approver {
 
 #[test]
 fn restore_needs_the_approvals_policy_asks_for() {
-    let f = Fixture::new();
+    let f = custodial(Fixture::new());
     let key = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
     let ct = key.encrypt(b"m", b"").unwrap();
     let backup = f.store.backup(&[key.id()], 2, &CUSTODIANS[..3]).unwrap();
@@ -618,7 +629,7 @@ fn restore_needs_the_approvals_policy_asks_for() {
 
 #[test]
 fn only_administrators_back_up_and_restore() {
-    let f = Fixture::new();
+    let f = custodial(Fixture::new());
     let key = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
     let backup = f.store.backup(&[key.id()], 2, &CUSTODIANS[..2]).unwrap();
     let shares = texts(&backup, &[0, 1]);
@@ -654,7 +665,7 @@ fn only_administrators_back_up_and_restore() {
 
 #[test]
 fn backup_arguments_are_checked() {
-    let f = Fixture::new();
+    let f = custodial(Fixture::new());
     let key = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
     let id = key.id();
     let bad = |r: keylife::Result<Backup>, words: &str| {

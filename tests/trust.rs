@@ -396,3 +396,27 @@ fn this_stores_own_agreement_key_is_not_a_destination_without_hazmat() {
     assert_eq!(kcv, sent.check_value);
     drop(copy);
 }
+
+/// Backups are key transport too: their shares go only to registered
+/// principals with the custodian role.
+#[test]
+fn backup_shares_go_only_to_registered_custodians() {
+    let e = export_setup();
+    e.here
+        .register_principal(&Principal::new("carol", &[Role::Custodian]))
+        .unwrap();
+    e.here
+        .register_principal(&Principal::new("dave", &[Role::Auditor]))
+        .unwrap();
+    // Unregistered, and registered without the custodian role: refused.
+    for names in [["carol", "mallory"], ["carol", "dave"]] {
+        let err = e.here.backup(&[e.key], 2, &names).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{names:?}: {err}");
+        assert!(err.to_string().contains("custodian"), "{err}");
+    }
+    e.here
+        .register_principal(&Principal::new("erin", &[Role::Custodian]))
+        .unwrap();
+    let b = e.here.backup(&[e.key], 2, &["carol", "erin"]).unwrap();
+    assert_eq!(b.shares.len(), 2);
+}

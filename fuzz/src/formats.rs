@@ -644,6 +644,10 @@ fn backup_fixture() -> BackupFixture {
                 let a = must(store.create_active(KeySpec::<Aead>::new("a")), "a");
                 let ct = must(a.encrypt(BACKUP_PT, b"b"), "encrypt");
                 let m = must(store.create(KeySpec::<Mac>::new("m")), "m");
+                for c in ["carol", "dave", "erin"] {
+                    let custodian = Principal::new(c, &[keylife::Role::Custodian]);
+                    must(store.register_principal(&custodian), "custodian");
+                }
                 let b = must(
                     store.backup(&[a.id(), m.id()], 2, &["carol", "dave", "erin"]),
                     "backup",

@@ -8,10 +8,14 @@
 //! importing anything.
 //!
 //! ```
-//! use keylife::{KeyFilter, KeyStore, KeySpec, Principal, purpose::Aead};
+//! use keylife::{KeyFilter, KeyStore, KeySpec, Principal, Role, purpose::Aead};
 //! let store = KeyStore::in_memory(Principal::admin("ops"))?;
 //! let key = store.create_active(KeySpec::<Aead>::new("orders"))?;
 //! let ct = key.encrypt(b"order #1", b"")?;
+//! // Shares go only to registered custodians.
+//! for c in ["carol", "dave", "erin"] {
+//!     store.register_principal(&Principal::new(c, &[Role::Custodian]))?;
+//! }
 //! let backup = store.backup(&[key.id()], 2, &["carol", "dave", "erin"])?;
 //!
 //! // Later, elsewhere: two of the three custodians bring their shares.
@@ -213,9 +217,10 @@ pub struct ShareInfo {
 /// a custodian can confirm a transcription before a restore.
 ///
 /// ```
-/// use keylife::{KeyStore, KeySpec, Principal, purpose::Mac};
+/// use keylife::{KeyStore, KeySpec, Principal, Role, purpose::Mac};
 /// use keylife::backup::inspect_share;
 /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+/// # for c in ["carol", "dave"] { store.register_principal(&Principal::new(c, &[Role::Custodian]))?; }
 /// let key = store.create(KeySpec::<Mac>::new("m"))?;
 /// let b = store.backup(&[key.id()], 2, &["carol", "dave"])?;
 /// let info = inspect_share(&b.shares[1].text.to_lowercase())?; // case does not matter

@@ -15,6 +15,7 @@ use crate::base::{Error, ErrorKind, Result};
 use crate::crypto::kcv::CheckValue;
 use crate::crypto::{AesGcmKey, GCM_NONCE_LEN, GCM_TAG_LEN, SYM_KEY_LEN, fill_random};
 use crate::governance::policy::ApprovalOperation;
+use crate::governance::principal::Role;
 use crate::key::Operation;
 use crate::key::{KeyId, KeyInfo};
 use crate::store::audit::Draft;
@@ -86,7 +87,9 @@ impl KeyStore {
     /// formats and an example.
     ///
     /// # Errors
-    /// [`ErrorKind::PermissionDenied`] unless administrator;
+    /// [`ErrorKind::PermissionDenied`] unless administrator, or for a
+    /// custodian that is not a registered principal with the custodian
+    /// role (shares go only to trusted destinations);
     /// [`ErrorKind::InvalidArgument`] for no keys, a key named twice, fewer
     /// than 2 or more than 255 custodians, an empty, duplicated or over-long
     /// custodian name, or `k` outside `2..=custodians.len()`;
@@ -135,6 +138,23 @@ impl KeyStore {
             }
             if !names.insert(*c) {
                 return Err(Error::invalid(format!("custodian {c:?} is named twice")));
+            }
+        }
+        // Shares go only to trusted destinations: registered custodians.
+        for c in custodians {
+            let registered = match self.registered_principal(c) {
+                Ok(p) => p.has_role(Role::Custodian),
+                Err(e) if e.kind() == ErrorKind::NotFound => false,
+                Err(e) => return Err(e),
+            };
+            if !registered {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "backup shares go only to registered custodians: {c:?} is not a \
+                         principal with the custodian role (KeyStore::register_principal)"
+                    ),
+                ));
             }
         }
         if ids.is_empty() {
