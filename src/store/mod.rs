@@ -11,6 +11,7 @@ mod dynamic;
 mod governance;
 mod inventory;
 mod kek;
+mod message;
 mod mutate;
 mod open;
 mod ops;
