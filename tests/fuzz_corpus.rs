@@ -338,3 +338,29 @@ fn regression_store_header_formatting_is_not_a_modification() {
     // Kind 3 inserts at the front.
     storage::sealed_record(&[sel, 0, 4, 3, 0, 0, b' ']);
 }
+
+/// Every fuzz target (a `[[bin]]` of fuzz/Cargo.toml) has its corpus
+/// replayed here, so a target added without a replay test fails the suite.
+#[test]
+fn every_fuzz_target_is_replayed() {
+    let manifest = include_str!("../fuzz/Cargo.toml");
+    let me = include_str!("fuzz_corpus.rs");
+    let mut bins = 0;
+    let mut in_bin = false;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin && let Some(name) = line.strip_prefix("name = \"") {
+            let name = name.trim_end_matches('"');
+            bins += 1;
+            assert!(
+                me.contains(&format!("fn {name}_corpus()")),
+                "fuzz target {name} has no replay test in tests/fuzz_corpus.rs"
+            );
+        }
+    }
+    assert!(
+        bins >= 11,
+        "only {bins} fuzz targets found in fuzz/Cargo.toml"
+    );
+}

@@ -409,15 +409,21 @@ fn io<T>(r: std::io::Result<T>, what: &str) -> T {
     }
 }
 
-/// A scratch directory on tmpfs when there is one, per process.
+/// A scratch directory per process, inside the building crate's target
+/// directory (`KEYLIFE_FUZZ_SCRATCH` overrides the base, e.g. a tmpfs
+/// for speed). Nothing is written outside it.
 fn scratch() -> PathBuf {
-    let base = if std::path::Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    // Directories of processes that are gone (fuzzers and test runs
-    // end without a chance to clean up) are removed first.
+    let base = std::env::var_os("KEYLIFE_FUZZ_SCRATCH").map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target")
+                .join("fuzz-scratch")
+        },
+        PathBuf::from,
+    );
+    io(std::fs::create_dir_all(&base), "scratch base");
+    // Our own directories of processes that are gone (fuzzers and test
+    // runs end without a chance to clean up) are removed first.
     if let Ok(entries) = std::fs::read_dir(&base) {
         for e in entries.flatten() {
             let name = e.file_name();
