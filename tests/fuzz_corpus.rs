@@ -105,6 +105,11 @@ fn wrapped_key_corpus() {
 }
 
 #[test]
+fn governance_json_corpus() {
+    replay("governance_json", formats::governance_json);
+}
+
+#[test]
 fn backup_corpus() {
     replay("backup", formats::backup);
 }

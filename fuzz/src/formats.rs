@@ -829,3 +829,99 @@ pub fn backup(data: &[u8]) {
         }
     }
 }
+
+// ----- governance_json -----
+
+/// A fixed P-256 public key (the curve's generator, SEC 1): fixtures built
+/// from it are the same in every process, so any input replays.
+const FIXED_SEC1: [u8; 65] = [
+    0x04, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40,
+    0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2,
+    0x96, 0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e,
+    0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51,
+    0xf5,
+];
+
+/// Valid, fixed JSON of the three governance documents an outside party
+/// hands to keylife: an audit checkpoint, an approval request, an approver
+/// registry.
+fn governance_samples() -> [String; 3] {
+    let checkpoint = format!(
+        r#"{{"seq":42,"head_mac":"{}","at":1767225600000,"signer":"000102030405060708090a0b0c0d0e0f","signature":"{}"}}"#,
+        "ab".repeat(32),
+        "30".repeat(35)
+    );
+    let request = r#"{"request_id":"00112233445566778899aabbccddeeff","operation":"trust_destination","key_id":null,"parameters":{"destination":"partner","fingerprint":"ff"},"requester":"bob","expires_at":1767225600000}"#.to_owned();
+    let pk = must(PublicKey::from_sec1(&FIXED_SEC1), "fixed public key");
+    let der = must(pk.to_spki_der(), "fixed SPKI");
+    let registry = format!(
+        r#"{{"carol":"{}","dave":{:?}}}"#,
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(&der),
+        must(pk.to_spki_pem(), "fixed PEM")
+    );
+    [checkpoint, request, registry]
+}
+
+/// `AuditCheckpoint::from_json`, `ApprovalRequest::from_json` and
+/// `ApproverRegistry::from_json`, on arbitrary text (mode 0–2) and on
+/// edited valid documents (mode 3–5). What parses round-trips through
+/// `to_json` to the same value (the same canonical bytes for a request, the
+/// same signed bytes for a checkpoint), and a checkpoint whose signature
+/// was not made by the fixed key never verifies with it.
+pub fn governance_json(data: &[u8]) {
+    use keylife::approval::{ApprovalRequest, ApproverRegistry};
+    use keylife::audit::AuditCheckpoint;
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let kind = mode % 3;
+    // An unedited sample must parse: the edit modes are not vacuous.
+    let sample = mode % 6 >= 3 && rest.is_empty();
+    let input = if mode % 6 < 3 {
+        text(rest)
+    } else {
+        let mut bytes = governance_samples()[usize::from(kind)].clone().into_bytes();
+        edit_bytes(&mut bytes, rest);
+        text(&bytes)
+    };
+    match kind {
+        0 => {
+            if let Ok(cp) = AuditCheckpoint::from_json(&input) {
+                let back = must(
+                    AuditCheckpoint::from_json(&must(cp.to_json(), "checkpoint to_json")),
+                    "checkpoint round trip",
+                );
+                assert_eq!(back.signed_bytes(), cp.signed_bytes(), "{input}");
+                assert_eq!(back.signature, cp.signature, "{input}");
+                let fixed = must(PublicKey::from_sec1(&FIXED_SEC1), "fixed public key");
+                assert!(
+                    cp.verify(&fixed).is_err(),
+                    "a checkpoint verified under a key nobody holds: {input}"
+                );
+            } else {
+                assert!(!sample, "the checkpoint sample does not parse: {input}");
+            }
+        }
+        1 => {
+            if let Ok(req) = ApprovalRequest::from_json(&input) {
+                let back = must(
+                    ApprovalRequest::from_json(&must(req.to_json(), "request to_json")),
+                    "request round trip",
+                );
+                assert_eq!(back.canonical_bytes(), req.canonical_bytes(), "{input}");
+            } else {
+                assert!(!sample, "the request sample does not parse: {input}");
+            }
+        }
+        _ => {
+            if let Ok(reg) = ApproverRegistry::from_json(&input) {
+                let json = must(reg.to_json(), "registry to_json");
+                let back = must(ApproverRegistry::from_json(&json), "registry round trip");
+                assert!(back.names().eq(reg.names()), "{input}");
+                assert_eq!(must(back.to_json(), "registry to_json"), json, "{input}");
+            } else {
+                assert!(!sample, "the registry sample does not parse: {input}");
+            }
+        }
+    }
+}
