@@ -22,6 +22,8 @@ mod store;
 mod sys;
 
 // The public API: flat at the root, plus the modules users name.
+#[cfg(feature = "hazmat")]
+pub use base::DeterministicRandom;
 pub use base::{
     Clock, Error, ErrorKind, KeyId, ManualClock, Result, SecretBytes, SystemClock, Timestamp,
 };

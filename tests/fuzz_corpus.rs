@@ -369,3 +369,23 @@ fn every_fuzz_target_is_replayed() {
         "only {bins} fuzz targets found in fuzz/Cargo.toml"
     );
 }
+
+/// Fixtures are built from fixed randomness and a fixed clock, so they are
+/// byte for byte the same in every process: an input found against them
+/// replays (and minimizes) in a fresh one. Built twice here, they must be
+/// equal.
+#[test]
+#[cfg(feature = "hazmat")]
+fn fuzz_fixtures_are_the_same_in_every_process() {
+    let a = targets::ciphertext_fixture_samples();
+    let b = targets::ciphertext_fixture_samples();
+    assert!(a.len() >= 3);
+    assert_eq!(a, b, "the ciphertext fixture differs between two builds");
+    let f1 = storage::store_file_fixture_bytes();
+    let f2 = storage::store_file_fixture_bytes();
+    assert!(f1.len() > 1000);
+    assert!(
+        f1 == f2,
+        "the store_file fixture differs between two builds"
+    );
+}

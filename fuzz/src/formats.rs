@@ -39,7 +39,7 @@ use keylife::purpose::{Aead, Agreement, Derivation, Mac, Signing};
 use keylife::wrap::{WrapMode, WrappingKey};
 use keylife::{CheckValue, KeyId, KeyInfo, KeySpec, KeyStore, Principal, PublicKey};
 
-use crate::targets::must;
+use crate::targets::{fixture, fixture_store, must};
 
 /// Byte edits from `edits` (groups of 4: kind, offset (2, LE), value).
 pub fn edit_bytes(bytes: &mut Vec<u8>, edits: &[u8]) {
@@ -100,7 +100,7 @@ fn cached<T>(
     cell.with(|c| {
         let mut c = c.borrow_mut();
         if c.value.is_none() || c.runs >= every {
-            c.value = Some(Rc::new(make()));
+            c.value = Some(Rc::new(fixture(make)));
             c.runs = 0;
         }
         c.runs += 1;
@@ -118,7 +118,7 @@ thread_local! {
 }
 
 fn key_infos() -> Vec<KeyInfo> {
-    let store = must(KeyStore::in_memory(Principal::admin("fuzz")), "store");
+    let store = fixture_store();
     let a = must(
         store.create_active(
             KeySpec::<Aead>::new("a")
@@ -204,7 +204,7 @@ thread_local! {
 }
 
 fn jwk_key() -> PublicKey {
-    let store = must(KeyStore::in_memory(Principal::admin("fuzz")), "store");
+    let store = fixture_store();
     let k = must(
         store.create_active(KeySpec::<Agreement>::new("inbox")),
         "key",
@@ -288,7 +288,7 @@ fn pkcs8_fixture() -> Pkcs8Fixture {
         Err(e) => panic!("PKCS#8: {e}"),
     };
     Pkcs8Fixture {
-        store: must(KeyStore::in_memory(Principal::admin("fuzz")), "store"),
+        store: fixture_store(),
         der,
     }
 }
@@ -402,7 +402,7 @@ thread_local! {
 
 fn wrap_fixture() -> WrapFixture {
     use keylife::hpke::{self, AeadId};
-    let store = must(KeyStore::in_memory(Principal::admin("fuzz")), "store");
+    let store = fixture_store();
     let inbox = must(
         store.create_active(KeySpec::<Agreement>::new("inbox")),
         "inbox",
@@ -640,7 +640,7 @@ fn backup_fixture() -> BackupFixture {
     let (bundle, shares, ct, ids) = BACKUP_MADE.with(|cell| {
         cell.borrow_mut()
             .get_or_insert_with(|| {
-                let store = must(KeyStore::in_memory(Principal::admin("fuzz")), "store");
+                let store = fixture_store();
                 let a = must(store.create_active(KeySpec::<Aead>::new("a")), "a");
                 let ct = must(a.encrypt(BACKUP_PT, b"b"), "encrypt");
                 let m = must(store.create(KeySpec::<Mac>::new("m")), "m");

@@ -214,11 +214,11 @@ impl RecordFixture {
         let kek_bytes = kek.expose_secret().to_vec();
         let backend = Arc::new(MemoryBackend::new());
         let store = must(
-            KeyStore::open(
-                Arc::clone(&backend),
-                &RawKek::new(kek),
-                Principal::admin("fuzz"),
-            ),
+            KeyStore::builder(Arc::clone(&backend))
+                .clock(keylife::ManualClock::new(keylife::Timestamp(
+                    1_767_225_600_000,
+                )))
+                .open(&RawKek::new(kek), Principal::admin("fuzz")),
             "open",
         );
         let older = RefCell::new(BTreeMap::new());
@@ -244,7 +244,7 @@ fn record_fixture() -> Arc<RecordFixture> {
         match slot.as_ref() {
             Some(f) => Arc::clone(f),
             None => {
-                let f = Arc::new(RecordFixture::new());
+                let f = Arc::new(crate::targets::fixture(RecordFixture::new));
                 *slot = Some(Arc::clone(&f));
                 f
             }
@@ -461,11 +461,11 @@ fn file_fixture<B: Backend + 'static>(
     let kek = must(Kek::generate(), "kek");
     let kek_bytes = kek.expose_secret().to_vec();
     let store = must(
-        KeyStore::open(
-            must(open(&path), "backend"),
-            &RawKek::new(kek),
-            Principal::admin("fuzz"),
-        ),
+        KeyStore::builder(must(open(&path), "backend"))
+            .clock(keylife::ManualClock::new(keylife::Timestamp(
+                1_767_225_600_000,
+            )))
+            .open(&RawKek::new(kek), Principal::admin("fuzz")),
         "open",
     );
     let known = Known::populate(&store, kek_bytes, || {});
@@ -513,7 +513,9 @@ pub fn store_file(data: &[u8]) {
     let f = FILE.with(|cell| {
         let mut slot = cell.borrow_mut();
         Arc::clone(slot.get_or_insert_with(|| {
-            Arc::new(file_fixture("file", |p| FileBackend::open(p), |_| {}))
+            crate::targets::fixture(|| {
+                Arc::new(file_fixture("file", |p| FileBackend::open(p), |_| {}))
+            })
         }))
     });
     let (fix, edits) = data
@@ -591,21 +593,23 @@ pub fn store_sqlite(data: &[u8]) {
     let f = SQLITE.with(|cell| {
         let mut slot = cell.borrow_mut();
         Arc::clone(slot.get_or_insert_with(|| {
-            Arc::new(file_fixture(
-                "sqlite",
-                |p| SqliteBackend::open(p),
-                |p| {
-                    // Fold the WAL into the database file.
-                    let b = must(SqliteBackend::open(p), "reopen");
-                    must(b.checkpoint(), "checkpoint");
-                    drop(b);
-                    for ext in ["-wal", "-shm"] {
-                        let mut s = p.as_os_str().to_owned();
-                        s.push(ext);
-                        let _ = std::fs::remove_file(PathBuf::from(s));
-                    }
-                },
-            ))
+            crate::targets::fixture(|| {
+                Arc::new(file_fixture(
+                    "sqlite",
+                    |p| SqliteBackend::open(p),
+                    |p| {
+                        // Fold the WAL into the database file.
+                        let b = must(SqliteBackend::open(p), "reopen");
+                        must(b.checkpoint(), "checkpoint");
+                        drop(b);
+                        for ext in ["-wal", "-shm"] {
+                            let mut s = p.as_os_str().to_owned();
+                            s.push(ext);
+                            let _ = std::fs::remove_file(PathBuf::from(s));
+                        }
+                    },
+                ))
+            })
         }))
     });
     let mut bytes = f.bytes.clone();
@@ -649,7 +653,9 @@ pub fn store_file_records() -> (Vec<String>, usize) {
     let f = FILE.with(|cell| {
         let mut slot = cell.borrow_mut();
         Arc::clone(slot.get_or_insert_with(|| {
-            Arc::new(file_fixture("file", |p| FileBackend::open(p), |_| {}))
+            crate::targets::fixture(|| {
+                Arc::new(file_fixture("file", |p| FileBackend::open(p), |_| {}))
+            })
         }))
     });
     let ids: Vec<String> = file_records(&f.bytes)
@@ -675,8 +681,18 @@ pub fn sealed_record_key_records() -> usize {
 pub fn store_file_len() -> usize {
     FILE.with(|cell| {
         let mut slot = cell.borrow_mut();
-        slot.get_or_insert_with(|| Arc::new(file_fixture("file", |p| FileBackend::open(p), |_| {})))
-            .bytes
-            .len()
+        slot.get_or_insert_with(|| {
+            crate::targets::fixture(|| {
+                Arc::new(file_fixture("file", |p| FileBackend::open(p), |_| {}))
+            })
+        })
+        .bytes
+        .len()
     })
+}
+
+/// The bytes of a freshly built `store_file` fixture (see
+/// `targets::ciphertext_fixture_samples`).
+pub fn store_file_fixture_bytes() -> Vec<u8> {
+    crate::targets::fixture(|| file_fixture("file-twin", |p| FileBackend::open(p), |_| {})).bytes
 }

@@ -57,6 +57,34 @@ pub fn masked(finding: &str) -> bool {
     .any(|m| m == finding)
 }
 
+/// Fixed randomness for the fixtures every input runs against, so they
+/// are the same in every process (with `hazmat`, on by default in the fuzz
+/// crate): keys, ids and ciphertexts of a fixture never differ between the
+/// run that found an input and its replay, and libFuzzer lifting fixture
+/// bytes into its dictionary yields inputs that still mean the same thing
+/// in a fresh process. What an input's own run draws (nonces, the ids of
+/// keys it imports) stays the OS's: fixtures keep those keys, and a fixed
+/// stream would repeat their ids from one input to the next.
+pub fn fixture<T>(make: impl FnOnce() -> T) -> T {
+    #[cfg(feature = "hazmat")]
+    let _rng = keylife::DeterministicRandom::install_for_this_thread(b"keylife fuzz fixture v1");
+    make()
+}
+
+/// An in-memory store for fixtures: a fixed clock (records carry dates),
+/// a KEK from the fixture stream.
+pub fn fixture_store() -> KeyStore {
+    must(
+        KeyStore::builder(MemoryBackend::new())
+            .clock(ManualClock::new(T0))
+            .open(
+                &RawKek::new(must(Kek::generate(), "kek")),
+                Principal::admin("fuzz"),
+            ),
+        "fixture store",
+    )
+}
+
 pub fn must<T>(r: keylife::Result<T>, what: &str) -> T {
     match r {
         Ok(v) => v,
@@ -87,7 +115,7 @@ struct CiphertextFixture {
 
 impl CiphertextFixture {
     fn new() -> CiphertextFixture {
-        let store = must(KeyStore::in_memory(Principal::admin("fuzz")), "store");
+        let store = fixture_store();
         let mut samples = Vec::new();
         let mut ids = Vec::new();
         let mut sample = |key: &Key<Aead, keylife::state::Active>, pt: &[u8], opens: bool| {
@@ -179,7 +207,7 @@ pub fn ciphertext(data: &[u8]) {
     CIPHERTEXT.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|f| f.runs >= 2_000) {
-            *slot = Some(CiphertextFixture::new());
+            *slot = Some(fixture(CiphertextFixture::new));
         }
         if let Some(f) = slot.as_mut() {
             f.runs += 1;
@@ -332,9 +360,11 @@ pub fn public_key(data: &[u8]) {
     SIGNER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            let store = must(KeyStore::in_memory(Principal::admin("fuzz")), "store");
-            let key = must(store.create_active(KeySpec::<Signing>::new("s")), "signer");
-            *slot = Some(must(key.public_key(None), "public key"));
+            *slot = Some(fixture(|| {
+                let store = fixture_store();
+                let key = must(store.create_active(KeySpec::<Signing>::new("s")), "signer");
+                must(key.public_key(None), "public key")
+            }));
         }
         if let Some(pk) = slot.as_ref() {
             assert!(
@@ -1182,4 +1212,14 @@ pub fn run_ops(ops: &[Op]) {
 /// Decodes `data` into operations ([`decode`]) and runs them ([`run_ops`]).
 pub fn lifecycle(data: &[u8]) {
     run_ops(&decode(data));
+}
+
+/// The sample ciphertexts of a freshly built `ciphertext` fixture (a test
+/// builds it twice and compares: fixtures must not depend on the process).
+pub fn ciphertext_fixture_samples() -> Vec<Vec<u8>> {
+    fixture(CiphertextFixture::new)
+        .samples
+        .into_iter()
+        .map(|s| s.ct)
+        .collect()
 }

@@ -12,5 +12,7 @@ pub(crate) mod time;
 
 pub use self::error::{Error, ErrorKind, Result};
 pub use self::id::KeyId;
+#[cfg(feature = "hazmat")]
+pub use self::random::DeterministicRandom;
 pub use self::secret::SecretBytes;
 pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -148,6 +148,12 @@ pub(crate) fn fill_nonce(out: &mut [u8; GCM_NONCE_LEN]) -> Result<()> {
 /// [`fill_nonce`] for a caller in process `pid` (tests pass other ids to
 /// exercise the fork path).
 pub(crate) fn fill_nonce_as(pid: u32, out: &mut [u8; GCM_NONCE_LEN]) -> Result<()> {
+    // A thread drawing predictable randomness (hazmat, for fuzzing) takes
+    // its nonces from that stream, not from OS bytes pooled before.
+    #[cfg(feature = "hazmat")]
+    if crate::base::random::deterministic_active() {
+        return fill_random(out);
+    }
     let pooled = POOL.try_with(|p| match p.try_borrow_mut() {
         Ok(mut pool) => Some(pool.take(pid, out)),
         Err(_) => None,
