@@ -6,6 +6,7 @@ pub(crate) mod codes;
 pub(crate) mod encoding;
 pub(crate) mod error;
 pub(crate) mod id;
+pub(crate) mod limits;
 pub(crate) mod random;
 pub(crate) mod secret;
 pub(crate) mod time;

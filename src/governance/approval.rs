@@ -206,6 +206,13 @@ impl ApprovalRequest {
     /// that is not 32 lower-case hex digits, an empty requester or an empty
     /// parameter name.
     pub fn from_json(json: &str) -> Result<ApprovalRequest> {
+        use crate::base::limits::{MAX_MESSAGE, check_size};
+        check_size(
+            "an approval request",
+            json.len(),
+            MAX_MESSAGE,
+            ErrorKind::Malformed,
+        )?;
         let req: ApprovalRequest = serde_json::from_str(json)
             .map_err(|e| Error::malformed(format!("approval request: {e}")))?;
         req.check_shape()?;
@@ -362,6 +369,13 @@ impl ApproverRegistry {
     /// [`ErrorKind::Malformed`] for bad JSON, bad names, or values that are
     /// not P-256 public keys.
     pub fn from_json(json: &str) -> Result<ApproverRegistry> {
+        use crate::base::limits::{MAX_DOCUMENT, check_size};
+        check_size(
+            "an approver registry",
+            json.len(),
+            MAX_DOCUMENT,
+            ErrorKind::Malformed,
+        )?;
         serde_json::from_str(json).map_err(|e| Error::malformed(format!("approver registry: {e}")))
     }
 }

@@ -184,6 +184,8 @@ impl AuditCheckpoint {
     /// # Errors
     /// [`ErrorKind::Malformed`].
     pub fn from_json(s: &str) -> Result<AuditCheckpoint> {
+        use crate::base::limits::{MAX_MESSAGE, check_size};
+        check_size("a checkpoint", s.len(), MAX_MESSAGE, ErrorKind::Malformed)?;
         serde_json::from_str(s).map_err(|e| {
             crate::Error::new(
                 ErrorKind::Malformed,

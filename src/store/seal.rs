@@ -22,6 +22,7 @@
 //! killed at any point of the rotation leaves a store that opens under either
 //! KEK, and the rotation resumes.
 
+use crate::base::limits::{MAX_HEADER, MAX_RECORD, check_size};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,13 @@ impl Sealer {
     }
 
     fn seal_with(&self, epoch: u32, id: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+        // Never write a record that reading would refuse.
+        check_size(
+            &format!("record {id}"),
+            PREFIX_LEN + plaintext.len() + GCM_TAG_LEN,
+            MAX_RECORD,
+            ErrorKind::InvalidArgument,
+        )?;
         let key = self
             .keys
             .get(&epoch)
@@ -93,6 +101,12 @@ impl Sealer {
         if sealed.len() < PREFIX_LEN + GCM_TAG_LEN {
             return Err(integrity());
         }
+        check_size(
+            &format!("record {id}"),
+            sealed.len(),
+            MAX_RECORD,
+            ErrorKind::Integrity,
+        )?;
         if sealed[0] != SEAL_VERSION {
             return Err(Error::new(
                 ErrorKind::UnsupportedVersion,
@@ -244,6 +258,13 @@ fn read_header(backend: &dyn Backend) -> Result<Option<(Header, u64)>> {
     let Some(rec) = backend.get(HEADER_ID)? else {
         return Ok(None);
     };
+    // Not authenticated: bounded before it is parsed.
+    check_size(
+        "the store header",
+        rec.value.len(),
+        MAX_HEADER,
+        ErrorKind::Integrity,
+    )?;
     // Check the format before the shape, so a newer store says so.
     #[derive(Deserialize)]
     struct Peek {

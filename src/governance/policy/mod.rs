@@ -37,6 +37,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use toml::de::DeTable;
 
+use crate::base::limits::{MAX_DOCUMENT, MAX_TOML_NESTING, check_size, toml_nesting};
 use crate::base::{Error, ErrorKind, Result};
 use crate::key::{Algorithm, KeyInfo, KeyPurpose, KeySpec, Purpose, StateName};
 
@@ -169,6 +170,13 @@ impl Policy {
     /// the wrong type and every failed semantic check (all of them, joined by
     /// `"; "`).
     pub fn from_toml(src: &str) -> Result<Policy> {
+        check_size("a policy", src.len(), MAX_DOCUMENT, ErrorKind::Policy)?;
+        let depth = toml_nesting(src);
+        if depth > MAX_TOML_NESTING {
+            return Err(policy_error(format!(
+                "policy: arrays and tables nested {depth} deep (at most {MAX_TOML_NESTING})"
+            )));
+        }
         let doc = DeTable::parse(src).map_err(|e| {
             let line = line_of(src, e.span().map_or(0, |s| s.start));
             policy_error(format!(
@@ -198,6 +206,7 @@ impl Policy {
     /// serde_json's line and column; semantic errors give the field's dotted
     /// path (JSON parsing keeps no positions).
     pub fn from_json(src: &str) -> Result<Policy> {
+        check_size("a policy", src.len(), MAX_DOCUMENT, ErrorKind::Policy)?;
         let doc: PolicyDoc = serde_json::from_str(src).map_err(|e| {
             let full = e.to_string();
             let suffix = format!(" at line {} column {}", e.line(), e.column());
