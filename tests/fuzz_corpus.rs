@@ -17,6 +17,10 @@ mod storage;
 #[path = "../fuzz/src/formats.rs"]
 mod formats;
 
+#[cfg(feature = "ffi")]
+#[path = "../fuzz/src/c_abi.rs"]
+mod c_abi;
+
 use std::path::PathBuf;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -107,6 +111,12 @@ fn wrapped_key_corpus() {
 #[test]
 fn governance_json_corpus() {
     replay("governance_json", formats::governance_json);
+}
+
+#[test]
+#[cfg(feature = "ffi")]
+fn c_abi_corpus() {
+    replay("c_abi", c_abi::c_abi);
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! and replays the committed corpus (`fuzz/corpus/<target>/`) through the
 //! same functions, so `cargo test` catches regressions without libFuzzer.
 
+#[cfg(feature = "ffi")]
+pub mod c_abi;
 pub mod formats;
 pub mod storage;
 pub mod targets;
