@@ -935,6 +935,11 @@ fn last_use_is_recorded_per_day_and_the_report_flags_keys_unused_too_long() {
         .create_active(KeySpec::<Aead>::new("fresh"))
         .unwrap();
     assert_eq!(used.info().unwrap().last_used, None);
+    // Reading metadata or a public key is no use.
+    let signer = f.store.create_active(KeySpec::<Signing>::new("s")).unwrap();
+    signer.public_key(None).unwrap();
+    signer.info().unwrap();
+    assert_eq!(signer.info().unwrap().last_used, None);
     let day0 = Timestamp(T0.as_millis() - T0.as_millis().rem_euclid(86_400_000));
     // Several uses on one day: one record write, one audit entry.
     let ct = used.encrypt(b"m", b"").unwrap();

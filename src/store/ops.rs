@@ -40,7 +40,8 @@ impl KeyStore {
         })();
         let outcome = res.as_ref().map(|_| ()).map_err(Clone::clone);
         self.audit_at(now, op, Some(cell.id), version, outcome)?;
-        if res.is_ok() {
+        // Reading a public key is no use of the key.
+        if res.is_ok() && op.is_use() {
             self.note_use(cell, now);
         }
         res
