@@ -245,8 +245,8 @@
 #define KL_APPROVAL_COMPROMISED_DECRYPT 6
 
 /**
- * Dual control: register or remove a trusted export destination
- * (`kl_store_trust_recipient`).
+ * Dual control: register or remove a trusted export destination (the Rust
+ * API's `KeyStore::trust_recipient`; key export is not in the C ABI yet).
  */
 #define KL_APPROVAL_TRUST_DESTINATION 7
 

@@ -221,8 +221,8 @@ pub const KL_APPROVAL_POLICY_CHANGE: u32 = 5;
 /// Dual control: the audited decrypt-to-rewrap override for a compromised
 /// key.
 pub const KL_APPROVAL_COMPROMISED_DECRYPT: u32 = 6;
-/// Dual control: register or remove a trusted export destination
-/// (`kl_store_trust_recipient`).
+/// Dual control: register or remove a trusted export destination (the Rust
+/// API's `KeyStore::trust_recipient`; key export is not in the C ABI yet).
 pub const KL_APPROVAL_TRUST_DESTINATION: u32 = 7;
 
 /// The `KL_APPROVAL_*` constant for an approval operation: its code.
