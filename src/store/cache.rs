@@ -211,4 +211,24 @@ impl KeyStore {
             })
         })
     }
+
+    /// Every record whose id starts with `prefix`, in id order, read from
+    /// the backend a page at a time.
+    pub(super) fn scan_prefix(
+        &self,
+        prefix: &str,
+        mut f: impl FnMut(&str, &super::backend::Record) -> Result<()>,
+    ) -> Result<()> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.inner.backend.scan(prefix, after.as_deref(), 256)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(());
+            };
+            after = Some(last.clone());
+            for (id, rec) in &page {
+                f(id, rec)?;
+            }
+        }
+    }
 }

@@ -163,22 +163,13 @@ impl KeyStore {
     /// Storage and integrity errors.
     pub fn trusted_destinations(&self) -> Result<Vec<TrustedDestination>> {
         let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .inner
-                .backend
-                .scan(DESTINATION_PREFIX, after.as_deref(), 256)?;
-            for (id, _) in &page {
-                if let Some((d, _)) = self.get_sealed::<TrustedDestination>(id)? {
-                    out.push(d);
-                }
+        self.scan_prefix(DESTINATION_PREFIX, |id, _| {
+            if let Some((d, _)) = self.get_sealed::<TrustedDestination>(id)? {
+                out.push(d);
             }
-            match page.last() {
-                Some((id, _)) => after = Some(id.clone()),
-                None => return Ok(out),
-            }
-        }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn trust(&self, name: &str, dest: &Destination<'_>) -> Result<()> {

@@ -323,24 +323,14 @@ impl KeyStore {
 
     /// Whether any registered principal is an administrator.
     fn has_administrator(&self) -> Result<bool> {
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .inner
-                .backend
-                .scan(PRINCIPAL_PREFIX, after.as_deref(), 256)?;
-            for (id, _) in &page {
-                if let Some((p, _)) = self.get_sealed::<StoredPrincipal>(id)?
-                    && p.roles.contains(&Role::Administrator)
-                {
-                    return Ok(true);
-                }
+        let mut found = false;
+        self.scan_prefix(PRINCIPAL_PREFIX, |id, _| {
+            if !found && let Some((p, _)) = self.get_sealed::<StoredPrincipal>(id)? {
+                found = p.roles.contains(&Role::Administrator);
             }
-            match page.last() {
-                Some((id, _)) => after = Some(id.clone()),
-                None => return Ok(false),
-            }
-        }
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     /// A registered principal, with its registered roles.

@@ -365,25 +365,18 @@ impl KeyStore {
     }
 
     pub(super) fn for_each_key(&self, mut f: impl FnMut(KeyInfo) -> Result<()>) -> Result<()> {
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.inner.backend.scan(KEY_PREFIX, after.as_deref(), 256)?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            for (rid, rec) in page {
-                let id: KeyId = rid[KEY_PREFIX.len()..].parse()?;
-                // Prefer the live cell (exact usage counts, fresh dates).
-                let live = self.live_cell(&id);
-                let info = match live {
-                    Some(cell) => cell.read()?.snapshot(),
-                    None => {
-                        let plain = self.sealer()?.open(&rid, &rec.value)?;
-                        record::decode(&rid, plain.expose_secret())?.info
-                    }
-                };
-                f(info)?;
-            }
-        }
-        Ok(())
+        self.scan_prefix(KEY_PREFIX, |rid, rec| {
+            let id: KeyId = rid[KEY_PREFIX.len()..].parse()?;
+            // Prefer the live cell (exact usage counts, fresh dates).
+            let live = self.live_cell(&id);
+            let info = match live {
+                Some(cell) => cell.read()?.snapshot(),
+                None => {
+                    let plain = self.sealer()?.open(rid, &rec.value)?;
+                    record::decode(rid, plain.expose_secret())?.info
+                }
+            };
+            f(info)
+        })
     }
 }

@@ -456,18 +456,13 @@ impl KeyStore {
         &self,
         mut f: impl FnMut(&str, &backend::Record) -> Result<()>,
     ) -> Result<()> {
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.inner.backend.scan("", after.as_deref(), 256)?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            for (id, rec) in &page {
-                if id != seal::HEADER_ID {
-                    f(id, rec)?;
-                }
+        self.scan_prefix("", |id, rec| {
+            if id == seal::HEADER_ID {
+                Ok(())
+            } else {
+                f(id, rec)
             }
-        }
-        Ok(())
+        })
     }
 
     pub(super) fn reseal_record(

@@ -51,33 +51,28 @@ impl KeyStore {
                 Ok(())
             })?;
             let mut keys = 0u64;
-            let mut after: Option<String> = None;
-            loop {
-                let page = self.inner.backend.scan(KEY_PREFIX, after.as_deref(), 256)?;
-                let Some((last, _)) = page.last() else { break };
-                after = Some(last.clone());
-                for (rid, rec) in page {
-                    let plain = sealer.open(&rid, &rec.value)?;
-                    let stored = record::decode(&rid, plain.expose_secret())?;
-                    if rid != key_record_id(&stored.info.id) {
-                        return Err(Error::new(
-                            ErrorKind::Integrity,
-                            format!("record {rid} holds another key"),
-                        ));
-                    }
-                    let logged = audited.remove(&stored.info.id).unwrap_or(0);
-                    if stored.generation < logged {
-                        return Err(Error::new(
-                            ErrorKind::Integrity,
-                            format!(
-                                "record {rid} was rolled back: generation {} but the audit log records generation {logged}",
-                                stored.generation
-                            ),
-                        ));
-                    }
-                    keys += 1;
+            self.scan_prefix(KEY_PREFIX, |rid, rec| {
+                let plain = sealer.open(rid, &rec.value)?;
+                let stored = record::decode(rid, plain.expose_secret())?;
+                if rid != key_record_id(&stored.info.id) {
+                    return Err(Error::new(
+                        ErrorKind::Integrity,
+                        format!("record {rid} holds another key"),
+                    ));
                 }
-            }
+                let logged = audited.remove(&stored.info.id).unwrap_or(0);
+                if stored.generation < logged {
+                    return Err(Error::new(
+                        ErrorKind::Integrity,
+                        format!(
+                            "record {rid} was rolled back: generation {} but the audit log records generation {logged}",
+                            stored.generation
+                        ),
+                    ));
+                }
+                keys += 1;
+                Ok(())
+            })?;
             if let Some(missing) = audited.keys().next() {
                 return Err(Error::new(
                     ErrorKind::Integrity,
