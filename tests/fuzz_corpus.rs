@@ -414,3 +414,17 @@ fn regression_a_fixture_ciphertext_as_arbitrary_bytes_is_no_finding() {
         targets::ciphertext(&input);
     }
 }
+
+/// Finding `checkpoint-hex-char-boundary` (governance_json, its first
+/// campaign): a checkpoint whose signature hex held a multi-byte character
+/// made `AuditCheckpoint::from_json` slice a string inside that character
+/// and panic — from C, `kl_store_verify_audit_checkpoint` would have
+/// returned `KL_ERR_PANIC`. The input edits the fixed checkpoint sample;
+/// it must now be refused as malformed.
+#[test]
+fn regression_checkpoint_signature_hex_with_a_multibyte_character() {
+    formats::governance_json(&[0xff, 0x31, 0x04, 0x00, 0xbf, 0x89, 0x4e, 0x00, 0x4e]);
+    let json = r#"{"seq":1,"head_mac":"ab","at":0,"signer":"000102030405060708090a0b0c0d0e0f","signature":"3030Ω0"}"#;
+    let e = keylife::audit::AuditCheckpoint::from_json(json).expect_err("bad hex parsed");
+    assert_eq!(e.kind(), keylife::ErrorKind::Malformed);
+}

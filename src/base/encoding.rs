@@ -35,6 +35,19 @@ pub(crate) fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// Bytes from an even number of hex digits (either case), at most
+/// `max_bytes` of them; `None` for an odd length, a longer string or a
+/// non-hex character. Never slices inside a multi-byte character.
+pub(crate) fn parse_hex_vec(s: &str, max_bytes: usize) -> Option<Vec<u8>> {
+    let s = s.as_bytes();
+    if !s.len().is_multiple_of(2) || s.len() / 2 > max_bytes {
+        return None;
+    }
+    s.chunks_exact(2)
+        .map(|pair| Some((digit(pair[0])? << 4) | digit(pair[1])?))
+        .collect()
+}
+
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 fn digit(c: u8) -> Option<u8> {
@@ -76,5 +89,10 @@ mod tests {
         // Multi-byte characters: rejected, never sliced mid-character.
         assert_eq!(parse_hex::<2>("é0é"), None);
         assert_eq!(parse_hex::<3>("ééé"), None);
+        assert_eq!(parse_hex_vec("000fa5ff", 4), Some(b.to_vec()));
+        assert_eq!(parse_hex_vec("000fa5ff", 3), None);
+        assert_eq!(parse_hex_vec("000", 4), None);
+        assert_eq!(parse_hex_vec("30\u{3a9}0", 8), None);
+        assert_eq!(parse_hex_vec("3030\u{fffd}30", 8), None);
     }
 }

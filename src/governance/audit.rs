@@ -211,11 +211,7 @@ mod sig_hex {
     }
     pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <&str as serde::Deserialize>::deserialize(d)?;
-        if s.len() % 2 != 0 || s.len() > 512 {
-            return Err(serde::de::Error::custom("bad signature hex"));
-        }
-        (0..s.len() / 2)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom))
-            .collect()
+        crate::base::encoding::parse_hex_vec(s, 256)
+            .ok_or_else(|| serde::de::Error::custom("bad signature hex"))
     }
 }
