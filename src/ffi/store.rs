@@ -352,13 +352,7 @@ pub extern "C" fn kl_store_list_json(
             filter = filter.purpose(decode(purpose)?);
         }
         if state != 0 {
-            let s = StateName::from_code(state).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("unknown state {state} (KL_STATE_*)"),
-                )
-            })?;
-            filter = filter.state(s);
+            filter = filter.state(decode::<StateName>(state)?);
         }
         if !owner.is_empty() {
             filter = filter.owner(owner);
