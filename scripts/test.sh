@@ -21,6 +21,9 @@ cargo fmt --all -- --check
 step "lint (clippy, all features, warnings are errors)"
 cargo clippy --all-features --all-targets -- -D warnings
 
+step "API docs build without warnings (broken links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
+
 step "build without default features"
 cargo check --no-default-features --lib
 

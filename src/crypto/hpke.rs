@@ -2,7 +2,7 @@
 //! AES-128-GCM or AES-256-GCM — public-key encryption to a P-256 key.
 //!
 //! The sender needs only the recipient's [`PublicKey`]; the recipient opens
-//! with a keylife agreement key ([`Key::hpke_open`]), whose private half
+//! with a keylife agreement key ([`Key::hpke_open`](crate::Key::hpke_open)), whose private half
 //! never leaves the store. keylife's key transport
 //! ([`KeyStore::export_to_recipient`](crate::KeyStore::export_to_recipient))
 //! is built on this.

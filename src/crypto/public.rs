@@ -189,9 +189,9 @@ impl PublicKey {
     /// private key is refused rather than silently made public.
     ///
     /// # Errors
-    /// [`ErrorKind::Malformed`] naming the first problem (not JSON, a
+    /// [`ErrorKind::Malformed`](crate::ErrorKind::Malformed) naming the first problem (not JSON, a
     /// missing or wrong member, a bad length or encoding, a point off the
-    /// curve); [`ErrorKind::InvalidArgument`] above 4 KiB.
+    /// curve); [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) above 4 KiB.
     pub fn from_jwk(jwk: &str) -> Result<PublicKey> {
         use base64ct::{Base64UrlUnpadded, Encoding};
         if jwk.len() > MAX_JWK {

@@ -4,7 +4,7 @@
 //! A [`WrappingKey`] is a shared key-encryption key (KEK) for moving key
 //! material between systems: a key-ceremony transport key, the KEK an HSM
 //! or a cloud KMS import expects, or one derived by two keylife stores from
-//! a shared [`Derivation`] key ([`Key::derive_wrapping_key`]). Wrapping is
+//! a shared [`Derivation`](crate::purpose::Derivation) key ([`Key::derive_wrapping_key`](crate::Key::derive_wrapping_key)). Wrapping is
 //! deterministic and authenticated (a 64-bit integrity check), so the same
 //! key wrapped twice gives the same bytes, and a wrong KEK or a changed
 //! byte is refused. Use [`WrapMode::Kwp`] unless the other side needs
@@ -128,7 +128,7 @@ impl WrappingKey {
     /// # Security warning
     /// The KEK existed outside keylife and may have been copied; anyone
     /// holding it can unwrap what it wraps. Prefer
-    /// [`Key::derive_wrapping_key`] from a managed key.
+    /// [`Key::derive_wrapping_key`](crate::Key::derive_wrapping_key) from a managed key.
     ///
     /// ```
     /// use keylife::wrap::{WrapMode, WrappingKey};

@@ -118,8 +118,8 @@ impl KeyStore {
     /// ```
     ///
     /// # Errors
-    /// [`ErrorKind::PermissionDenied`] unless the principal is an
-    /// administrator or operator; [`ErrorKind::InvalidArgument`] for an
+    /// [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) unless the principal is an
+    /// administrator or operator; [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for an
     /// inconsistent spec; storage errors.
     pub fn create<P: KeyPurpose>(&self, spec: KeySpec<P>) -> Result<Key<P, PreActive>> {
         let material = Loaded::generate(self.crypto_provider(), P::PURPOSE.default_algorithm());
@@ -148,7 +148,7 @@ impl KeyStore {
     /// generated keys, or wrapped import.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`] for material of the wrong size or out
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) for material of the wrong size or out
     /// of range; as [`KeyStore::create`].
     #[cfg(feature = "hazmat")]
     pub fn import_raw<P: KeyPurpose>(
@@ -240,8 +240,8 @@ impl KeyStore {
     /// ```
     ///
     /// # Errors
-    /// [`ErrorKind::NotFound`]; [`ErrorKind::WrongPurpose`] if the key has
-    /// another purpose; [`ErrorKind::Integrity`] for a tampered record.
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound); [`ErrorKind::WrongPurpose`](crate::ErrorKind::WrongPurpose) if the key has
+    /// another purpose; [`ErrorKind::Integrity`](crate::ErrorKind::Integrity) for a tampered record.
     pub fn load<P: KeyPurpose>(&self, id: &KeyId) -> Result<AnyKey<P>> {
         let res = self.cell(id).and_then(|cell| {
             let purpose = cell.read()?.info.purpose;
@@ -264,7 +264,7 @@ impl KeyStore {
     /// Loads a key that must be Active.
     ///
     /// # Errors
-    /// As [`KeyStore::load`], and [`ErrorKind::WrongState`] if not Active.
+    /// As [`KeyStore::load`], and [`ErrorKind::WrongState`](crate::ErrorKind::WrongState) if not Active.
     pub fn load_active<P: KeyPurpose>(&self, id: &KeyId) -> Result<Key<P, crate::key::Active>> {
         match self.load::<P>(id)? {
             AnyKey::Active(k) => Ok(k),
@@ -275,7 +275,7 @@ impl KeyStore {
     /// A key's metadata.
     ///
     /// # Errors
-    /// [`ErrorKind::NotFound`]; storage and integrity errors.
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound); storage and integrity errors.
     pub fn info(&self, id: &KeyId) -> Result<KeyInfo> {
         let res = (|| {
             authorize(&self.principal, Operation::ReadMetadata)?;
@@ -334,7 +334,7 @@ impl KeyStore {
     /// used; this call is for keys nobody touches.
     ///
     /// # Errors
-    /// [`ErrorKind::PermissionDenied`] unless administrator or operator;
+    /// [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) unless administrator or operator;
     /// storage errors.
     pub fn maintenance(&self) -> Result<MaintenanceReport> {
         let res = (|| {

@@ -606,7 +606,7 @@ aead_raw_process!(Active, Suspended, Deactivated);
 impl<P: KeyPurpose, S: KeyState> Key<P, S> {
     /// Exports the raw material of `version` (the primary when `None`):
     /// 32 bytes for AES, P-256 scalars, HMAC and HKDF keys of their length.
-    /// Only keys created [`KeySpec::exportable`], only administrators, never
+    /// Only keys created [`KeySpec::exportable`](crate::KeySpec::exportable), only administrators, never
     /// compromised or destroyed keys; always audited.
     ///
     /// # Security warning
@@ -730,7 +730,7 @@ impl Key<Agreement, Active> {
         store.with_agreement_secret(cell, None, |sk| setup_recipient_with(sk, enc, aead, info))
     }
 
-    /// Single-shot `Open` (RFC 9180 §6.1) of what [`seal`] produced.
+    /// Single-shot `Open` (RFC 9180 §6.1) of what [`seal`](crate::hpke::seal) produced.
     ///
     /// # Errors
     /// [`ErrorKind::AuthenticationFailed`] for a wrong key, info, aad or
