@@ -20,7 +20,7 @@
 //! # Ok::<(), keylife::Error>(())
 //! ```
 //!
-//! Unwrapping is [`WrappingKey::unwrap`] with the `hazmat` feature (it
+//! Unwrapping is `WrappingKey::unwrap` with the `hazmat` feature (it
 //! returns raw material); keys exported with
 //! [`KeyStore::export_wrapped`](crate::KeyStore::export_wrapped) come back
 //! in through [`KeyStore::import_wrapped`](crate::KeyStore::import_wrapped).
@@ -39,7 +39,7 @@ use crate::base::secret::SecretBytes;
 use crate::base::{Error, ErrorKind, Result};
 
 /// Largest input [`WrappingKey::wrap`] accepts and largest wrapped input
-/// [`WrappingKey::unwrap`] accepts (64 KiB): key material, not bulk data.
+/// `WrappingKey::unwrap` accepts (64 KiB): key material, not bulk data.
 pub const MAX_WRAP_INPUT: usize = 64 * 1024;
 
 /// The 64-bit semiblock of AES key wrap (SP 800-38F §4.1).
@@ -251,7 +251,7 @@ impl WrappingKey {
         self.unwrap_material(mode, wrapped)
     }
 
-    /// [`WrappingKey::unwrap`] for the import path.
+    /// `WrappingKey::unwrap` for the import path.
     pub(crate) fn unwrap_material(&self, mode: WrapMode, wrapped: &[u8]) -> Result<SecretBytes> {
         let min = match mode {
             WrapMode::Kw => 3 * SEMIBLOCK,
