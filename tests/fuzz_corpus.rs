@@ -428,3 +428,17 @@ fn regression_checkpoint_signature_hex_with_a_multibyte_character() {
     let e = keylife::audit::AuditCheckpoint::from_json(json).expect_err("bad hex parsed");
     assert_eq!(e.kind(), keylife::ErrorKind::Malformed);
 }
+
+/// Finding `rollback-healed-by-a-write` (sealed_record, its first campaign
+/// after this session's changes): a key record restored to an older copy,
+/// then written once more by a fresh process (the day's first use is
+/// recorded), left the record at the logged generation again, so
+/// `verify_integrity` passed over the rollback. The log itself shows it:
+/// the new write repeats a generation already logged for the key.
+#[test]
+fn regression_a_rolled_back_record_written_again_still_fails_integrity() {
+    storage::sealed_record(&[
+        0x1d, 0x72, 0x72, 0x72, 0x72, 0x72, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x25, 0x02, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5b,
+    ]);
+}

@@ -71,6 +71,30 @@ fn a_restored_older_record_is_caught_by_verify_integrity_in_a_fresh_process() {
 }
 
 #[test]
+fn a_rolled_back_record_stays_detected_after_a_fresh_process_writes_it() {
+    let f = Fixture::new();
+    let key = f.store.create_active(KeySpec::<Aead>::new("k")).unwrap();
+    let id = key.id();
+    let active_copy = record(&f, &id);
+    let key = key.deactivate("superseded").unwrap();
+    // Rolled back one write: the Active copy, one generation behind.
+    f.backend.tamper(&format!("key/{id}"), active_copy).unwrap();
+    // A fresh process that never saw the newer record uses the key and
+    // writes it once more (the day's first use), reaching the logged
+    // generation again; the log still shows the rollback.
+    let fresh = f.reopen(StoreOptions::default());
+    fresh
+        .load_active::<Aead>(&id)
+        .unwrap()
+        .encrypt(b"m", b"")
+        .unwrap();
+    let e = fresh.verify_integrity().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity);
+    assert!(e.to_string().contains("rolled-back"), "{e}");
+    drop(key);
+}
+
+#[test]
 fn a_deleted_record_is_caught_by_verify_integrity() {
     use keylife::backend::Backend;
     let f = Fixture::new();

@@ -45,8 +45,22 @@ impl KeyStore {
             let mut audited: HashMap<KeyId, u64> = HashMap::new();
             let log = log::verify(&*self.inner.backend, &sealer, |e| {
                 if let (Some(k), Some(g)) = (e.key_id, e.generation) {
-                    let best = audited.entry(k).or_insert(g);
-                    *best = (*best).max(g);
+                    // Each write of a key record is logged with the next
+                    // generation. A generation that does not increase means
+                    // a write was based on a rolled-back copy of the record
+                    // (which that write would otherwise hide).
+                    let last = audited.entry(k).or_insert(0);
+                    if g <= *last {
+                        return Err(Error::new(
+                            ErrorKind::Integrity,
+                            format!(
+                                "audit entry {}: key/{k} written at generation {g} after generation \
+                                 {last}: a write was based on a rolled-back record",
+                                e.seq
+                            ),
+                        ));
+                    }
+                    *last = g;
                 }
                 Ok(())
             })?;
