@@ -120,6 +120,11 @@ fn c_abi_corpus() {
 }
 
 #[test]
+fn kek_header_corpus() {
+    replay("kek_header", storage::kek_header);
+}
+
+#[test]
 fn backup_corpus() {
     replay("backup", formats::backup);
 }

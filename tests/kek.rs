@@ -372,3 +372,61 @@ fn hostile_argon2_costs_in_the_header_fail_fast() {
     let e = KeyStore::open(MemoryBackend::new(), &greedy, admin()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
 }
+
+/// `PassphraseKek::max_costs` lowers what an opener accepts below
+/// keylife's bounds: a store made with costs above it is refused at once
+/// (`Integrity`, naming the cost), one at or below it opens.
+#[test]
+fn max_costs_refuses_a_header_above_the_openers_limit() {
+    let backend = std::sync::Arc::new(MemoryBackend::new());
+    let made = PassphraseKek::new("pw pw pw").params(Argon2Params::new(2048, 2, 2));
+    drop(KeyStore::open(backend.clone(), &made, admin()).unwrap());
+    for (max, what) in [
+        (Argon2Params::new(1024, 2, 2), "KiB of memory"),
+        (Argon2Params::new(2048, 1, 2), "passes"),
+        (Argon2Params::new(2048, 2, 1), "lanes"),
+    ] {
+        let strict = PassphraseKek::new("pw pw pw").max_costs(max);
+        let e = KeyStore::open(backend.clone(), &strict, admin()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+        assert!(e.to_string().contains(what), "{what}: {e}");
+    }
+    let exact = PassphraseKek::new("pw pw pw").max_costs(Argon2Params::new(2048, 2, 2));
+    KeyStore::open(backend.clone(), &exact, admin()).unwrap();
+    // The limit is checked before the passphrase: a wrong one still gets
+    // the cost error, not WrongKek, when the costs are too high.
+    let wrong = PassphraseKek::new("other").max_costs(Argon2Params::new(8, 1, 1));
+    let e = KeyStore::open(backend, &wrong, admin()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+    assert!(format!("{wrong:?}").contains("max"));
+    assert!(!format!("{wrong:?}").contains("other"));
+}
+
+/// Finding `argon2-unknown-member` (the `kek_header` fuzz target's seeds,
+/// 2026-12-04): an unknown member in the header's Argon2id costs (a cost
+/// a newer writer might add) was ignored, so the store opened with a
+/// derivation other than the header describes. It is refused now.
+#[test]
+fn an_unknown_argon2_member_in_the_header_is_refused() {
+    let backend = std::sync::Arc::new(MemoryBackend::new());
+    drop(KeyStore::open(backend.clone(), &cheap("pw pw pw"), admin()).unwrap());
+    let rec = backend.get("store/header").unwrap().unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(&rec.value).unwrap();
+    let bytes: Vec<u8> = serde_json::from_value(header["kek"]["kek_params"].clone()).unwrap();
+    let mut params: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    params["argon2id"]["secret_len"] = 16.into();
+    header["kek"]["kek_params"] =
+        serde_json::to_value(serde_json::to_vec(&params).unwrap()).unwrap();
+    backend
+        .tamper(
+            "store/header",
+            Record {
+                value: serde_json::to_vec(&header).unwrap(),
+                revision: rec.revision + 1,
+            },
+        )
+        .unwrap();
+    let e = KeyStore::open(backend, &cheap("pw pw pw"), admin()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Malformed, "{e}");
+    assert!(e.to_string().contains("Argon2id"), "{e}");
+}

@@ -28,6 +28,7 @@ fn target(name: &str) -> fn(&[u8]) {
         "pkcs8" => formats::pkcs8,
         "wrapped_key" => formats::wrapped_key,
         "backup" => formats::backup,
+        "kek_header" => storage::kek_header,
         other => panic!("unknown target {other}"),
     }
 }
@@ -165,6 +166,29 @@ fn seeds(name: &str) -> Vec<Vec<u8>> {
             }
             out.push(b"\x00\x00KLBK\x01".to_vec());
         }
+        "kek_header" => {
+            let len = storage::kek_header_fixture_header().len();
+            // Unmodified, with the right and a wrong passphrase.
+            out.push(vec![0]);
+            out.push(vec![0x80]);
+            // Byte edits of the header and of the parameters.
+            for pos in [10usize, len / 2, len - 5] {
+                let p = u16::try_from(pos).unwrap_or(0).to_le_bytes();
+                out.push(vec![0, 0, p[0], p[1], 1]);
+            }
+            out.push(vec![1, 0, 5, 0, 1]);
+            out.push(vec![1, 2, 20, 0, 0]);
+            // Costs: 4 TiB, 2^32 - 1 passes, 0 lanes, within the limit,
+            // one salt byte, an unknown member.
+            out.push(vec![2, 0, 0xff, 0xff, 0xff, 0xff]);
+            out.push(vec![2, 1, 0xff, 0xff, 0xff, 0xff]);
+            out.push(vec![2, 2, 0, 0, 0, 0]);
+            out.push(vec![2, 0, 64, 0, 0, 0, 2, 4, 0, 0, 0]);
+            out.push(vec![2, 3, 1, 3, 0, 0]);
+            out.push(vec![2, 4, 1, 0, 0, 0]);
+            out.push(b"\x03{\"salt\":[],\"argon2id\":{}}".to_vec());
+            out.push(b"\x04raw".to_vec());
+        }
         _ => {}
     }
     out
@@ -186,6 +210,7 @@ fn main() {
                     "pkcs8",
                     "wrapped_key",
                     "backup",
+                    "kek_header",
                 ]
             };
             for name in names {

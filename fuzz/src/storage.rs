@@ -18,7 +18,11 @@
 //!   reach the record table; the same checks, plus: a file whose bytes
 //!   changed and whose checksum was not fixed is refused at open.
 //! - [`store_sqlite`] (feature `sqlite`): a `SqliteBackend` database file
-//!   with byte edits; no panic, no wrong plaintext, unmodified works.
+//!   with byte edits; the same checks as `store_file` (records compared as
+//!   the backend reads them, never through a parser of the target's own).
+//! - [`kek_header`]: the KEK parameters of a passphrase store's header,
+//!   edited; refused at once beyond the opener's limit, opened only when
+//!   they mean the same.
 
 // A fuzz target reports a broken invariant by panicking.
 #![allow(clippy::panic)]
@@ -169,6 +173,15 @@ fn header_meaning(bytes: &[u8]) -> Option<serde_json::Value> {
             if let Some(x) = s.get(k) {
                 out.insert(k.to_owned(), x.clone());
             }
+        }
+        // The KEK parameters are JSON inside a byte array: compared as
+        // JSON when they are, so formatting alone is no change of meaning.
+        if let Some(p) = s
+            .get("kek_params")
+            .and_then(|x| serde_json::from_value::<Vec<u8>>(x.clone()).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        {
+            out.insert("kek_params".to_owned(), p);
         }
         Value::Object(out)
     };
@@ -447,7 +460,74 @@ fn scratch() -> PathBuf {
 struct FileFixture {
     known: Known,
     bytes: Vec<u8>,
+    /// Every record of the unmodified file, as the backend reads it.
+    records: BTreeMap<String, Vec<u8>>,
     work: PathBuf,
+}
+
+/// Every record a backend holds, read through the public `Backend` trait
+/// (the library's own reader: the oracles parse no file format).
+fn backend_records(b: &dyn Backend) -> keylife::Result<BTreeMap<String, Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = b.scan("", after.as_deref(), 256)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(out);
+        };
+        after = Some(last.clone());
+        out.extend(page.into_iter().map(|(id, r)| (id, r.value)));
+    }
+}
+
+/// What the backend of an edited file reads for each of the fixture's
+/// record ids (`None`: absent or unreadable).
+fn read_back(
+    b: &dyn Backend,
+    ids: &BTreeMap<String, Vec<u8>>,
+) -> BTreeMap<String, Option<Vec<u8>>> {
+    ids.keys()
+        .map(|id| (id.clone(), b.get(id).ok().flatten().map(|r| r.value)))
+        .collect()
+}
+
+/// The oracle of both file targets, after `exercise` on an edited file
+/// whose backend read `now` for the fixture's record ids: a key that
+/// loaded or decrypted has its record exactly as in the fixture and a
+/// header that means the same; `verify_integrity` never passes over a
+/// changed key record or audit entry.
+fn assert_changed_records_unusable(
+    f: &FileFixture,
+    now: &BTreeMap<String, Option<Vec<u8>>>,
+    out: &Outcome,
+    what: &str,
+) {
+    let same = |id: &str| now.get(id).and_then(Option::as_ref) == f.records.get(id);
+    for k in out.loaded.iter().chain(&out.decrypted) {
+        let Some(rid) = f.records.keys().find(|id| key_of(&f.known, id) == Some(*k)) else {
+            panic!("{what}: key {k} has no record in the fixture");
+        };
+        assert!(
+            same(rid),
+            "{what}: key {k} usable from a modified record {rid}"
+        );
+        assert!(
+            same_header(
+                f.records.get("store/header").map(Vec::as_slice),
+                now.get("store/header").and_then(Option::as_deref)
+            ),
+            "{what}: key {k} usable under a modified store header"
+        );
+    }
+    let tampered = f.records.keys().any(|id| {
+        (id.starts_with("key/") || id.starts_with("audit/"))
+            && matches!(now.get(id), Some(Some(_)))
+            && !same(id)
+    });
+    assert!(
+        !(tampered && out.integrity_ok),
+        "{what}: verify_integrity passed over a modified record"
+    );
 }
 
 fn file_fixture<B: Backend + 'static>(
@@ -472,34 +552,16 @@ fn file_fixture<B: Backend + 'static>(
     drop(store);
     finish(&path);
     let bytes = io(std::fs::read(&path), "read fixture");
+    let records = must(
+        backend_records(&must(open(&path), "reopen")),
+        "read fixture records",
+    );
     FileFixture {
         known,
         bytes,
+        records,
         work: dir.join(format!("{name}-work")),
     }
-}
-
-/// Decodes a `FileBackend` file's record table (format version 1, see
-/// `src/store/backend/file.rs`) without checking the checksum.
-fn file_records(bytes: &[u8]) -> Option<BTreeMap<String, Vec<u8>>> {
-    let body = bytes.get(25..bytes.len().checked_sub(32)?)?;
-    let count = u64::from_le_bytes(bytes.get(17..25)?.try_into().ok()?);
-    let mut cur = body;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (a, b) = cur.split_at_checked(n)?;
-        cur = b;
-        Some(a)
-    };
-    let mut out = BTreeMap::new();
-    for _ in 0..count {
-        let n = u32::from_le_bytes(take(4)?.try_into().ok()?);
-        let id = String::from_utf8(take(usize::try_from(n).ok()?)?.to_vec()).ok()?;
-        take(8)?;
-        let m = u32::from_le_bytes(take(4)?.try_into().ok()?);
-        let v = take(usize::try_from(m).ok()?)?.to_vec();
-        out.insert(id, v);
-    }
-    Some(out)
 }
 
 thread_local! {
@@ -542,6 +604,7 @@ pub fn store_file(data: &[u8]) {
         unmodified || fix,
         "a store file with changed bytes and a stale checksum opened"
     );
+    let now = read_back(&backend, &f.records);
     let store = match KeyStore::open(backend, &f.known.raw_kek(), Principal::admin("fuzz")) {
         Ok(s) => s,
         Err(e) => {
@@ -555,29 +618,8 @@ pub fn store_file(data: &[u8]) {
         assert_all_works(&out, &f.known, "store_file");
         return;
     }
-    // With a fixed checksum: a key whose record value changed is unusable.
-    if let (Some(orig), Some(now)) = (file_records(&f.bytes), file_records(&bytes)) {
-        for k in out.loaded.iter().chain(&out.decrypted) {
-            let Some(rid) = orig
-                .keys()
-                .find(|id| key_of(&f.known, id) == Some(*k))
-                .cloned()
-            else {
-                panic!("key {k} has no record in the fixture file");
-            };
-            assert!(
-                orig.get(&rid) == now.get(&rid),
-                "key {k} usable from a modified record {rid}"
-            );
-            assert!(
-                same_header(
-                    orig.get("store/header").map(Vec::as_slice),
-                    now.get("store/header").map(Vec::as_slice)
-                ),
-                "key {k} usable under a modified store header"
-            );
-        }
-    }
+    // With a fixed checksum: a key whose record changed is unusable.
+    assert_changed_records_unusable(&f, &now, &out, "store_file");
 }
 
 #[cfg(feature = "sqlite")]
@@ -632,6 +674,7 @@ pub fn store_sqlite(data: &[u8]) {
         }
     };
     let _ = backend.integrity_check();
+    let now = read_back(&backend, &f.records);
     let store = match KeyStore::open(backend, &f.known.raw_kek(), Principal::admin("fuzz")) {
         Ok(s) => s,
         Err(e) => {
@@ -643,12 +686,14 @@ pub fn store_sqlite(data: &[u8]) {
     drop(store);
     if unmodified {
         assert_all_works(&out, &f.known, "store_sqlite");
+        return;
     }
+    assert_changed_records_unusable(&f, &now, &out, "store_sqlite");
 }
 
-/// The record ids the `store_file` target's own reader finds in the
-/// unmodified fixture file, and how many name a known key (the oracle
-/// for edits under a fixed checksum depends on both).
+/// The record ids `FileBackend` reads from the unmodified fixture file,
+/// and how many name a known key (the oracle for edits under a fixed
+/// checksum depends on both).
 pub fn store_file_records() -> (Vec<String>, usize) {
     let f = FILE.with(|cell| {
         let mut slot = cell.borrow_mut();
@@ -658,9 +703,7 @@ pub fn store_file_records() -> (Vec<String>, usize) {
             })
         }))
     });
-    let ids: Vec<String> = file_records(&f.bytes)
-        .map(|r| r.into_keys().collect())
-        .unwrap_or_default();
+    let ids: Vec<String> = f.records.keys().cloned().collect();
     let keys = ids
         .iter()
         .filter(|id| key_of(&f.known, id).is_some())
@@ -695,4 +738,250 @@ pub fn store_file_len() -> usize {
 /// `targets::ciphertext_fixture_samples`).
 pub fn store_file_fixture_bytes() -> Vec<u8> {
     crate::targets::fixture(|| file_fixture("file-twin", |p| FileBackend::open(p), |_| {})).bytes
+}
+
+// ----- kek_header -----
+
+/// The passphrase of the `kek_header` fixture.
+const PASSPHRASE: &str = "keylife fuzz passphrase";
+
+/// The costs the `kek_header` fixture's store was made with (tiny, so an
+/// input runs Argon2id in microseconds).
+fn fixture_costs() -> keylife::Argon2Params {
+    keylife::Argon2Params::new(32, 1, 2)
+}
+
+/// The most the target's opener accepts (`PassphraseKek::max_costs`):
+/// anything a header asks beyond it must be refused before any work.
+fn opener_max() -> keylife::Argon2Params {
+    keylife::Argon2Params::new(256, 3, 4)
+}
+
+struct KekHeaderFixture {
+    records: Vec<(String, Record)>,
+    header: Vec<u8>,
+    key: KeyId,
+    ct: Vec<u8>,
+}
+
+fn kek_header_fixture() -> Arc<KekHeaderFixture> {
+    thread_local! {
+        static KEK_HEADER: RefCell<Option<Arc<KekHeaderFixture>>> = const { RefCell::new(None) };
+    }
+    KEK_HEADER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        Arc::clone(slot.get_or_insert_with(|| {
+            Arc::new(crate::targets::fixture(|| {
+                let backend = Arc::new(MemoryBackend::new());
+                let kek = keylife::PassphraseKek::new(PASSPHRASE).params(fixture_costs());
+                let store = must(
+                    KeyStore::builder(Arc::clone(&backend))
+                        .clock(keylife::ManualClock::new(keylife::Timestamp(
+                            1_767_225_600_000,
+                        )))
+                        .open(&kek, Principal::admin("fuzz")),
+                    "open",
+                );
+                let key = must(store.create_active(KeySpec::<Aead>::new("k")), "create");
+                let ct = must(key.encrypt(b"kek header", AAD), "enc");
+                must(store.flush_audit(), "flush");
+                let key = key.id();
+                drop(store);
+                let records = must(backend.raw_records(), "raw");
+                let header = records
+                    .iter()
+                    .find(|(id, _)| id == "store/header")
+                    .map(|(_, r)| r.value.clone())
+                    .unwrap_or_else(|| panic!("the fixture store has no header"));
+                KekHeaderFixture {
+                    records,
+                    header,
+                    key,
+                    ct,
+                }
+            }))
+        }))
+    })
+}
+
+/// The Argon2id costs a header's current `kek_params` ask for, read
+/// without keylife: `kek_params` is a JSON array of bytes holding
+/// `{"salt":[..],"argon2id":{"memory_kib":..,"iterations":..,"parallelism":..}}`.
+fn asked_costs(header: &[u8]) -> Option<(u64, u64, u64)> {
+    let v: serde_json::Value = serde_json::from_slice(header).ok()?;
+    let bytes: Vec<u8> = serde_json::from_value(v.get("kek")?.get("kek_params")?.clone()).ok()?;
+    let p: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let a = p.get("argon2id")?;
+    Some((
+        a.get("memory_kib")?.as_u64()?,
+        a.get("iterations")?.as_u64()?,
+        a.get("parallelism")?.as_u64()?,
+    ))
+}
+
+/// Rewrites the current slot's `kek_params` (JSON bytes inside the header
+/// JSON) with `edit`; `None` when the header has no such member.
+fn with_params(header: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Option<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(header).ok()?;
+    let slot = v.get_mut("kek")?.get_mut("kek_params")?;
+    let mut bytes: Vec<u8> = serde_json::from_value(slot.clone()).ok()?;
+    edit(&mut bytes);
+    *slot = serde_json::to_value(bytes).ok()?;
+    serde_json::to_vec(&v).ok()
+}
+
+/// Sets one member of the current slot's Argon2id costs (or the salt) to a
+/// fuzzer value, keeping the rest of the parameters as they are.
+fn set_cost(header: &[u8], field: u8, value: u32) -> Option<Vec<u8>> {
+    with_params(header, |bytes| {
+        let Ok(mut p) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return;
+        };
+        let n = serde_json::Value::from(value);
+        match field % 5 {
+            0 => p["argon2id"]["memory_kib"] = n,
+            1 => p["argon2id"]["iterations"] = n,
+            2 => p["argon2id"]["parallelism"] = n,
+            3 => {
+                if let Some(s) = p["salt"].as_array_mut() {
+                    let i = usize::try_from(value >> 8).unwrap_or(0) % s.len().max(1);
+                    if let Some(b) = s.get(i).and_then(serde_json::Value::as_u64) {
+                        s[i] = serde_json::Value::from(b ^ u64::from(value & 0xff));
+                    }
+                }
+            }
+            _ => {
+                // A member the parameters do not have (deny_unknown_fields).
+                p["argon2id"][format!("x{}", value % 3)] = n;
+            }
+        }
+        if let Ok(b) = serde_json::to_vec(&p) {
+            *bytes = b;
+        }
+    })
+}
+
+/// Edits the KEK parameters of a passphrase store's header — the part of
+/// the header read before anything is authenticated — and opens the store
+/// with the right (or, when the first byte's top bit is set, a wrong)
+/// passphrase and an opener limit of [`opener_max`].
+///
+/// Modes (first byte, low bits): 0 byte edits of the whole header; 1 byte
+/// edits of the `kek_params` bytes; 2 up to four cost or salt settings
+/// (groups: field, u32 LE); 3 `kek_params` replaced by the input; 4 the
+/// `kek_kind` replaced by the input's text.
+///
+/// Must hold: no panic; a refusal is one of the specific kinds below; costs
+/// above the opener's limit or keylife's bounds never run (the limit makes
+/// every accepted derivation microseconds, so a timeout is a finding); the
+/// store opens only with the right passphrase, under a header that means
+/// the same as the fixture's, and then decrypts its sample.
+pub fn kek_header(data: &[u8]) {
+    use keylife::ErrorKind;
+    let f = kek_header_fixture();
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let wrong = first & 0x80 != 0;
+    let header = match first & 7 {
+        0 => {
+            let mut h = f.header.clone();
+            edit_bytes(&mut h, rest);
+            Some(h)
+        }
+        1 => with_params(&f.header, |b| edit_bytes(b, rest)),
+        2 => {
+            let mut h = Some(f.header.clone());
+            for g in rest.chunks_exact(5).take(4) {
+                let value = u32::from_le_bytes([g[1], g[2], g[3], g[4]]);
+                h = h.and_then(|h| set_cost(&h, g[0], value));
+            }
+            h
+        }
+        3 => with_params(&f.header, |b| *b = rest.to_vec()),
+        4 => serde_json::from_slice::<serde_json::Value>(&f.header)
+            .ok()
+            .and_then(|mut v| {
+                v["kek"]["kek_kind"] = String::from_utf8_lossy(rest).into_owned().into();
+                serde_json::to_vec(&v).ok()
+            }),
+        _ => None,
+    };
+    let Some(header) = header else {
+        return;
+    };
+    let backend = MemoryBackend::new();
+    for (id, r) in &f.records {
+        let value = if id == "store/header" {
+            header.clone()
+        } else {
+            r.value.clone()
+        };
+        must(
+            backend.tamper(
+                id,
+                Record {
+                    value,
+                    revision: r.revision,
+                },
+            ),
+            "tamper",
+        );
+    }
+    let pass = if wrong {
+        "not the passphrase"
+    } else {
+        PASSPHRASE
+    };
+    let opener = keylife::PassphraseKek::new(pass).max_costs(opener_max());
+    // Byte-identical must open; equal in meaning (JSON formatting aside)
+    // may; anything else must not.
+    let unmodified = header == f.header;
+    let same = same_header(Some(&f.header), Some(&header));
+    match KeyStore::open(backend, &opener, Principal::admin("fuzz")) {
+        Ok(store) => {
+            assert!(!wrong, "a store opened with the wrong passphrase");
+            assert!(
+                same,
+                "a store opened under KEK parameters that mean something else"
+            );
+            let max = opener_max();
+            if let Some((m, i, p)) = asked_costs(&header) {
+                assert!(
+                    m <= u64::from(max.memory_kib)
+                        && i <= u64::from(max.iterations)
+                        && p <= u64::from(max.parallelism),
+                    "a store opened although its header asks for more than the opener's limit"
+                );
+            }
+            let pt = must(
+                store.decrypt(&f.ct, AAD),
+                "decrypt under an equivalent header",
+            );
+            assert_eq!(pt, b"kek header", "wrong plaintext");
+            assert!(store.load::<Aead>(&f.key).is_ok(), "the key did not load");
+        }
+        Err(e) => {
+            assert!(
+                !(unmodified && !wrong),
+                "the unmodified header with the right passphrase did not open: {e}"
+            );
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::Malformed
+                        | ErrorKind::Integrity
+                        | ErrorKind::WrongKek
+                        | ErrorKind::UnsupportedVersion
+                ),
+                "a damaged header was refused with a vague error ({:?}): {e}",
+                e.kind()
+            );
+        }
+    }
+}
+
+/// The `kek_header` fixture's header bytes (for seeds and tests).
+pub fn kek_header_fixture_header() -> Vec<u8> {
+    kek_header_fixture().header.clone()
 }

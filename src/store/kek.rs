@@ -172,6 +172,9 @@ impl fmt::Debug for RawKek {
 /// Argon2id cost parameters (RFC 9106).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+// A member keylife does not know (a newer cost, say) must not be ignored:
+// the key would be derived with other parameters than the header means.
+#[serde(deny_unknown_fields)]
 pub struct Argon2Params {
     /// Memory in KiB.
     pub memory_kib: u32,
@@ -220,6 +223,7 @@ struct PassphraseParams {
 pub struct PassphraseKek {
     passphrase: SecretBytes,
     params: Argon2Params,
+    max: Argon2Params,
 }
 
 impl PassphraseKek {
@@ -230,7 +234,33 @@ impl PassphraseKek {
         PassphraseKek {
             passphrase: SecretBytes::from_slice(passphrase.as_bytes()),
             params: Argon2Params::RECOMMENDED,
+            max: Argon2Params::MAX,
         }
+    }
+
+    /// The largest costs this provider accepts from a store's header
+    /// (default [`Argon2Params::MAX`], keylife's own bounds). The header is
+    /// not sealed, so whoever can write the file chooses the costs an
+    /// `open` pays before the passphrase is checked; an application that
+    /// knows the costs its stores use can refuse more (as age's
+    /// `max_work_factor` does for scrypt). A header asking for more in any
+    /// of the three fails at once with [`ErrorKind::Integrity`].
+    ///
+    /// ```
+    /// use keylife::{Argon2Params, ErrorKind, KeyStore, PassphraseKek, Principal, backend::MemoryBackend};
+    /// use std::sync::Arc;
+    /// let backend = Arc::new(MemoryBackend::new());
+    /// let made = PassphraseKek::new("pw").params(Argon2Params::new(2048, 2, 1));
+    /// KeyStore::open(backend.clone(), &made, Principal::admin("ops"))?;
+    /// let strict = PassphraseKek::new("pw").max_costs(Argon2Params::new(1024, 2, 1));
+    /// let err = KeyStore::open(backend, &strict, Principal::admin("ops")).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Integrity);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    #[must_use]
+    pub fn max_costs(mut self, max: Argon2Params) -> PassphraseKek {
+        self.max = max;
+        self
     }
 
     /// Costs used when this provider initialises a store or a KEK rotation.
@@ -246,6 +276,7 @@ impl fmt::Debug for PassphraseKek {
         f.debug_struct("PassphraseKek")
             .field("passphrase", &"[REDACTED]")
             .field("params", &self.params)
+            .field("max", &self.max)
             .finish()
     }
 }
@@ -261,6 +292,27 @@ impl Argon2Params {
     /// The most work, memory × passes: twice RFC 9106's first option
     /// (2 GiB, 1 pass), a few seconds on a laptop.
     pub const MAX_WORK_KIB: u64 = 2 * Self::MAX_MEMORY_KIB as u64;
+    /// The three maxima together (the default of
+    /// [`PassphraseKek::max_costs`]).
+    pub const MAX: Argon2Params = Argon2Params {
+        memory_kib: Self::MAX_MEMORY_KIB,
+        iterations: Self::MAX_ITERATIONS,
+        parallelism: Self::MAX_PARALLELISM,
+    };
+
+    /// `Some(reason)` when these costs exceed `max` in any of the three.
+    fn beyond(&self, max: &Argon2Params) -> Option<String> {
+        [
+            ("KiB of memory", self.memory_kib, max.memory_kib),
+            ("passes", self.iterations, max.iterations),
+            ("lanes", self.parallelism, max.parallelism),
+        ]
+        .into_iter()
+        .find(|(_, asked, most)| asked > most)
+        .map(|(what, asked, most)| {
+            format!("{asked} {what} (this provider accepts at most {most}; see PassphraseKek::max_costs)")
+        })
+    }
 
     /// `Some(reason)` when these costs are outside keylife's bounds. The
     /// bounds hold before any memory is allocated or any pass run, so a
@@ -339,6 +391,12 @@ impl KekProvider for PassphraseKek {
             .map_err(|_| Error::malformed("the store's Argon2id parameters are unreadable"))?;
         let mut out = SecretBytes::zeroed(32);
         // The header is not sealed: its costs are checked before any work.
+        if let Some(why) = p.argon2id.beyond(&self.max) {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!("the store's Argon2id parameters ask for {why}"),
+            ));
+        }
         argon2(&p.argon2id, ErrorKind::Integrity)?
             .hash_password_into(
                 self.passphrase.expose_secret(),
