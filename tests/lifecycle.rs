@@ -994,3 +994,80 @@ fn last_use_is_recorded_per_day_and_the_report_flags_keys_unused_too_long() {
     // The limit is validated like every period.
     assert!(Policy::from_toml("version = 1\n[purpose.aead]\nmax_unused_days = 0\n").is_err());
 }
+
+/// `create_active` writes the key once: one backend commit carrying the
+/// Active record and both audit entries (create, then activate), and the
+/// store verifies afterwards (issue 13: one durable commit per key).
+#[test]
+fn create_active_is_one_commit_with_both_audit_entries() {
+    use keylife::backend::{Backend, MemoryBackend, Record, WriteOp};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting(MemoryBackend, AtomicUsize);
+    impl Backend for Counting {
+        fn get(&self, id: &str) -> keylife::Result<Option<Record>> {
+            self.0.get(id)
+        }
+        fn commit(&self, ops: &[WriteOp]) -> keylife::Result<Vec<u64>> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.commit(ops)
+        }
+        fn scan(
+            &self,
+            p: &str,
+            a: Option<&str>,
+            l: usize,
+        ) -> keylife::Result<Vec<(String, Record)>> {
+            self.0.scan(p, a, l)
+        }
+        fn change_counter(&self) -> keylife::Result<u64> {
+            self.0.change_counter()
+        }
+    }
+
+    let backend = Arc::new(Counting(MemoryBackend::new(), AtomicUsize::new(0)));
+    let store = keylife::KeyStore::builder(Arc::clone(&backend))
+        // Audit entries go out with the record write, not buffered apart.
+        .open(
+            &keylife::RawKek::new(keylife::Kek::generate().unwrap()),
+            Principal::admin("ops"),
+        )
+        .unwrap();
+    store.flush_audit().unwrap();
+    let before = backend.1.load(Ordering::SeqCst);
+    let key = store
+        .create_active(
+            KeySpec::<Aead>::new("k").cryptoperiod(std::time::Duration::from_secs(30 * 86_400)),
+        )
+        .unwrap();
+    assert_eq!(
+        backend.1.load(Ordering::SeqCst) - before,
+        1,
+        "create_active took more than one commit"
+    );
+    let info = key.info().unwrap();
+    assert_eq!(info.state, StateName::Active);
+    assert!(info.activated_at.is_some());
+    // The cryptoperiod applied at activation, as with create + activate.
+    assert!(info.deactivation_date.is_some());
+    let ops: Vec<_> = store
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.key_id == Some(key.id()))
+        .map(|e| (e.operation, e.outcome, e.generation))
+        .collect();
+    assert_eq!(
+        ops[..2],
+        [
+            (Operation::Create, Outcome::Success, None),
+            (Operation::Activate, Outcome::Success, Some(1)),
+        ]
+    );
+    store.verify_integrity().unwrap();
+    assert_eq!(
+        key.decrypt(&key.encrypt(b"m", b"").unwrap(), b"").unwrap(),
+        b"m"
+    );
+}

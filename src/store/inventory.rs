@@ -126,8 +126,12 @@ impl KeyStore {
         self.create_with(spec, material, Origin::Generated)
     }
 
-    /// Creates a key and activates it: [`KeyStore::create`] then
-    /// [`Key::activate`].
+    /// Creates a key and activates it — [`KeyStore::create`] then
+    /// [`Key::activate`] — in one durable commit: the record is written
+    /// once, Active, with both audit entries (`create`, then `activate`) in
+    /// the same transaction. All or nothing: a principal that may create but
+    /// not activate gets [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied)
+    /// and no key.
     ///
     /// # Errors
     /// As both.
@@ -135,7 +139,9 @@ impl KeyStore {
         &self,
         spec: KeySpec<P>,
     ) -> Result<Key<P, crate::key::Active>> {
-        self.create(spec)?.activate()
+        let material = Loaded::generate(self.crypto_provider(), P::PURPOSE.default_algorithm());
+        let cell = self.create_cell(spec, material, Origin::Generated, true)?;
+        Ok(Key::from_cell(self.clone(), cell))
     }
 
     /// Imports raw key material as a new PreActive key.
@@ -185,6 +191,19 @@ impl KeyStore {
         material: Result<Loaded>,
         origin: Origin,
     ) -> Result<Key<P, PreActive>> {
+        let cell = self.create_cell(spec, material, origin, false)?;
+        Ok(Key::from_cell(self.clone(), cell))
+    }
+
+    /// Writes a new key record — PreActive, or Active when `activate` —
+    /// in one commit with its audit entries, and registers its cell.
+    fn create_cell<P: KeyPurpose>(
+        &self,
+        spec: KeySpec<P>,
+        material: Result<Loaded>,
+        origin: Origin,
+        activate: bool,
+    ) -> Result<Arc<KeyCell>> {
         let op = if origin == Origin::Imported {
             Operation::Import
         } else {
@@ -192,13 +211,16 @@ impl KeyStore {
         };
         let res: Result<Arc<KeyCell>> = (|| {
             authorize(&self.principal, op)?;
+            if activate {
+                authorize(&self.principal, Operation::Activate)?;
+            }
             let now = self.now();
             let policy = self.policy()?;
             let spec = match &policy {
                 Some(p) => p.apply_to_spec(spec.checked_name()?)?,
                 None => spec,
             };
-            let info = spec.into_info(
+            let mut info = spec.into_info(
                 KeyId::random()?,
                 now,
                 origin,
@@ -207,15 +229,37 @@ impl KeyStore {
             )?;
             let material = material?;
             let id = info.id;
+            let mut drafts =
+                vec![self.draft(&self.principal, op, Some(id), Some(1), &Ok(()), None)];
+            if activate {
+                crate::key::lifecycle::apply(
+                    &mut info,
+                    crate::key::lifecycle::Transition::Activate,
+                    now,
+                    self.principal.name(),
+                    "",
+                )?;
+                drafts.push(self.draft(
+                    &self.principal,
+                    Operation::Activate,
+                    Some(id),
+                    None,
+                    &Ok(()),
+                    None,
+                ));
+            }
+            // The record's one write: its generation goes with the last
+            // entry (logged generations increase strictly per key).
+            if let Some(last) = drafts.last_mut() {
+                last.generation = Some(1);
+            }
             let sealed = self.seal_key(1, &info, &[(1, &material)])?;
-            let mut draft = self.draft(&self.principal, op, Some(id), Some(1), &Ok(()), None);
-            draft.generation = Some(1);
             let put = WriteOp::Put {
                 id: key_record_id(&id),
                 value: sealed,
                 expect: Expect::Absent,
             };
-            let revs = self.commit_logged(std::slice::from_ref(&draft), vec![put])?;
+            let revs = self.commit_logged(&drafts, vec![put])?;
             let rev = revs.first().copied().unwrap_or(1);
             let data = CellData::new_single(info, material, rev);
             Ok(self.register(KeyCell::new(data)))
@@ -223,7 +267,7 @@ impl KeyStore {
         if let Err(e) = &res {
             self.audit(op, None, None, Err(e.clone()))?;
         }
-        Ok(Key::from_cell(self.clone(), res?))
+        res
     }
 
     /// Loads a key of purpose `P` in whatever state it is in.
