@@ -762,8 +762,9 @@ kl_result kl_store_kek_rotation_pending(const kl_store *store, uint32_t *out_pen
 
 /**
  * Makes the crypto provider called `name` the process default: `"rustcrypto"`
- * (RustCrypto, pure Rust, the default) or `"aws-lc"` (AWS-LC's assembly
- * AES-GCM and P-256; libraries built with the `aws-lc` feature). Stores
+ * (RustCrypto, pure Rust) or `"aws-lc"` (AWS-LC's assembly AES-GCM and
+ * P-256; libraries built with the `aws-lc` feature, where it is already
+ * the default — as in the library `scripts/test-c.sh` builds). Stores
  * opened afterwards run on it; stores already open keep theirs. Providers
  * interoperate: ciphertexts and signatures of one are accepted by the
  * other. Call it once, before opening stores; installing the provider that
@@ -776,9 +777,10 @@ kl_result kl_store_kek_rotation_pending(const kl_store *store, uint32_t *out_pen
 kl_result kl_crypto_provider_install(const char *name);
 
 /**
- * The name of the process's default crypto provider (`"rustcrypto"` unless
- * `kl_crypto_provider_install` installed another). A static string: do not
- * free it. Thread-safe.
+ * The name of the process's default crypto provider: the one
+ * `kl_crypto_provider_install` installed, else `"aws-lc"` in a library
+ * built with it, else `"rustcrypto"`. A static string: do not free it.
+ * Thread-safe.
  */
 const char *kl_crypto_provider_default(void);
 

@@ -9,9 +9,26 @@ use keylife::{CryptoProvider, ErrorKind, KeySpec, KeyStore, Principal, PublicKey
 
 #[test]
 fn the_default_is_installed_once_and_used_by_new_stores() {
-    // Before installation: RustCrypto, and reading does not install it.
+    // Before installation: the fastest provider compiled in (AWS-LC with
+    // the `aws-lc` feature, as the C library and Python package are
+    // built), and reading does not install it.
+    #[cfg(feature = "aws-lc")]
+    assert_eq!(CryptoProvider::get_default(), CryptoProvider::AwsLc);
+    #[cfg(not(feature = "aws-lc"))]
     assert_eq!(CryptoProvider::get_default(), CryptoProvider::RustCrypto);
-    let last = *CryptoProvider::ALL.last().unwrap();
+    assert_eq!(
+        CryptoProvider::get_default(),
+        CryptoProvider::BUILT_IN_DEFAULT
+    );
+    assert_eq!(
+        StoreOptions::default().crypto_provider,
+        CryptoProvider::BUILT_IN_DEFAULT
+    );
+    // Install the other one where there are two: the installed one wins.
+    let last = *CryptoProvider::ALL
+        .iter()
+        .find(|p| **p != CryptoProvider::BUILT_IN_DEFAULT)
+        .unwrap_or(&CryptoProvider::BUILT_IN_DEFAULT);
     last.install_default().unwrap();
     assert_eq!(CryptoProvider::get_default(), last);
     // Installing the same provider again is a no-op; another one fails.

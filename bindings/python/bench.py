@@ -1,11 +1,12 @@
 """keylife's Python encrypt against `cryptography`'s AESGCM, in the same run.
 
-    cargo build --release
+    cargo build --release --features aws-lc
     KEYLIFE_LIB=target/release/libkeylife.so python bindings/python/bench.py
 
 (`KEYLIFE_LIB` defaults to target/release/libkeylife.so of this checkout.
-`KEYLIFE_CRYPTO_PROVIDER=aws-lc` runs keylife on AWS-LC, in a library built
-with `cargo build --release --features aws-lc`.)
+keylife runs on the library's default provider — AWS-LC in a library built
+with `--features aws-lc`, as the package is; `KEYLIFE_CRYPTO_PROVIDER=rustcrypto`
+runs it on the pure-Rust one.)
 Needs `cryptography`; compiles a small C loop with `cc` (gcc/clang) when one
 is installed, for the cost of the same call without Python.
 
@@ -56,7 +57,7 @@ except ImportError:  # pragma: no cover - the benchmark needs it
     sys.exit("bench.py needs `cryptography` (pip install cryptography)")
 
 SIZES = (64, 16 * 1024)
-PROVIDER = os.environ.get("KEYLIFE_CRYPTO_PROVIDER", "rustcrypto")
+PROVIDER = os.environ.get("KEYLIFE_CRYPTO_PROVIDER") or keylife.default_crypto_provider()
 REPEATS = int(os.environ.get("BENCH_REPEATS", "15"))
 TARGET_SECONDS = float(os.environ.get("BENCH_SECONDS", "0.1"))  # per repeat
 

@@ -5,13 +5,16 @@
 //! one internal layer (`crypto.rs`) that dispatches on a [`CryptoProvider`].
 //! The pattern is rustls's `CryptoProvider`: a value chosen once per process
 //! ([`CryptoProvider::install_default`]) or per store
-//! ([`StoreOptions::crypto_provider`](crate::StoreOptions::crypto_provider)),
-//! with a pure-Rust default.
+//! ([`StoreOptions::crypto_provider`](crate::StoreOptions::crypto_provider)).
+//! Where neither is chosen, the fastest provider compiled in is used: AWS-LC
+//! when the `aws-lc` feature is on (as it is in the C library, the Python
+//! package and the CLI), the pure-Rust RustCrypto crates otherwise (the
+//! crate's default features).
 //!
 //! | provider | feature | AES-256-GCM | ECDSA P-256 | ECDH P-256 |
 //! |---|---|---|---|---|
-//! | [`RustCrypto`](CryptoProvider::RustCrypto) (default) | — | `aes-gcm` | `p256` | `p256` |
-//! | [`AwsLc`](CryptoProvider::AwsLc) | `aws-lc` | AWS-LC (`aws-lc-rs`) | AWS-LC | AWS-LC |
+//! | [`RustCrypto`](CryptoProvider::RustCrypto) (default without `aws-lc`) | — | `aes-gcm` | `p256` | `p256` |
+//! | [`AwsLc`](CryptoProvider::AwsLc) (default with `aws-lc`) | `aws-lc` | AWS-LC (`aws-lc-rs`) | AWS-LC | AWS-LC |
 //!
 //! Both providers produce the same bytes on the wire: a ciphertext sealed
 //! under one opens under the other, a signature made by one verifies under
@@ -68,10 +71,11 @@ use crate::base::{Error, ErrorKind, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CryptoProvider {
-    /// The RustCrypto crates (`aes-gcm`, `p256`): pure Rust, the default.
+    /// The RustCrypto crates (`aes-gcm`, `p256`): pure Rust, the default
+    /// when the `aws-lc` feature is off.
     RustCrypto,
     /// AWS-LC through `aws-lc-rs` (feature `aws-lc`): assembly AES-GCM and
-    /// P-256.
+    /// P-256; the default whenever it is compiled in.
     #[cfg(feature = "aws-lc")]
     AwsLc,
 }
@@ -79,7 +83,18 @@ pub enum CryptoProvider {
 static INSTALLED: OnceLock<CryptoProvider> = OnceLock::new();
 
 impl CryptoProvider {
-    /// Every provider compiled into this build, default first.
+    /// The provider used where none was installed or chosen: the fastest
+    /// compiled in ([`CryptoProvider::AwsLc`] with the `aws-lc` feature,
+    /// [`CryptoProvider::RustCrypto`] without).
+    pub const BUILT_IN_DEFAULT: CryptoProvider = {
+        #[cfg(feature = "aws-lc")]
+        let p = CryptoProvider::AwsLc;
+        #[cfg(not(feature = "aws-lc"))]
+        let p = CryptoProvider::RustCrypto;
+        p
+    };
+
+    /// Every provider compiled into this build.
     pub const ALL: &'static [CryptoProvider] = &[
         CryptoProvider::RustCrypto,
         #[cfg(feature = "aws-lc")]
@@ -141,14 +156,15 @@ impl CryptoProvider {
         }
     }
 
-    /// The installed process default, or [`CryptoProvider::RustCrypto`] if
-    /// none was installed (reading it does not install it).
+    /// The installed process default, or
+    /// [`CryptoProvider::BUILT_IN_DEFAULT`] if none was installed (reading
+    /// it does not install it).
     #[must_use]
     pub fn get_default() -> CryptoProvider {
         INSTALLED
             .get()
             .copied()
-            .unwrap_or(CryptoProvider::RustCrypto)
+            .unwrap_or(CryptoProvider::BUILT_IN_DEFAULT)
     }
 }
 

@@ -477,8 +477,9 @@ fn provider_name(p: crate::CryptoProvider) -> *const c_char {
 }
 
 /// Makes the crypto provider called `name` the process default: `"rustcrypto"`
-/// (RustCrypto, pure Rust, the default) or `"aws-lc"` (AWS-LC's assembly
-/// AES-GCM and P-256; libraries built with the `aws-lc` feature). Stores
+/// (RustCrypto, pure Rust) or `"aws-lc"` (AWS-LC's assembly AES-GCM and
+/// P-256; libraries built with the `aws-lc` feature, where it is already
+/// the default — as in the library `scripts/test-c.sh` builds). Stores
 /// opened afterwards run on it; stores already open keep theirs. Providers
 /// interoperate: ciphertexts and signatures of one are accepted by the
 /// other. Call it once, before opening stores; installing the provider that
@@ -496,9 +497,10 @@ pub extern "C" fn kl_crypto_provider_install(name: *const c_char) -> kl_result {
     })
 }
 
-/// The name of the process's default crypto provider (`"rustcrypto"` unless
-/// `kl_crypto_provider_install` installed another). A static string: do not
-/// free it. Thread-safe.
+/// The name of the process's default crypto provider: the one
+/// `kl_crypto_provider_install` installed, else `"aws-lc"` in a library
+/// built with it, else `"rustcrypto"`. A static string: do not free it.
+/// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_crypto_provider_default() -> *const c_char {
     provider_name(crate::CryptoProvider::get_default())

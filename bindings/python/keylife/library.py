@@ -14,8 +14,9 @@ def library_version() -> str:
 
 def install_crypto_provider(name: str) -> None:
     """Makes the crypto provider ``name`` the process default: ``"rustcrypto"``
-    (pure Rust, the default) or ``"aws-lc"`` (AWS-LC's assembly AES-GCM and
-    P-256, in libraries built with the ``aws-lc`` feature). Stores opened
+    (pure Rust) or ``"aws-lc"`` (AWS-LC's assembly AES-GCM and P-256, in
+    libraries built with the ``aws-lc`` feature, where it is already the
+    default, as in the library this package is tested with). Stores opened
     afterwards run on it. Call it once, before opening stores; installing the
     installed provider again is a no-op.
 
@@ -27,5 +28,6 @@ def install_crypto_provider(name: str) -> None:
 
 
 def default_crypto_provider() -> str:
-    """The name of the process's default crypto provider."""
+    """The name of the process's default crypto provider: the installed one,
+    else ``"aws-lc"`` when the library has it, else ``"rustcrypto"``."""
     return lib.kl_crypto_provider_default().decode()

@@ -3,17 +3,19 @@
 import pytest
 
 import keylife
-from keylife import ConflictError, InvalidArgumentError, UnsupportedError
+from keylife import ConflictError, InvalidArgumentError
 
 
 def test_default_provider_and_store_provider():
-    assert keylife.default_crypto_provider() == "rustcrypto"
+    # The package's library is built with the aws-lc feature
+    # (scripts/test-python.sh): AWS-LC without any call.
+    assert keylife.default_crypto_provider() == "aws-lc"
     # Installing the installed default is a no-op, any number of times.
-    keylife.install_crypto_provider("rustcrypto")
-    keylife.install_crypto_provider("rustcrypto")
-    assert keylife.default_crypto_provider() == "rustcrypto"
+    keylife.install_crypto_provider("aws-lc")
+    keylife.install_crypto_provider("aws-lc")
+    assert keylife.default_crypto_provider() == "aws-lc"
     with keylife.Store.memory() as store:
-        assert store.crypto_provider == "rustcrypto"
+        assert store.crypto_provider == "aws-lc"
         key = store.create(keylife.Purpose.AEAD, "k")
         key.activate()
         assert key.decrypt(key.encrypt(b"m")) == b"m"
@@ -22,11 +24,10 @@ def test_default_provider_and_store_provider():
 def test_unknown_and_unavailable_providers_are_refused():
     with pytest.raises(InvalidArgumentError, match="unknown crypto provider"):
         keylife.install_crypto_provider("openssl")
-    # The test library is built without the aws-lc feature; with it, the
-    # default installed above makes aws-lc a conflict.
-    with pytest.raises((UnsupportedError, ConflictError)):
-        keylife.install_crypto_provider("aws-lc")
-    assert keylife.default_crypto_provider() == "rustcrypto"
+    # aws-lc was installed above: the other provider is a conflict now.
+    with pytest.raises(ConflictError):
+        keylife.install_crypto_provider("rustcrypto")
+    assert keylife.default_crypto_provider() == "aws-lc"
 
 
 def test_closed_store_has_no_provider():
