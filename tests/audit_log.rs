@@ -74,10 +74,12 @@ fn every_operation_is_one_entry_with_its_fields() {
     assert!(deact.key_id.is_some());
     assert_eq!(entries[5].version, Some(1));
     assert_eq!(entries[9].error.as_deref(), Some("permission denied"));
-    // Record writes carry the record's generation: create 1, activate 2,
-    // reservation 3, last use 4, deactivate 5.
+    // Record writes carry the record's generation: create and activate
+    // in one write (create_active) 1, reservation 2, last use 3,
+    // deactivate 4.
     let gens: Vec<_> = entries.iter().filter_map(|e| e.generation).collect();
-    assert_eq!(gens, vec![1, 2, 3, 4, 5]);
+    assert_eq!(gens, vec![1, 2, 3, 4]);
+    assert_eq!(entries[3].generation, Some(1), "{:?}", entries[3]);
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(e.seq, i as u64 + 1);
     }
