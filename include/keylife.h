@@ -1077,6 +1077,10 @@ kl_result kl_key_rewrap(const kl_key *key,
  * primary version. The DER signature (at most `KL_SIGNATURE_DER_MAX_LEN`
  * bytes) is written to `(out, out_cap, out_len)`; verify it with
  * `kl_key_verify`, or elsewhere with the key's exported public key.
+ * `out_cap` must be at least `KL_SIGNATURE_DER_MAX_LEN`, the size a size
+ * query reports (signatures are randomized on the aws-lc provider, so
+ * their DER length varies from one call to the next); `out_len` receives
+ * the signature's actual length.
  *
  * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_ALREADY_CONSUMED`;
  * `KL_ERR_WRONG_PURPOSE`; `KL_ERR_WRONG_STATE`; `KL_ERR_PERMISSION_DENIED`;

@@ -7,8 +7,8 @@ use zeroize::Zeroizing;
 
 use super::key::kl_key;
 use super::{
-    KL_CIPHERTEXT_OVERHEAD, KL_MAC_LEN, KL_SIGNATURE_FIXED_LEN, Out, OutBuf, guard, kl_result,
-    kl_secret, try_bytes, try_ref,
+    KL_CIPHERTEXT_OVERHEAD, KL_MAC_LEN, KL_SIGNATURE_DER_MAX_LEN, KL_SIGNATURE_FIXED_LEN, Out,
+    OutBuf, guard, kl_result, kl_secret, try_bytes, try_ref,
 };
 use crate::base::{Error, ErrorKind, Result};
 use crate::key::{Operation, PublicKey};
@@ -328,11 +328,16 @@ fn sign_common(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
+        // The size is checked before signing, against the longest possible
+        // signature: a size query spends no signature, and a DER signature
+        // (whose length varies with each randomized signature, as AWS-LC's
+        // are) always fits the size reported.
+        key.0.check(Operation::Sign)?;
         let sig = if fixed {
-            key.0.check(Operation::Sign)?;
             out.require(KL_SIGNATURE_FIXED_LEN)?;
             key.0.sign_fixed(msg)?
         } else {
+            out.require(KL_SIGNATURE_DER_MAX_LEN)?;
             key.0.sign(msg)?
         };
         out.fill(&sig, false)
@@ -343,6 +348,10 @@ fn sign_common(
 /// primary version. The DER signature (at most `KL_SIGNATURE_DER_MAX_LEN`
 /// bytes) is written to `(out, out_cap, out_len)`; verify it with
 /// `kl_key_verify`, or elsewhere with the key's exported public key.
+/// `out_cap` must be at least `KL_SIGNATURE_DER_MAX_LEN`, the size a size
+/// query reports (signatures are randomized on the aws-lc provider, so
+/// their DER length varies from one call to the next); `out_len` receives
+/// the signature's actual length.
 ///
 /// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_ALREADY_CONSUMED`;
 /// `KL_ERR_WRONG_PURPOSE`; `KL_ERR_WRONG_STATE`; `KL_ERR_PERMISSION_DENIED`;

@@ -231,3 +231,32 @@ fn null_for_every_pointer_argument() {
     fails!(NP, kl_key_agree(ak, p, pl, m, ml, m, ml, 32, null_mut()));
     assert_eq!(last_error(), "null pointer: out is NULL");
 }
+
+/// The size query of `kl_key_sign` reports `KL_SIGNATURE_DER_MAX_LEN`
+/// (before any signing), so the documented two-call protocol always fits
+/// the second, randomized signature: AWS-LC's DER signatures vary in
+/// length from call to call, and a query that reported the first
+/// signature's own length made the next call fail now and then.
+#[test]
+fn der_size_query_reports_the_maximum_and_every_signature_fits() {
+    let s = store();
+    let signer = key(&s, KL_PURPOSE_SIGNING, true);
+    let mut need = 0usize;
+    assert_eq!(
+        kl_key_sign(signer.0, b"m".as_ptr(), 1, std::ptr::null_mut(), 0, &mut need),
+        KL_ERR_BUFFER_TOO_SMALL
+    );
+    assert_eq!(need, KL_SIGNATURE_DER_MAX_LEN);
+    let mut lens = std::collections::BTreeSet::new();
+    for i in 0..200u32 {
+        let msg = i.to_le_bytes();
+        let sig = sign(&signer, &msg).unwrap_or_else(|e| panic!("signature {i}: {}", describe(e)));
+        assert!(sig.len() <= KL_SIGNATURE_DER_MAX_LEN);
+        lens.insert(sig.len());
+        assert_eq!(
+            kl_key_verify(signer.0, msg.as_ptr(), msg.len(), sig.as_ptr(), sig.len()),
+            KL_OK
+        );
+    }
+    assert!(!lens.is_empty());
+}
