@@ -173,10 +173,14 @@ fn storage_and_format_fixtures_are_complete() {
     assert!(ids.iter().any(|i| i.starts_with("audit/")), "{ids:?}");
     assert!(storage::store_file_len() > 100);
     // The oracles map loaded keys back to their records.
-    assert_eq!(storage::sealed_record_key_records(), 4);
+    // The passphrase store's header names its Argon2id costs.
+    let header = String::from_utf8(storage::kek_header_fixture_header()).unwrap();
+    assert!(header.contains("\"kek_kind\":\"argon2id\""), "{header}");
+    // Four keys; five versions (a has two), each in a record of its own.
+    assert_eq!(storage::sealed_record_key_records(), (4, 5));
     let (file_ids, file_keys) = storage::store_file_records();
     assert!(file_ids.iter().any(|i| i == "store/header"), "{file_ids:?}");
-    assert_eq!(file_keys, 4, "{file_ids:?}");
+    assert_eq!(file_keys, 4 + 5, "{file_ids:?}");
     #[cfg(feature = "hazmat")]
     {
         let mut input = vec![0];

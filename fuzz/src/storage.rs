@@ -265,15 +265,24 @@ fn record_fixture() -> Arc<RecordFixture> {
     })
 }
 
-/// The key a record id names (`key/<id>`), compared as text.
+/// The key a record belongs to — its key record `key/<id>` or one of its
+/// version records `ver/<id>/<n>` — compared as text.
 fn key_of(known: &Known, id: &str) -> Option<KeyId> {
-    let rest = id.strip_prefix("key/")?;
+    let rest = id
+        .strip_prefix("key/")
+        .or_else(|| id.strip_prefix("ver/").and_then(|r| r.split('/').next()))?;
     known
         .aead
         .iter()
         .chain(std::iter::once(&known.mac))
         .find(|k| k.to_string() == rest)
         .copied()
+}
+
+/// Whether a record is one `verify_integrity` must vouch for: key
+/// records, version records and audit entries.
+fn integrity_checked(id: &str) -> bool {
+    id.starts_with("key/") || id.starts_with("ver/") || id.starts_with("audit/")
 }
 
 /// Edits the records of a small store (groups: record, mode, length,
@@ -375,29 +384,27 @@ pub fn sealed_record(data: &[u8]) {
         records.get("store/header").map(|r| r.value.as_slice()),
     );
     for k in out.loaded.iter().chain(&out.decrypted) {
-        let Some(rid) = ids
-            .iter()
-            .find(|id| key_of(&f.known, id) == Some(*k))
-            .cloned()
-        else {
-            panic!("key {k} has no record in the fixture");
-        };
         assert!(
             header_same || rolled_back("store/header"),
             "key {k} usable under a modified store header"
         );
-        assert!(
-            same(&rid) || rolled_back(&rid),
-            "key {k} usable from a modified record {rid}"
-        );
+        // Its key record and every version record, as in the fixture (or
+        // an older copy, which verify_integrity must then catch).
+        let mut found = false;
+        for rid in ids.iter().filter(|id| key_of(&f.known, id) == Some(*k)) {
+            found = true;
+            assert!(
+                same(rid) || rolled_back(rid),
+                "key {k} usable from a modified record {rid}"
+            );
+        }
+        assert!(found, "key {k} has no record in the fixture");
     }
     // A key record with changed bytes, or an older copy, or a changed
     // audit entry: verify_integrity must notice.
-    let tampered = ids.iter().any(|id| {
-        (id.starts_with("key/") || id.starts_with("audit/"))
-            && !same(id)
-            && records.contains_key(id)
-    });
+    let tampered = ids
+        .iter()
+        .any(|id| integrity_checked(id) && !same(id) && records.contains_key(id));
     assert!(
         !(tampered && out.integrity_ok),
         "verify_integrity passed over a modified record"
@@ -504,13 +511,19 @@ fn assert_changed_records_unusable(
 ) {
     let same = |id: &str| now.get(id).and_then(Option::as_ref) == f.records.get(id);
     for k in out.loaded.iter().chain(&out.decrypted) {
-        let Some(rid) = f.records.keys().find(|id| key_of(&f.known, id) == Some(*k)) else {
-            panic!("{what}: key {k} has no record in the fixture");
-        };
-        assert!(
-            same(rid),
-            "{what}: key {k} usable from a modified record {rid}"
-        );
+        let mut found = false;
+        for rid in f
+            .records
+            .keys()
+            .filter(|id| key_of(&f.known, id) == Some(*k))
+        {
+            found = true;
+            assert!(
+                same(rid),
+                "{what}: key {k} usable from a modified record {rid}"
+            );
+        }
+        assert!(found, "{what}: key {k} has no record in the fixture");
         assert!(
             same_header(
                 f.records.get("store/header").map(Vec::as_slice),
@@ -519,11 +532,10 @@ fn assert_changed_records_unusable(
             "{what}: key {k} usable under a modified store header"
         );
     }
-    let tampered = f.records.keys().any(|id| {
-        (id.starts_with("key/") || id.starts_with("audit/"))
-            && matches!(now.get(id), Some(Some(_)))
-            && !same(id)
-    });
+    let tampered = f
+        .records
+        .keys()
+        .any(|id| integrity_checked(id) && matches!(now.get(id), Some(Some(_))) && !same(id));
     assert!(
         !(tampered && out.integrity_ok),
         "{what}: verify_integrity passed over a modified record"
@@ -711,13 +723,17 @@ pub fn store_file_records() -> (Vec<String>, usize) {
     (ids, keys)
 }
 
-/// The `sealed_record` fixture's record ids that name a known key.
-pub fn sealed_record_key_records() -> usize {
+/// How many of the `sealed_record` fixture's records belong to a known
+/// key: (key records, version records).
+pub fn sealed_record_key_records() -> (usize, usize) {
     let f = record_fixture();
-    f.records
-        .iter()
-        .filter(|(id, _)| key_of(&f.known, id).is_some())
-        .count()
+    let mine = |p: &str| {
+        f.records
+            .iter()
+            .filter(|(id, _)| id.starts_with(p) && key_of(&f.known, id).is_some())
+            .count()
+    };
+    (mine("key/"), mine("ver/"))
 }
 
 /// The unmodified fixture file's length (for seeds).
@@ -963,7 +979,7 @@ pub fn kek_header(data: &[u8]) {
         }
         Err(e) => {
             assert!(
-                !(unmodified && !wrong),
+                !unmodified || wrong,
                 "the unmodified header with the right passphrase did not open: {e}"
             );
             assert!(

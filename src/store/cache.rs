@@ -90,16 +90,76 @@ impl KeyStore {
             .backend
             .get(&rid)?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no key {id}")))?;
-        let plain = self.sealer()?.open(&rid, &rec.value)?;
-        let stored = record::decode(&rid, plain.expose_secret())?;
-        self.check_generation(&rid, id, stored.generation)?;
-        if stored.info.id != *id {
+        let (stored, items, revision) = self.open_key_record(&rid, rec, |stored| {
+            self.check_generation(&rid, id, stored.generation)?;
+            if stored.info.id != *id {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!("record {rid} holds another key"),
+                ));
+            }
+            Ok(())
+        })?;
+        CellData::from_stored(self.crypto_provider(), stored, revision, items)
+    }
+
+    /// Opens key record `rid` (read as `rec`), runs `check` on it, and
+    /// attaches its version records. The key record and its version
+    /// records are separate reads, not one snapshot: when they disagree and
+    /// the key record has changed meanwhile (another process wrote the
+    /// key), it reads again; a disagreement with the key record unchanged
+    /// is an integrity failure. Returns the record, its version hashes
+    /// (`None` when inline) and the revision it was read at.
+    pub(super) fn open_key_record(
+        &self,
+        rid: &str,
+        mut rec: super::backend::Record,
+        check: impl Fn(&record::StoredKey) -> Result<()>,
+    ) -> Result<(
+        record::StoredKey,
+        Option<Vec<super::versions::Digest32>>,
+        u64,
+    )> {
+        for _ in 0..64 {
+            let plain = self.sealer()?.open(rid, &rec.value)?;
+            let mut stored = record::decode(rid, plain.expose_secret())?;
+            check(&stored)?;
+            match self.attach_versions(rid, &mut stored) {
+                Ok(items) => return Ok((stored, items, rec.revision)),
+                Err(e) if e.kind() == ErrorKind::Integrity => match self.inner.backend.get(rid)? {
+                    Some(fresh) if fresh.revision != rec.revision => rec = fresh,
+                    _ => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            format!("record {rid} kept changing while its versions were read"),
+        ))
+    }
+
+    /// For a key record in the split layout, reads its version records into
+    /// it (checked against its chain) and returns their hashes; `None` for
+    /// a record with its versions inline.
+    fn attach_versions(
+        &self,
+        rid: &str,
+        stored: &mut record::StoredKey,
+    ) -> Result<Option<Vec<super::versions::Digest32>>> {
+        let Some(chain) = stored.chain.take() else {
+            return Ok(None);
+        };
+        if !stored.info.versions.is_empty() || !stored.material.is_empty() {
             return Err(Error::new(
                 ErrorKind::Integrity,
-                format!("record {rid} holds another key"),
+                format!("record {rid} has both a version chain and inline versions"),
             ));
         }
-        CellData::from_stored(self.crypto_provider(), stored, rec.revision)
+        let read = self.read_versions(&stored.info.id, &chain)?;
+        stored.info.versions = read.versions;
+        stored.material = read.material;
+        Ok(Some(read.items))
     }
 
     pub(super) fn seal_key(

@@ -13,6 +13,7 @@ use crate::base::{Error, ErrorKind, Result};
 use crate::key::{KeyId, KeyInfo, StateName, VersionState};
 
 use super::record::{Loaded, StoredKey};
+use super::versions::{self, Digest32};
 
 pub(crate) struct KeyCell {
     pub(crate) id: KeyId,
@@ -36,6 +37,13 @@ pub(crate) struct CellData {
     pub(crate) revision: u64,
     /// The record's own write counter (see `record.rs`).
     pub(crate) generation: u64,
+    /// Per version, the hash of its version record's plaintext, and the
+    /// chain's head after it (`versions.rs`).
+    pub(crate) items: Vec<Digest32>,
+    pub(crate) heads: Vec<Digest32>,
+    /// Whether the stored record is in the split layout (else its next
+    /// write writes every version record).
+    pub(crate) split: bool,
 }
 
 /// Invocation counting with block reservation.
@@ -103,15 +111,19 @@ impl Usage {
 }
 
 impl CellData {
+    /// A cell from a decoded key record with its versions (inline, or read
+    /// from version records whose plaintexts hash to `items`).
     pub(crate) fn from_stored(
         provider: crate::CryptoProvider,
         stored: StoredKey,
         revision: u64,
+        items: Option<Vec<Digest32>>,
     ) -> Result<CellData> {
         let StoredKey {
             generation,
             info,
             material,
+            chain: _,
         } = stored;
         let mut slots: Vec<Option<Loaded>> = (0..info.versions.len()).map(|_| None).collect();
         for m in material {
@@ -132,12 +144,29 @@ impl CellData {
             .iter()
             .map(|v| Usage::at(v.usage_count))
             .collect();
+        let split = items.is_some();
+        let items = match items {
+            Some(items) => items,
+            // Inline: what the version records would hold.
+            None => info
+                .versions
+                .iter()
+                .zip(&slots)
+                .map(|(v, m)| {
+                    versions::encode(v, m.as_ref()).map(|p| versions::item_hash(p.expose_secret()))
+                })
+                .collect::<Result<_>>()?,
+        };
+        let heads = versions::heads_of(&info.id, &items);
         Ok(CellData {
             info,
             material: slots,
             usage,
             revision,
             generation,
+            items,
+            heads,
+            split,
         })
     }
 

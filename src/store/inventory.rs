@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use super::backend::{Expect, WriteOp};
-use super::{
-    AnyKey, CellData, KEY_PREFIX, Key, KeyCell, KeyStore, Loaded, authorize, key_record_id, record,
-};
+use super::backend::Expect;
+use super::{AnyKey, CellData, KEY_PREFIX, Key, KeyCell, KeyStore, Loaded, authorize};
 #[cfg(feature = "hazmat")]
 use crate::base::secret::SecretBytes;
 use crate::base::{Error, Result};
@@ -253,15 +251,12 @@ impl KeyStore {
             if let Some(last) = drafts.last_mut() {
                 last.generation = Some(1);
             }
-            let sealed = self.seal_key(1, &info, &[(1, &material)])?;
-            let put = WriteOp::Put {
-                id: key_record_id(&id),
-                value: sealed,
-                expect: Expect::Absent,
-            };
-            let revs = self.commit_logged(&drafts, vec![put])?;
+            let mut writes =
+                self.key_writes(1, &mut info, &[Some(&material)], None, Expect::Absent)?;
+            let ops = std::mem::take(&mut writes.ops);
+            let revs = self.commit_logged(&drafts, ops)?;
             let rev = revs.first().copied().unwrap_or(1);
-            let data = CellData::new_single(info, material, rev);
+            let data = CellData::new_single(info, material, rev, writes);
             Ok(self.register(KeyCell::new(data)))
         })();
         if let Err(e) = &res {
@@ -415,10 +410,7 @@ impl KeyStore {
             let live = self.live_cell(&id);
             let info = match live {
                 Some(cell) => cell.read()?.snapshot(),
-                None => {
-                    let plain = self.sealer()?.open(rid, &rec.value)?;
-                    record::decode(rid, plain.expose_secret())?.info
-                }
+                None => self.open_key_record(rid, rec.clone(), |_| Ok(()))?.0.info,
             };
             f(info)
         })

@@ -20,6 +20,7 @@ mod seal;
 mod sync;
 pub(crate) mod transport;
 mod typed;
+pub(crate) mod versions;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -170,13 +171,22 @@ pub(crate) enum MaterialChange {
 }
 
 impl CellData {
-    fn new_single(info: KeyInfo, material: Loaded, revision: u64) -> CellData {
+    /// A key just written with one version, in the split layout.
+    fn new_single(
+        info: KeyInfo,
+        material: Loaded,
+        revision: u64,
+        writes: versions::KeyWrites,
+    ) -> CellData {
         CellData {
             info,
             material: vec![Some(material)],
             generation: 1,
             usage: vec![cell::Usage::default()],
             revision,
+            items: writes.items,
+            heads: writes.heads,
+            split: true,
         }
     }
 }

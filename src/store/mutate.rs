@@ -3,8 +3,8 @@
 //! commit), and every state change through `KeyStore::transition`.
 
 use super::audit::Draft;
-use super::backend::{Expect, WriteOp};
-use super::{CellData, KeyCell, KeyStore, Loaded, MaterialChange, authorize, cell, key_record_id};
+use super::backend::Expect;
+use super::{CellData, KeyCell, KeyStore, Loaded, MaterialChange, authorize, cell};
 use crate::base::{Error, ErrorKind, Result};
 use crate::key::lifecycle::{self, Transition};
 use crate::key::{KeyInfo, StateName};
@@ -32,21 +32,28 @@ impl KeyStore {
                 drop(data);
                 return self.commit_logged(&drafts, Vec::new()).map(|_| ());
             }
-            let mut keep: Vec<(u32, &Loaded)> = Vec::new();
+            // Each version's material after the change.
             let drop_all = matches!(change, MaterialChange::DestroyAll);
+            let mut keep: Vec<Option<&Loaded>> = Vec::with_capacity(data.material.len() + 1);
             for (i, m) in data.material.iter().enumerate() {
                 let n = u32::try_from(i + 1).map_err(|_| Error::internal("too many versions"))?;
                 let dropped =
                     drop_all || matches!(&change, MaterialChange::DestroyVersion(v) if *v == n);
-                if let (Some(m), false) = (m, dropped) {
-                    keep.push((n, m));
-                }
+                keep.push(if dropped { None } else { m.as_ref() });
             }
             if let MaterialChange::Add(m) = &change {
-                keep.push((info.primary_version, m));
+                keep.push(Some(m));
             }
             let generation = data.generation + 1;
-            let sealed = self.seal_key(generation, &info, &keep)?;
+            // Only the version records that changed are written (one for a
+            // rotation or a usage reservation), with the key record.
+            let writes = self.key_writes(
+                generation,
+                &mut info,
+                &keep,
+                Some(&*data),
+                Expect::Revision(data.revision),
+            )?;
             // Every record write is audited with its generation.
             let mut covered = false;
             for d in drafts.iter_mut().filter(|d| d.key_id == Some(cell.id)) {
@@ -57,16 +64,14 @@ impl KeyStore {
                 return Err(Error::internal("a key record write without an audit entry"));
             }
             drop(keep);
-            let rid = key_record_id(&cell.id);
-            let put = WriteOp::Put {
-                id: rid,
-                value: sealed,
-                expect: Expect::Revision(data.revision),
-            };
-            match self.commit_logged(&drafts, vec![put]) {
+            let super::versions::KeyWrites { ops, items, heads } = writes;
+            match self.commit_logged(&drafts, ops) {
                 Ok(revs) => {
                     data.revision = revs.first().copied().unwrap_or(data.revision + 1);
                     data.generation = generation;
+                    data.items = items;
+                    data.heads = heads;
+                    data.split = true;
                     self.saw_generation(&cell.id, generation);
                     match change {
                         MaterialChange::None => {}

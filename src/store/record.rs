@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::versions::Chain;
 use crate::base::secret::{SecretBytes, to_json_secret};
 use crate::base::{Error, Result};
 use crate::crypto::provider::CryptoProvider;
@@ -72,6 +73,10 @@ struct StoredKeyRef<'a> {
     generation: u64,
     info: &'a KeyInfo,
     material: Vec<StoredMaterialRef<'a>>,
+    /// Present in the split layout (`versions.rs`): the versions live in
+    /// records of their own, and `info.versions` and `material` are empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain: Option<&'a Chain>,
 }
 
 #[derive(Serialize)]
@@ -81,7 +86,10 @@ struct StoredMaterialRef<'a> {
     key: &'a [u8],
 }
 
-fn ser_b64<S: serde::Serializer>(bytes: &&[u8], s: S) -> core::result::Result<S::Ok, S::Error> {
+pub(super) fn ser_b64<S: serde::Serializer>(
+    bytes: &&[u8],
+    s: S,
+) -> core::result::Result<S::Ok, S::Error> {
     use base64ct::Encoding;
     // Encode into a zeroizing buffer of the exact size.
     let mut buf = SecretBytes::zeroed(base64ct::Base64::encoded_len(bytes));
@@ -97,6 +105,10 @@ pub(crate) struct StoredKey {
     pub(crate) generation: u64,
     pub(crate) info: KeyInfo,
     pub(crate) material: Vec<StoredMaterial>,
+    /// See [`StoredKeyRef`]: `None` for a record with its versions inline
+    /// (written before the split layout, and backup bundles).
+    #[serde(default)]
+    pub(crate) chain: Option<Chain>,
 }
 
 #[derive(Deserialize)]
@@ -107,7 +119,9 @@ pub(crate) struct StoredMaterial {
     pub(crate) key: SecretBytes,
 }
 
-fn de_b64<'de, D: serde::Deserializer<'de>>(d: D) -> core::result::Result<SecretBytes, D::Error> {
+pub(super) fn de_b64<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> core::result::Result<SecretBytes, D::Error> {
     use base64ct::Encoding;
     let s = <&str>::deserialize(d)?;
     let mut buf = SecretBytes::zeroed(s.len() / 4 * 3 + 3);
@@ -133,8 +147,23 @@ pub(crate) fn encode(
                 key: l.raw.expose_secret(),
             })
             .collect(),
+        chain: None,
     };
     to_json_secret(&rec)
+}
+
+/// Encodes a key record in the split layout: metadata without versions
+/// (`info.versions` must be empty) and the chain over its version records.
+pub(crate) fn encode_split(generation: u64, info: &KeyInfo, chain: &Chain) -> Result<SecretBytes> {
+    if !info.versions.is_empty() {
+        return Err(Error::internal("a split key record with inline versions"));
+    }
+    to_json_secret(&StoredKeyRef {
+        generation,
+        info,
+        material: Vec::new(),
+        chain: Some(chain),
+    })
 }
 
 pub(crate) fn decode(id: &str, bytes: &[u8]) -> Result<StoredKey> {

@@ -16,7 +16,7 @@ use crate::governance::audit::{AuditEvent, Operation, Outcome};
 use crate::governance::principal::Principal;
 use crate::key::{KeyId, Timestamp};
 use crate::store::backend::WriteOp;
-use crate::store::{AuditUses, KEY_PREFIX, Key, KeyStore, authorize, key_record_id, record};
+use crate::store::{AuditUses, KEY_PREFIX, Key, KeyStore, authorize, key_record_id};
 
 /// What [`KeyStore::verify_integrity`] checked.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -65,25 +65,33 @@ impl KeyStore {
                 Ok(())
             })?;
             let mut keys = 0u64;
+            // Versions per key in the split layout (0: versions inline).
+            let mut counts: HashMap<KeyId, u32> = HashMap::new();
             self.scan_prefix(KEY_PREFIX, |rid, rec| {
-                let plain = sealer.open(rid, &rec.value)?;
-                let stored = record::decode(rid, plain.expose_secret())?;
-                if rid != key_record_id(&stored.info.id) {
-                    return Err(Error::new(
-                        ErrorKind::Integrity,
-                        format!("record {rid} holds another key"),
-                    ));
-                }
-                let logged = audited.remove(&stored.info.id).unwrap_or(0);
-                if stored.generation < logged {
-                    return Err(Error::new(
-                        ErrorKind::Integrity,
-                        format!(
-                            "record {rid} was rolled back: generation {} but the audit log records generation {logged}",
-                            stored.generation
-                        ),
-                    ));
-                }
+                let (stored, items, _) = self.open_key_record(rid, rec.clone(), |stored| {
+                    if rid != key_record_id(&stored.info.id) {
+                        return Err(Error::new(
+                            ErrorKind::Integrity,
+                            format!("record {rid} holds another key"),
+                        ));
+                    }
+                    let logged = audited.get(&stored.info.id).copied().unwrap_or(0);
+                    if stored.generation < logged {
+                        return Err(Error::new(
+                            ErrorKind::Integrity,
+                            format!(
+                                "record {rid} was rolled back: generation {} but the audit log records generation {logged}",
+                                stored.generation
+                            ),
+                        ));
+                    }
+                    // Version records: checked against the chain next.
+                    Ok(())
+                })?;
+                audited.remove(&stored.info.id);
+                // Versions in the split layout (0: inline).
+                let chained = items.map_or(0, |i| u32::try_from(i.len()).unwrap_or(u32::MAX));
+                counts.insert(stored.info.id, chained);
                 keys += 1;
                 Ok(())
             })?;
@@ -95,6 +103,20 @@ impl KeyStore {
                     ),
                 ));
             }
+            // No version record outside a key's chain (left by a deleted
+            // key record, or planted).
+            self.scan_prefix(crate::store::versions::VERSION_PREFIX, |rid, _| {
+                let owned = crate::store::versions::parse_version_record_id(rid)
+                    .is_some_and(|(k, n)| counts.get(&k).is_some_and(|c| n <= *c));
+                if owned {
+                    Ok(())
+                } else {
+                    Err(Error::new(
+                        ErrorKind::Integrity,
+                        format!("record {rid} belongs to no version of a stored key"),
+                    ))
+                }
+            })?;
             Ok(IntegrityReport {
                 keys,
                 audit_entries: log.entries,

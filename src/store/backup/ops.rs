@@ -580,8 +580,15 @@ fn open_bundle(provider: crate::CryptoProvider, bundle: &[u8], shares: &[&str]) 
             generation,
             info: kinfo,
             material,
+            chain,
         } = entry.record;
         let kid = kinfo.id;
+        // Bundles hold every key with its versions inline.
+        if chain.is_some() {
+            return Err(integrity(format!(
+                "key {kid} has a version chain in a bundle"
+            )));
+        }
         if !ids.insert(kid) {
             return Err(integrity(format!("key {kid} appears twice")));
         }
