@@ -243,7 +243,14 @@ fn der_size_query_reports_the_maximum_and_every_signature_fits() {
     let signer = key(&s, KL_PURPOSE_SIGNING, true);
     let mut need = 0usize;
     assert_eq!(
-        kl_key_sign(signer.0, b"m".as_ptr(), 1, std::ptr::null_mut(), 0, &mut need),
+        kl_key_sign(
+            signer.0,
+            b"m".as_ptr(),
+            1,
+            std::ptr::null_mut(),
+            0,
+            &mut need
+        ),
         KL_ERR_BUFFER_TOO_SMALL
     );
     assert_eq!(need, KL_SIGNATURE_DER_MAX_LEN);
