@@ -16,7 +16,11 @@
 //! - `raw_rustcrypto_decrypt`, `keylife_rustcrypto_decrypt` (`Key::decrypt`),
 //!   `keylife_rustcrypto_store_decrypt` (`KeyStore::decrypt`);
 //! - the same with `aws-lc` for the AWS-LC provider (`--features aws-lc`),
-//!   whose raw twin is `aws_lc_rs::aead::LessSafeKey`.
+//!   whose raw twin is `aws_lc_rs::aead::LessSafeKey`;
+//! - `rotate_at_<v>`: `Key::rotate` on an in-memory store, of a key that
+//!   has `v` versions before the first counted call (issue 13: rotation
+//!   flat in the number of versions; run with small n, e.g.
+//!   `ICOUNT_N1=20 ICOUNT_N2=120`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -187,6 +191,16 @@ fn keylife(provider: CryptoProvider, op: &str, n: u64) {
     }
 }
 
+fn rotate_at(versions: u32, n: u64) {
+    let (_store, key) = store(CryptoProvider::default());
+    for _ in 1..versions {
+        key.rotate().unwrap();
+    }
+    for _ in 0..n {
+        black_box(key.rotate().unwrap());
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo bench` passes `--bench`: nothing to do then.
@@ -196,7 +210,9 @@ fn main() {
     ) else {
         return;
     };
-    if let Some(op) = case.strip_prefix("raw_rustcrypto_") {
+    if let Some(v) = case.strip_prefix("rotate_at_") {
+        rotate_at(v.parse().unwrap(), n);
+    } else if let Some(op) = case.strip_prefix("raw_rustcrypto_") {
         raw_rustcrypto(op, n);
     } else if let Some(op) = case.strip_prefix("keylife_rustcrypto_") {
         keylife(CryptoProvider::RustCrypto, op, n);

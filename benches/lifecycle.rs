@@ -7,7 +7,13 @@
 //! - `audit_encrypt_64/{no_sink,memory_sink,json_lines_sink}`: a 64-byte
 //!   encrypt with no audit sink, with `MemoryAuditSink`, and with a sink
 //!   that formats each event as a JSON line (written to `io::sink`);
-//! - `audit_suspend_resume/{no_sink,memory_sink}`: two state changes.
+//! - `audit_suspend_resume/{no_sink,memory_sink}`: two state changes;
+//! - `rotate_at_versions/{10,100,1000}` (in memory): one rotation of a key
+//!   that already has that many versions (each key is rotated at most 50
+//!   times before a fresh one takes over, outside the timing, so the count
+//!   stays within 50 of the label); `load_versions/{10,1000}`: loading such
+//!   a key into a fresh store (every version record read, opened and
+//!   chained).
 //!
 //! There is no raw primitive to compare these with; `no_sink` is the
 //! baseline of the audit groups.
@@ -128,6 +134,77 @@ fn audit(c: &mut Criterion) {
     g.finish();
 }
 
+/// A store with one active AEAD key rotated to `versions` versions.
+fn key_with_versions(
+    versions: u32,
+) -> (
+    Arc<keylife::backend::MemoryBackend>,
+    Vec<u8>,
+    KeyStore,
+    keylife::KeyId,
+) {
+    let backend = Arc::new(keylife::backend::MemoryBackend::new());
+    let kek = Kek::generate().unwrap();
+    let kek_bytes = kek.expose_secret().to_vec();
+    let store = KeyStore::open(
+        Arc::clone(&backend),
+        &RawKek::new(kek),
+        Principal::admin("bench"),
+    )
+    .unwrap();
+    let key = store.create_active(KeySpec::<Aead>::new("k")).unwrap();
+    for _ in 1..versions {
+        key.rotate().unwrap();
+    }
+    let id = key.id();
+    (backend, kek_bytes, store, id)
+}
+
+fn versions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rotate_at_versions");
+    for n in [10u32, 100, 1000] {
+        g.bench_function(n.to_string(), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let (_b, _k, store, id) = key_with_versions(n);
+                    let key = store.load_active::<Aead>(&id).unwrap();
+                    let batch = left.min(50);
+                    let start = std::time::Instant::now();
+                    for _ in 0..batch {
+                        black_box(key.rotate().unwrap());
+                    }
+                    total += start.elapsed();
+                    left -= batch;
+                }
+                total
+            });
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("load_versions");
+    g.sample_size(10);
+    for n in [10u32, 1000] {
+        let (backend, kek, _store, id) = key_with_versions(n);
+        g.bench_function(n.to_string(), |b| {
+            b.iter_batched(
+                || {
+                    KeyStore::open(
+                        Arc::clone(&backend),
+                        &RawKek::new(Kek::from_bytes(&kek).unwrap()),
+                        Principal::admin("bench"),
+                    )
+                    .unwrap()
+                },
+                |fresh| black_box(fresh.load::<Aead>(&id).unwrap()),
+                BatchSize::PerIteration,
+            );
+        });
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     // Short runs: a 2-core machine shared with other builds.
     Criterion::default()
@@ -138,6 +215,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = lifecycle, audit
+    targets = lifecycle, audit, versions
 }
 criterion_main!(benches);

@@ -4,6 +4,7 @@
 #
 #   bash scripts/icount.sh            # the table
 #   bash scripts/icount.sh keylife_rustcrypto_encrypt   # one case
+#   ICOUNT_ROTATION=1 bash scripts/icount.sh             # instructions per rotation at 10, 100, 1000 versions
 #
 # Each case runs twice (N1 and N2 calls after the same setup); the cost of
 # one call is (I(N2) - I(N1)) / (N2 - N1), so setup, process start and
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is required (apt-get install valgrind)" >&2; exit 1; }
 N1=${ICOUNT_N1:-2000}
 N2=${ICOUNT_N2:-12000}
+if [ "${ICOUNT_ROTATION:-}" = 1 ]; then N1=20; N2=120; fi
 
 bin=$(cargo bench --features aws-lc --bench icount --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
@@ -35,6 +37,15 @@ per_call() {
 
 if [ $# -gt 0 ]; then
   for c in "$@"; do echo "$c $(per_call "$c")"; done
+  exit 0
+fi
+
+if [ "${ICOUNT_ROTATION:-}" = 1 ]; then
+  echo "| rotation | instructions per rotate |"
+  echo "|---|---|"
+  for v in 10 100 1000; do
+    echo "| at $v versions | $(per_call rotate_at_$v) |"
+  done
   exit 0
 fi
 

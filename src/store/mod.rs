@@ -184,10 +184,18 @@ impl CellData {
             generation: 1,
             usage: vec![cell::Usage::default()],
             revision,
-            items: writes.items,
-            heads: writes.heads,
+            items: Vec::new(),
+            heads: Vec::new(),
             split: true,
         }
+        .with_chain(writes)
+    }
+}
+
+impl CellData {
+    fn with_chain(mut self, writes: versions::KeyWrites) -> CellData {
+        writes.apply(&mut self.items, &mut self.heads);
+        self
     }
 }
 

@@ -28,18 +28,25 @@ impl KeyStore {
             drafts.clear();
             let mut info = data.info.clone();
             let change = f(&mut info, &data, &mut drafts)?;
-            if info == data.info && matches!(change, MaterialChange::None) {
+            // (The change first: comparing the metadata walks every version.)
+            if matches!(change, MaterialChange::None) && info == data.info {
                 drop(data);
                 return self.commit_logged(&drafts, Vec::new()).map(|_| ());
             }
             // Each version's material after the change.
-            let drop_all = matches!(change, MaterialChange::DestroyAll);
             let mut keep: Vec<Option<&Loaded>> = Vec::with_capacity(data.material.len() + 1);
-            for (i, m) in data.material.iter().enumerate() {
-                let n = u32::try_from(i + 1).map_err(|_| Error::internal("too many versions"))?;
-                let dropped =
-                    drop_all || matches!(&change, MaterialChange::DestroyVersion(v) if *v == n);
-                keep.push(if dropped { None } else { m.as_ref() });
+            match &change {
+                MaterialChange::DestroyAll => keep.resize(data.material.len(), None),
+                MaterialChange::DestroyVersion(v) => {
+                    let gone = usize::try_from(v.wrapping_sub(1)).unwrap_or(usize::MAX);
+                    keep.extend(
+                        data.material
+                            .iter()
+                            .enumerate()
+                            .map(|(i, m)| if i == gone { None } else { m.as_ref() }),
+                    );
+                }
+                _ => keep.extend(data.material.iter().map(Option::as_ref)),
             }
             if let MaterialChange::Add(m) = &change {
                 keep.push(Some(m));
@@ -64,13 +71,14 @@ impl KeyStore {
                 return Err(Error::internal("a key record write without an audit entry"));
             }
             drop(keep);
-            let super::versions::KeyWrites { ops, items, heads } = writes;
+            let mut writes = writes;
+            let ops = std::mem::take(&mut writes.ops);
             match self.commit_logged(&drafts, ops) {
                 Ok(revs) => {
                     data.revision = revs.first().copied().unwrap_or(data.revision + 1);
                     data.generation = generation;
-                    data.items = items;
-                    data.heads = heads;
+                    let data = &mut *data;
+                    writes.apply(&mut data.items, &mut data.heads);
                     data.split = true;
                     self.saw_generation(&cell.id, generation);
                     match change {

@@ -204,11 +204,34 @@ mod tests {
 }
 
 /// The writes of one change of a key (its key record first, then the
-/// version records that changed) and the chain after them.
+/// version records that changed) and how the chain changes with them:
+/// applied to the cell only once the commit succeeded
+/// ([`KeyWrites::apply`]), and without copying the chain, so a change
+/// costs what it changes, not what the key holds.
 pub(super) struct KeyWrites {
     pub(super) ops: Vec<WriteOp>,
-    pub(super) items: Vec<Digest32>,
-    pub(super) heads: Vec<Digest32>,
+    /// (index, new hash) of each version record written.
+    changed: Vec<(usize, Digest32)>,
+    /// The number of versions after the change.
+    len: usize,
+    /// Heads from index `first` on.
+    first: usize,
+    tail: Vec<Digest32>,
+}
+
+impl KeyWrites {
+    /// Brings a cell's version hashes and heads (`items`, `heads`, as they
+    /// were when the writes were made) to the state the commit wrote.
+    pub(super) fn apply(self, items: &mut Vec<Digest32>, heads: &mut Vec<Digest32>) {
+        items.resize(self.len, [0; 32]);
+        for (i, item) in self.changed {
+            if let Some(slot) = items.get_mut(i) {
+                *slot = item;
+            }
+        }
+        heads.truncate(self.first);
+        heads.extend(self.tail);
+    }
 }
 
 impl KeyStore {
@@ -230,26 +253,24 @@ impl KeyStore {
         }
         let sealer = self.sealer()?;
         let id = info.id;
-        let prev = prev.filter(|p| p.split);
-        let mut items: Vec<Digest32> = Vec::with_capacity(n);
-        let mut first = n;
-        let mut ops = Vec::with_capacity(2);
-        let mut version_ops = Vec::new();
+        let prev = prev.filter(|p| p.split && p.items.len() == p.info.versions.len());
+        let old_versions = prev.map_or(&[][..], |p| &p.info.versions[..]);
+        let old_material = prev.map_or(&[][..], |p| &p.material[..]);
+        let old_items = prev.map_or(&[][..], |p| &p.items[..]);
+        let old_heads = prev.map_or(&[][..], |p| &p.heads[..]);
+        let mut changed: Vec<(usize, Digest32)> = Vec::with_capacity(1);
+        let mut version_ops = Vec::with_capacity(1);
         for (i, (v, m)) in info.versions.iter().zip(material).enumerate() {
-            let unchanged = prev.and_then(|p| {
-                (p.info.versions.get(i) == Some(v)
-                    && p.material.get(i).map(Option::is_some) == Some(m.is_some()))
-                .then(|| p.items.get(i).copied())
-                .flatten()
-            });
-            if let Some(item) = unchanged {
-                items.push(item);
+            let same = old_versions.get(i) == Some(v)
+                && old_material
+                    .get(i)
+                    .is_some_and(|o| o.is_some() == m.is_some());
+            if same {
                 continue;
             }
-            first = first.min(i);
             let number = u32::try_from(i + 1).map_err(|_| Error::internal("too many versions"))?;
             let plain = encode(v, *m)?;
-            items.push(item_hash(plain.expose_secret()));
+            changed.push((i, item_hash(plain.expose_secret())));
             let rid = version_record_id(&id, number);
             let value = sealer.seal(&rid, plain.expose_secret())?;
             version_ops.push(WriteOp::Put {
@@ -259,12 +280,32 @@ impl KeyStore {
             });
         }
         // Heads before the first change stay; the rest are re-chained.
-        let mut heads: Vec<Digest32> =
-            prev.map_or_else(Vec::new, |p| p.heads[..first.min(p.heads.len())].to_vec());
-        let mut head = heads.last().copied().unwrap_or_else(|| chain_start(&id));
-        for item in &items[heads.len()..] {
-            head = chain_next(&head, item);
-            heads.push(head);
+        let first = changed
+            .first()
+            .map_or(n, |(i, _)| *i)
+            .min(old_heads.len())
+            .min(n);
+        let mut head = match first.checked_sub(1) {
+            Some(i) => old_heads
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| chain_start(&id)),
+            None => chain_start(&id),
+        };
+        let mut tail = Vec::with_capacity(n - first);
+        let mut next_changed = changed.iter().peekable();
+        for i in first..n {
+            while next_changed.peek().is_some_and(|(j, _)| *j < i) {
+                next_changed.next();
+            }
+            let item = match next_changed.peek() {
+                Some((j, item)) if *j == i => *item,
+                _ => *old_items
+                    .get(i)
+                    .ok_or_else(|| Error::internal("version hash missing"))?,
+            };
+            head = chain_next(&head, &item);
+            tail.push(head);
         }
         let chain = Chain {
             count: u32::try_from(n).map_err(|_| Error::internal("too many versions"))?,
@@ -276,13 +317,20 @@ impl KeyStore {
         let plain = plain?;
         let rid = key_record_id(&id);
         let value = sealer.seal(&rid, plain.expose_secret())?;
+        let mut ops = Vec::with_capacity(1 + version_ops.len());
         ops.push(WriteOp::Put {
             id: rid,
             value,
             expect: key_expect,
         });
         ops.extend(version_ops);
-        Ok(KeyWrites { ops, items, heads })
+        Ok(KeyWrites {
+            ops,
+            changed,
+            len: n,
+            first,
+            tail,
+        })
     }
 
     /// Reads key `id`'s version records and checks them against the
