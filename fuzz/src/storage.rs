@@ -18,8 +18,9 @@
 //!   reach the record table; the same checks, plus: a file whose bytes
 //!   changed and whose checksum was not fixed is refused at open.
 //! - [`store_sqlite`] (feature `sqlite`): a `SqliteBackend` database file
-//!   with byte edits; the same checks as `store_file` (records compared as
-//!   the backend reads them, never through a parser of the target's own).
+//!   with byte edits; the same checks as `store_file`. Both compare the
+//!   records the store itself read (through a recording `Backend`
+//!   wrapper), never through a parser of the target's own.
 //! - [`kek_header`]: the KEK parameters of a passphrase store's header,
 //!   edited; refused at once beyond the opener's limit, opened only when
 //!   they mean the same.
@@ -487,29 +488,95 @@ fn backend_records(b: &dyn Backend) -> keylife::Result<BTreeMap<String, Vec<u8>>
     }
 }
 
-/// What the backend of an edited file reads for each of the fixture's
-/// record ids (`None`: absent or unreadable).
-fn read_back(
-    b: &dyn Backend,
-    ids: &BTreeMap<String, Vec<u8>>,
-) -> BTreeMap<String, Option<Vec<u8>>> {
-    ids.keys()
-        .map(|id| (id.clone(), b.get(id).ok().flatten().map(|r| r.value)))
-        .collect()
+/// A backend that records every value its reads returned and every value
+/// the store wrote, per record id. The oracles judge what the store
+/// actually read — a separate read of a damaged database may be answered
+/// differently from one moment to the next (a read that failed before a
+/// write can succeed after it).
+struct Recording<B> {
+    inner: B,
+    log: Arc<std::sync::Mutex<ReadLog>>,
 }
 
-/// The oracle of both file targets, after `exercise` on an edited file
-/// whose backend read `now` for the fixture's record ids: a key that
-/// loaded or decrypted has its record exactly as in the fixture and a
-/// header that means the same; `verify_integrity` never passes over a
-/// changed key record or audit entry.
-fn assert_changed_records_unusable(
-    f: &FileFixture,
-    now: &BTreeMap<String, Option<Vec<u8>>>,
-    out: &Outcome,
-    what: &str,
-) {
-    let same = |id: &str| now.get(id).and_then(Option::as_ref) == f.records.get(id);
+#[derive(Default)]
+struct ReadLog {
+    read: BTreeMap<String, std::collections::BTreeSet<Vec<u8>>>,
+    written: BTreeMap<String, std::collections::BTreeSet<Vec<u8>>>,
+}
+
+impl ReadLog {
+    /// Values read for `id` that the store did not write itself.
+    fn foreign(&self, id: &str) -> impl Iterator<Item = &Vec<u8>> {
+        let own = self.written.get(id);
+        self.read
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(move |v| !own.is_some_and(|w| w.contains(*v)))
+    }
+}
+
+impl<B: Backend> Recording<B> {
+    fn new(inner: B) -> (Recording<B>, Arc<std::sync::Mutex<ReadLog>>) {
+        let log = Arc::new(std::sync::Mutex::new(ReadLog::default()));
+        (
+            Recording {
+                inner,
+                log: Arc::clone(&log),
+            },
+            log,
+        )
+    }
+
+    fn note(&self, id: &str, value: &[u8], written: bool) {
+        if let Ok(mut l) = self.log.lock() {
+            let map = if written { &mut l.written } else { &mut l.read };
+            map.entry(id.to_owned()).or_default().insert(value.to_vec());
+        }
+    }
+}
+
+impl<B: Backend> Backend for Recording<B> {
+    fn get(&self, id: &str) -> keylife::Result<Option<Record>> {
+        let r = self.inner.get(id)?;
+        if let Some(rec) = &r {
+            self.note(id, &rec.value, false);
+        }
+        Ok(r)
+    }
+    fn commit(&self, ops: &[keylife::backend::WriteOp]) -> keylife::Result<Vec<u64>> {
+        for op in ops {
+            if let keylife::backend::WriteOp::Put { id, value, .. } = op {
+                self.note(id, value, true);
+            }
+        }
+        self.inner.commit(ops)
+    }
+    fn scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> keylife::Result<Vec<(String, Record)>> {
+        let page = self.inner.scan(prefix, start_after, limit)?;
+        for (id, rec) in &page {
+            self.note(id, &rec.value, false);
+        }
+        Ok(page)
+    }
+    fn change_counter(&self) -> keylife::Result<u64> {
+        self.inner.change_counter()
+    }
+}
+
+/// The oracle of both file targets, after `exercise` on an edited file,
+/// on what the store read (`log`): a key that loaded or decrypted was read
+/// only as in the fixture (or as the store itself wrote it since) — its
+/// key record and every version record — under a header that means the
+/// same; `verify_integrity` never passes over a key record, version record
+/// or audit entry read with other bytes.
+fn assert_changed_records_unusable(f: &FileFixture, log: &ReadLog, out: &Outcome, what: &str) {
+    let changed = |id: &str| log.foreign(id).any(|v| Some(v) != f.records.get(id));
     for k in out.loaded.iter().chain(&out.decrypted) {
         let mut found = false;
         for rid in f
@@ -519,23 +586,23 @@ fn assert_changed_records_unusable(
         {
             found = true;
             assert!(
-                same(rid),
+                !changed(rid),
                 "{what}: key {k} usable from a modified record {rid}"
             );
         }
         assert!(found, "{what}: key {k} has no record in the fixture");
-        assert!(
-            same_header(
-                f.records.get("store/header").map(Vec::as_slice),
-                now.get("store/header").and_then(Option::as_deref)
-            ),
-            "{what}: key {k} usable under a modified store header"
-        );
+        let original = f.records.get("store/header").map(Vec::as_slice);
+        for h in log.foreign("store/header") {
+            assert!(
+                same_header(original, Some(h)),
+                "{what}: key {k} usable under a modified store header"
+            );
+        }
     }
-    let tampered = f
-        .records
+    let tampered = log
+        .read
         .keys()
-        .any(|id| integrity_checked(id) && matches!(now.get(id), Some(Some(_))) && !same(id));
+        .any(|id| integrity_checked(id) && f.records.contains_key(id) && changed(id));
     assert!(
         !(tampered && out.integrity_ok),
         "{what}: verify_integrity passed over a modified record"
@@ -616,7 +683,7 @@ pub fn store_file(data: &[u8]) {
         unmodified || fix,
         "a store file with changed bytes and a stale checksum opened"
     );
-    let now = read_back(&backend, &f.records);
+    let (backend, log) = Recording::new(backend);
     let store = match KeyStore::open(backend, &f.known.raw_kek(), Principal::admin("fuzz")) {
         Ok(s) => s,
         Err(e) => {
@@ -631,7 +698,10 @@ pub fn store_file(data: &[u8]) {
         return;
     }
     // With a fixed checksum: a key whose record changed is unusable.
-    assert_changed_records_unusable(&f, &now, &out, "store_file");
+    let log = log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert_changed_records_unusable(&f, &log, &out, "store_file");
 }
 
 #[cfg(feature = "sqlite")]
@@ -686,7 +756,7 @@ pub fn store_sqlite(data: &[u8]) {
         }
     };
     let _ = backend.integrity_check();
-    let now = read_back(&backend, &f.records);
+    let (backend, log) = Recording::new(backend);
     let store = match KeyStore::open(backend, &f.known.raw_kek(), Principal::admin("fuzz")) {
         Ok(s) => s,
         Err(e) => {
@@ -700,7 +770,10 @@ pub fn store_sqlite(data: &[u8]) {
         assert_all_works(&out, &f.known, "store_sqlite");
         return;
     }
-    assert_changed_records_unusable(&f, &now, &out, "store_sqlite");
+    let log = log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert_changed_records_unusable(&f, &log, &out, "store_sqlite");
 }
 
 /// The record ids `FileBackend` reads from the unmodified fixture file,
