@@ -693,6 +693,27 @@ kl_result kl_store_decrypt(const kl_store *store,
                            size_t *out_len);
 
 /**
+ * As `kl_store_decrypt`, for callers that size the output themselves (the
+ * hot path of language bindings): `out` must be valid for writes of
+ * exactly `ciphertext_len - KL_CIPHERTEXT_OVERHEAD` bytes, and the
+ * plaintext is decrypted straight into it (no intermediate buffer).
+ * Nothing is written on failure, except that when authentication fails on
+ * a store using the `"aws-lc"` crypto provider, `out` is left zeroed. `out`
+ * may overlap `ciphertext` or `aad` (the call then copies the overlapping
+ * input first).
+ *
+ * Errors: as `kl_store_decrypt`, without `KL_ERR_BUFFER_TOO_SMALL`;
+ * `KL_ERR_MALFORMED` for a ciphertext shorter than
+ * `KL_CIPHERTEXT_OVERHEAD`.
+ */
+kl_result kl_store_decrypt_into(const kl_store *store,
+                                const uint8_t *ciphertext,
+                                size_t ciphertext_len,
+                                const uint8_t *aad,
+                                size_t aad_len,
+                                uint8_t *out);
+
+/**
  * Writes the inventory — the metadata of every key matching the filter —
  * as a NUL-terminated JSON array of key-info objects (the format of
  * `kl_key_info_json`) into `(out, out_cap, out_len)`.

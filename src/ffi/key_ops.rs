@@ -162,35 +162,64 @@ struct ExactOut {
 /// `out_len(input length)` bytes that may overlap the inputs.
 fn aead_into(
     key: *const kl_key,
-    [(input, input_len, input_name), (aad, aad_len, _)]: [(*const u8, usize, &str); 2],
+    inputs: [(*const u8, usize, &str); 2],
     out: *mut u8,
     out_len: impl FnOnce(usize) -> Result<usize>,
     run: impl FnOnce(&KeyHandle, &[u8], &[u8], &mut [u8]) -> Result<()>,
 ) -> kl_result {
     guard(|| {
-        // SAFETY: per the contract, each pointer is NULL or valid for its
-        // length; `out` is NULL or valid for `out_len(input_len)` bytes.
-        let (key, input, aad) = unsafe {
-            (
-                try_ref(key, "key")?,
-                try_bytes(input, input_len, input_name)?,
-                try_bytes(aad, aad_len, "aad")?,
-            )
-        };
-        let ptr = core::ptr::NonNull::new(out).ok_or_else(|| super::null("out"))?;
-        let len = out_len(input.len())?;
-        if isize::try_from(len).is_err() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "the input is too large",
-            ));
-        }
-        let mut out = ExactOut { ptr, len };
-        let mut held = Default::default();
-        let [input, aad] = out.detach([input, aad], &mut held);
-        // SAFETY: `out` is valid for `len` bytes of writes (the contract),
-        // and no input still refers to its bytes (`detach`).
-        run(&key.0, input, aad, unsafe { out.as_mut_slice() })
+        // SAFETY: per the contract, `key` is NULL or a live handle.
+        let key = unsafe { try_ref(key, "key")? };
+        // SAFETY: forwarded to the caller (`exact_into`'s contract).
+        unsafe { exact_into(inputs, out, out_len, |i, a, o| run(&key.0, i, a, o)) }
+    })
+}
+
+/// An input and its associated data, and an output of exactly
+/// `out_len(input length)` bytes that may overlap the inputs, for `run`
+/// (the shared body of the `_into` calls).
+///
+/// # Safety
+/// Each input pointer is NULL or valid for its length; `out` is NULL or
+/// valid for writes of `out_len(input length)` bytes.
+pub(super) unsafe fn exact_into(
+    [(input, input_len, input_name), (aad, aad_len, _)]: [(*const u8, usize, &str); 2],
+    out: *mut u8,
+    out_len: impl FnOnce(usize) -> Result<usize>,
+    run: impl FnOnce(&[u8], &[u8], &mut [u8]) -> Result<()>,
+) -> Result<()> {
+    // SAFETY: the function's contract.
+    let (input, aad) = unsafe {
+        (
+            try_bytes(input, input_len, input_name)?,
+            try_bytes(aad, aad_len, "aad")?,
+        )
+    };
+    let ptr = core::ptr::NonNull::new(out).ok_or_else(|| super::null("out"))?;
+    let len = out_len(input.len())?;
+    if isize::try_from(len).is_err() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the input is too large",
+        ));
+    }
+    let mut out = ExactOut { ptr, len };
+    let mut held = Default::default();
+    let [input, aad] = out.detach([input, aad], &mut held);
+    // SAFETY: `out` is valid for `len` bytes of writes (the contract), and
+    // no input still refers to its bytes (`detach`).
+    run(input, aad, unsafe { out.as_mut_slice() })
+}
+
+/// The plaintext length of a ciphertext of `n` bytes, or `KL_ERR_MALFORMED`.
+pub(super) fn plaintext_len(n: usize) -> Result<usize> {
+    n.checked_sub(KL_CIPHERTEXT_OVERHEAD).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Malformed,
+            format!(
+                "a keylife ciphertext has at least {KL_CIPHERTEXT_OVERHEAD} bytes, this one {n}"
+            ),
+        )
     })
 }
 
@@ -264,16 +293,7 @@ pub extern "C" fn kl_key_decrypt_into(
             (aad, aad_len, "aad"),
         ],
         out,
-        |n| {
-            n.checked_sub(KL_CIPHERTEXT_OVERHEAD).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Malformed,
-                    format!(
-                        "a keylife ciphertext has at least {KL_CIPHERTEXT_OVERHEAD} bytes, this one {n}"
-                    ),
-                )
-            })
-        },
+        plaintext_len,
         |k, ct, aad, dst| k.decrypt_to(ct, aad, dst),
     )
 }

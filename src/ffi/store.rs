@@ -316,6 +316,46 @@ pub extern "C" fn kl_store_decrypt(
     })
 }
 
+/// As `kl_store_decrypt`, for callers that size the output themselves (the
+/// hot path of language bindings): `out` must be valid for writes of
+/// exactly `ciphertext_len - KL_CIPHERTEXT_OVERHEAD` bytes, and the
+/// plaintext is decrypted straight into it (no intermediate buffer).
+/// Nothing is written on failure, except that when authentication fails on
+/// a store using the `"aws-lc"` crypto provider, `out` is left zeroed. `out`
+/// may overlap `ciphertext` or `aad` (the call then copies the overlapping
+/// input first).
+///
+/// Errors: as `kl_store_decrypt`, without `KL_ERR_BUFFER_TOO_SMALL`;
+/// `KL_ERR_MALFORMED` for a ciphertext shorter than
+/// `KL_CIPHERTEXT_OVERHEAD`.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_decrypt_into(
+    store: *const kl_store,
+    ciphertext: *const u8,
+    ciphertext_len: usize,
+    aad: *const u8,
+    aad_len: usize,
+    out: *mut u8,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, `store` is NULL or a live handle.
+        let store = unsafe { try_ref(store, "store")? };
+        // SAFETY: per the contract, each input is NULL or valid for its
+        // length, and `out` for the plaintext's length.
+        unsafe {
+            super::key_ops::exact_into(
+                [
+                    (ciphertext, ciphertext_len, "ciphertext"),
+                    (aad, aad_len, "aad"),
+                ],
+                out,
+                super::key_ops::plaintext_len,
+                |ct, aad, dst| store.store.decrypt_to(ct, aad, dst),
+            )
+        }
+    })
+}
+
 /// Writes the inventory — the metadata of every key matching the filter —
 /// as a NUL-terminated JSON array of key-info objects (the format of
 /// `kl_key_info_json`) into `(out, out_cap, out_len)`.

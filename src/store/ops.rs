@@ -2,6 +2,7 @@
 //! the run-time checks that back the typed API: purpose, live state, version
 //! state, authorization, usage limits — and one audit event per call.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::Key;
@@ -268,6 +269,37 @@ impl KeyStore {
     /// key or version may not process; [`ErrorKind::AuthenticationFailed`]
     /// for a wrong context or tampered ciphertext.
     pub fn decrypt(&self, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let cell = self.cell_of_ciphertext(ct)?;
+        self.op_decrypt(&cell, ct, aad)
+    }
+
+    /// [`KeyStore::decrypt`] into a buffer the caller owns — exactly
+    /// `ciphertext.len() - CIPHERTEXT_OVERHEAD` bytes — without allocating
+    /// or copying: one pass from the ciphertext into `out`.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+    /// use keylife::key::CIPHERTEXT_OVERHEAD;
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let ct = store.create_active(KeySpec::<Aead>::new("k"))?.encrypt(b"secret", b"ctx")?;
+    /// let mut out = vec![0u8; ct.len() - CIPHERTEXT_OVERHEAD];
+    /// store.decrypt_to(&ct, b"ctx", &mut out)?;
+    /// assert_eq!(out, b"secret");
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for an output of another length; as
+    /// [`KeyStore::decrypt`]. On failure `out` is untouched, or zeroed when
+    /// authentication fails on the AWS-LC provider.
+    pub fn decrypt_to(&self, ct: &[u8], aad: &[u8], out: &mut [u8]) -> Result<()> {
+        let cell = self.cell_of_ciphertext(ct)?;
+        self.op_decrypt_to(&cell, ct, aad, out)
+    }
+
+    /// The cell of the key a ciphertext's header names (not yet prepared:
+    /// the operation does that); a failure is audited as a decryption.
+    fn cell_of_ciphertext(&self, ct: &[u8]) -> Result<Arc<KeyCell>> {
         let info = match ciphertext::CiphertextInfo::parse(ct) {
             Ok(i) => i,
             Err(e) => {
@@ -275,9 +307,8 @@ impl KeyStore {
                 return Err(e);
             }
         };
-        // `op_decrypt` prepares the cell (dates, other processes) itself.
-        let cell = match self.lookup_cell(&info.key_id) {
-            Ok(c) => c,
+        match self.lookup_cell(&info.key_id) {
+            Ok(c) => Ok(c),
             Err(e) => {
                 self.audit(
                     Operation::Decrypt,
@@ -285,10 +316,9 @@ impl KeyStore {
                     Some(info.key_version),
                     Err(e.clone()),
                 )?;
-                return Err(e);
+                Err(e)
             }
-        };
-        self.op_decrypt(&cell, ct, aad)
+        }
     }
 
     pub(crate) fn op_rewrap(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {

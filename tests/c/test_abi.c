@@ -65,6 +65,13 @@ static void test_aead_lifecycle(const kl_store *store) {
            kl_store_decrypt(store, ct, ct_len, U8("ctx"), 3, pt, sizeof pt, &pt_len));
     ct[ct_len - 1] ^= 1;
     EXPECT(KL_ERR_MALFORMED, kl_store_decrypt(store, ct, 10, NULL, 0, pt, sizeof pt, &pt_len));
+    /* The exact-size call: the plaintext straight into the caller's buffer. */
+    uint8_t exact[5];
+    OK(kl_store_decrypt_into(store, ct, ct_len, U8("ctx"), 3, exact));
+    CHECK(memcmp(exact, "hello", 5) == 0);
+    EXPECT(KL_ERR_AUTHENTICATION_FAILED, kl_store_decrypt_into(store, ct, ct_len, U8("ctX"), 3, exact));
+    EXPECT(KL_ERR_MALFORMED, kl_store_decrypt_into(store, ct, 10, NULL, 0, exact));
+    EXPECT(KL_ERR_NULL_POINTER, kl_store_decrypt_into(store, ct, ct_len, U8("ctx"), 3, NULL));
 
     uint32_t v = 0;
     OK(kl_key_rotate(k, &v));

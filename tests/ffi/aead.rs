@@ -62,6 +62,31 @@ fn decrypt_into(k: &Key, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>, kl_result> {
     }
 }
 
+/// `kl_store_decrypt_into` into an exactly sized buffer, untouched on
+/// failure (or zeroed, on the aws-lc provider's authentication failure).
+fn store_decrypt_into(s: &Store, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>, kl_result> {
+    let mut out = vec![0xAAu8; ct.len().saturating_sub(KL_CIPHERTEXT_OVERHEAD).max(1)];
+    match kl_store_decrypt_into(
+        s.0,
+        ct.as_ptr(),
+        ct.len(),
+        aad.as_ptr(),
+        aad.len(),
+        out.as_mut_ptr(),
+    ) {
+        KL_OK => {
+            out.truncate(ct.len() - KL_CIPHERTEXT_OVERHEAD);
+            Ok(out)
+        }
+        e => {
+            let untouched = out.iter().all(|b| *b == 0xAA);
+            let zeroed = e == KL_ERR_AUTHENTICATION_FAILED && out.iter().all(|b| *b == 0);
+            assert!(untouched || zeroed, "plaintext written on failure");
+            Err(e)
+        }
+    }
+}
+
 #[test]
 fn encrypt_into_and_decrypt_into_interoperate_with_the_buffer_calls() {
     let s = store();
@@ -77,7 +102,17 @@ fn encrypt_into_and_decrypt_into_interoperate_with_the_buffer_calls() {
             decrypt_into(&k, &ct2, b"ctX"),
             Err(KL_ERR_AUTHENTICATION_FAILED)
         );
+        // The store's exact-size call (no intermediate buffer) agrees.
+        assert_eq!(store_decrypt_into(&s, &ct, b"ctx").as_deref(), Ok(&pt[..]));
+        assert_eq!(
+            store_decrypt_into(&s, &ct2, b"ctX"),
+            Err(KL_ERR_AUTHENTICATION_FAILED)
+        );
     }
+    assert_eq!(
+        store_decrypt_into(&s, &[0u8; 20], b""),
+        Err(KL_ERR_MALFORMED)
+    );
     // Empty inputs may be NULL.
     let mut out = [0u8; KL_CIPHERTEXT_OVERHEAD];
     ok!(kl_key_encrypt_into(
@@ -164,6 +199,7 @@ fn null_for_every_pointer_argument() {
     let (ic, icl) = (into_ct.as_ptr(), into_ct.len());
     let mut into_buf = [0u8; 64];
     let (one, a, ib) = (b"m".as_ptr(), b"a".as_ptr(), into_buf.as_mut_ptr());
+    let st = s.0.cast_const();
 
     #[rustfmt::skip]
     let table: &[NullCase] = &[
@@ -194,6 +230,11 @@ fn null_for_every_pointer_argument() {
         ("kl_key_decrypt_into", "aad", NP, &|| kl_key_decrypt_into(lk, ic, icl, null(), 1, ib)),
         ("kl_key_decrypt_into", "out", NP, &|| kl_key_decrypt_into(lk, ic, icl, a, 1, null_mut())),
         ("kl_key_decrypt_into", "-", KL_OK, &|| kl_key_decrypt_into(lk, ic, icl, a, 1, ib)),
+        ("kl_store_decrypt_into", "store", NP, &|| kl_store_decrypt_into(null(), ic, icl, a, 1, ib)),
+        ("kl_store_decrypt_into", "ciphertext", NP, &|| kl_store_decrypt_into(st, null(), icl, a, 1, ib)),
+        ("kl_store_decrypt_into", "aad", NP, &|| kl_store_decrypt_into(st, ic, icl, null(), 1, ib)),
+        ("kl_store_decrypt_into", "out", NP, &|| kl_store_decrypt_into(st, ic, icl, a, 1, null_mut())),
+        ("kl_store_decrypt_into", "-", KL_OK, &|| kl_store_decrypt_into(st, ic, icl, a, 1, ib)),
     ];
     check_null_table(table);
     assert_eq!(into_buf[0], b'm');

@@ -188,6 +188,11 @@ FUNCTIONS: dict[str, tuple[str, list[str]]] = {
         ["const kl_store *", "const uint8_t *", "size_t", "const uint8_t *", "size_t",
          "uint8_t *", "size_t", "size_t *"],
     ),
+    "kl_store_decrypt_into": (
+        "kl_result",
+        ["const kl_store *", "const uint8_t *", "size_t", "const uint8_t *", "size_t",
+         "uint8_t *"],
+    ),
     "kl_store_list_json": (
         "kl_result",
         ["const kl_store *", "uint32_t", "uint32_t", "const char *", "uint8_t *", "size_t",
@@ -371,9 +376,9 @@ for _name, (_ret, _args) in FUNCTIONS.items():
 # call them, and tests/test_hot_path.py covers every path. The declared
 # functions above stay as they are (the header test checks them).
 
-#: kl_key_encrypt_into / kl_key_decrypt_into / kl_store_decrypt, unchecked.
+#: kl_key_encrypt_into / kl_key_decrypt_into / kl_store_decrypt_into, unchecked.
 HOT = {}
-for _name in ("kl_key_encrypt_into", "kl_key_decrypt_into", "kl_store_decrypt"):
+for _name in ("kl_key_encrypt_into", "kl_key_decrypt_into", "kl_store_decrypt_into"):
     _fn = lib[_name]
     _fn.restype = kl_result
     _fn.argtypes = None  # type: ignore[assignment]  # typeshed omits None (no conversion)

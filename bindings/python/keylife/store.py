@@ -27,7 +27,7 @@ from .types import (
 )
 
 # The unchecked hot-path twin (see _ffi.HOT).
-_store_decrypt = _ffi.HOT["kl_store_decrypt"]
+_store_decrypt_into = _ffi.HOT["kl_store_decrypt_into"]
 
 # Assigned, not imported: see the note in key.py (LOAD_METHOD for `.get`).
 _DEC = _util._DEC
@@ -147,10 +147,10 @@ class Store(Managed):
             a, aad_len = None, _ZERO
         n = len(ct)
         ct_len, out_type = _DEC.get(n) or _shape(_DEC, n, n - _OVERHEAD)
-        pt_len = (_LEN.get(n - _OVERHEAD) or _length(n - _OVERHEAD)) if n > _OVERHEAD else _ZERO
         out = out_type()
-        got = c_size_t()
-        r = _store_decrypt(sv, ct, ct_len, a, aad_len, out, pt_len, byref(got))
+        # Straight into the output (kl_store_decrypt_into: no intermediate
+        # buffer, no copy), as Key.decrypt does.
+        r = _store_decrypt_into(sv, ct, ct_len, a, aad_len, out)
         if r:
             raise errors.error_for(r)
         return out.raw if n > _OVERHEAD else b""

@@ -100,7 +100,7 @@ def test_enums_and_exceptions_cover_the_constants():
 def test_hot_path_twins_are_the_declared_symbols():
     """The unchecked twins (argtypes None) call the same C functions as the
     declared ones, and are only the fixed-size hot-path calls."""
-    assert set(_ffi.HOT) == {"kl_key_encrypt_into", "kl_key_decrypt_into", "kl_store_decrypt"}
+    assert set(_ffi.HOT) == {"kl_key_encrypt_into", "kl_key_decrypt_into", "kl_store_decrypt_into"}
     for name, fn in _ffi.HOT.items():
         declared = getattr(_ffi.lib, name)
         assert fn is not declared and fn.argtypes is None
