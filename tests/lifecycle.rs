@@ -1000,33 +1000,9 @@ fn last_use_is_recorded_per_day_and_the_report_flags_keys_unused_too_long() {
 /// store verifies afterwards (issue 13: one durable commit per key).
 #[test]
 fn create_active_is_one_commit_with_both_audit_entries() {
-    use keylife::backend::{Backend, MemoryBackend, Record, WriteOp};
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    struct Counting(MemoryBackend, AtomicUsize);
-    impl Backend for Counting {
-        fn get(&self, id: &str) -> keylife::Result<Option<Record>> {
-            self.0.get(id)
-        }
-        fn commit(&self, ops: &[WriteOp]) -> keylife::Result<Vec<u64>> {
-            self.1.fetch_add(1, Ordering::SeqCst);
-            self.0.commit(ops)
-        }
-        fn scan(
-            &self,
-            p: &str,
-            a: Option<&str>,
-            l: usize,
-        ) -> keylife::Result<Vec<(String, Record)>> {
-            self.0.scan(p, a, l)
-        }
-        fn change_counter(&self) -> keylife::Result<u64> {
-            self.0.change_counter()
-        }
-    }
-
-    let backend = Arc::new(Counting(MemoryBackend::new(), AtomicUsize::new(0)));
+    let backend = Arc::new(common::Counting::default());
     let store = keylife::KeyStore::builder(Arc::clone(&backend))
         // Audit entries go out with the record write, not buffered apart.
         .open(
@@ -1035,14 +1011,14 @@ fn create_active_is_one_commit_with_both_audit_entries() {
         )
         .unwrap();
     store.flush_audit().unwrap();
-    let before = backend.1.load(Ordering::SeqCst);
+    let before = backend.counts().0;
     let key = store
         .create_active(
             KeySpec::<Aead>::new("k").cryptoperiod(std::time::Duration::from_secs(30 * 86_400)),
         )
         .unwrap();
     assert_eq!(
-        backend.1.load(Ordering::SeqCst) - before,
+        backend.counts().0 - before,
         1,
         "create_active took more than one commit"
     );

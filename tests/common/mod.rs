@@ -78,3 +78,56 @@ impl Mint for KeyStore {
             .unwrap_or_else(|e| panic!("minting {}: {e}", p.name()))
     }
 }
+
+/// A memory backend that counts commits, and the records and bytes of key
+/// and version records (`key/`, `ver/`) they write — what a change costs
+/// in storage, without timing anything.
+#[derive(Default)]
+pub struct Counting {
+    pub inner: MemoryBackend,
+    pub commits: std::sync::atomic::AtomicUsize,
+    pub key_records: std::sync::atomic::AtomicUsize,
+    pub key_bytes: std::sync::atomic::AtomicUsize,
+}
+
+impl Counting {
+    /// (commits, key and version records, their bytes) so far.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (
+            self.commits.load(SeqCst),
+            self.key_records.load(SeqCst),
+            self.key_bytes.load(SeqCst),
+        )
+    }
+}
+
+impl keylife::backend::Backend for Counting {
+    fn get(&self, id: &str) -> keylife::Result<Option<keylife::backend::Record>> {
+        self.inner.get(id)
+    }
+    fn commit(&self, ops: &[keylife::backend::WriteOp]) -> keylife::Result<Vec<u64>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.commits.fetch_add(1, SeqCst);
+        for op in ops {
+            if let keylife::backend::WriteOp::Put { id, value, .. } = op
+                && (id.starts_with("key/") || id.starts_with("ver/"))
+            {
+                self.key_bytes.fetch_add(value.len(), SeqCst);
+                self.key_records.fetch_add(1, SeqCst);
+            }
+        }
+        self.inner.commit(ops)
+    }
+    fn scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> keylife::Result<Vec<(String, keylife::backend::Record)>> {
+        self.inner.scan(prefix, after, limit)
+    }
+    fn change_counter(&self) -> keylife::Result<u64> {
+        self.inner.change_counter()
+    }
+}

@@ -9,82 +9,45 @@ use keylife::ffi::*;
 
 use crate::util::*;
 
-/// `kl_key_encrypt_into` into an exactly sized buffer, which must stay
-/// untouched on failure.
+/// Runs an exact-size call into a fresh `len`-byte output (at least one
+/// byte, so the pointer is never NULL). The contract: nothing written on
+/// failure, except that an authentication failure on the aws-lc provider
+/// leaves the output zeroed (AWS-LC decrypts while it authenticates).
+fn exact(len: usize, call: impl FnOnce(*mut u8) -> kl_result) -> Result<Vec<u8>, kl_result> {
+    let mut out = vec![0xAAu8; len.max(1)];
+    match call(out.as_mut_ptr()) {
+        KL_OK => {
+            out.truncate(len);
+            Ok(out)
+        }
+        e => {
+            let untouched = out.iter().all(|b| *b == 0xAA);
+            let zeroed = e == KL_ERR_AUTHENTICATION_FAILED && out.iter().all(|b| *b == 0);
+            assert!(untouched || zeroed, "output written on failure");
+            Err(e)
+        }
+    }
+}
+
+/// `kl_key_encrypt_into` into an exactly sized buffer.
 fn encrypt_into(k: &Key, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>, kl_result> {
-    let mut out = vec![0xAAu8; pt.len() + KL_CIPHERTEXT_OVERHEAD];
-    match kl_key_encrypt_into(
-        k.0,
-        pt.as_ptr(),
-        pt.len(),
-        aad.as_ptr(),
-        aad.len(),
-        out.as_mut_ptr(),
-    ) {
-        KL_OK => Ok(out),
-        e => {
-            // The contract: nothing written on failure, except that an
-            // authentication failure on the aws-lc provider leaves `out`
-            // zeroed (AWS-LC decrypts while it authenticates).
-            let untouched = out.iter().all(|b| *b == 0xAA);
-            let zeroed = e == KL_ERR_AUTHENTICATION_FAILED && out.iter().all(|b| *b == 0);
-            assert!(untouched || zeroed, "plaintext written on failure");
-            Err(e)
-        }
-    }
+    exact(pt.len() + KL_CIPHERTEXT_OVERHEAD, |o| {
+        kl_key_encrypt_into(k.0, pt.as_ptr(), pt.len(), aad.as_ptr(), aad.len(), o)
+    })
 }
 
-/// `kl_key_decrypt_into` into an exactly sized buffer, which must stay
-/// untouched on failure.
+/// `kl_key_decrypt_into` into an exactly sized buffer.
 fn decrypt_into(k: &Key, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>, kl_result> {
-    let mut out = vec![0xAAu8; ct.len().saturating_sub(KL_CIPHERTEXT_OVERHEAD).max(1)];
-    match kl_key_decrypt_into(
-        k.0,
-        ct.as_ptr(),
-        ct.len(),
-        aad.as_ptr(),
-        aad.len(),
-        out.as_mut_ptr(),
-    ) {
-        KL_OK => {
-            out.truncate(ct.len() - KL_CIPHERTEXT_OVERHEAD);
-            Ok(out)
-        }
-        e => {
-            // The contract: nothing written on failure, except that an
-            // authentication failure on the aws-lc provider leaves `out`
-            // zeroed (AWS-LC decrypts while it authenticates).
-            let untouched = out.iter().all(|b| *b == 0xAA);
-            let zeroed = e == KL_ERR_AUTHENTICATION_FAILED && out.iter().all(|b| *b == 0);
-            assert!(untouched || zeroed, "plaintext written on failure");
-            Err(e)
-        }
-    }
+    exact(ct.len().saturating_sub(KL_CIPHERTEXT_OVERHEAD), |o| {
+        kl_key_decrypt_into(k.0, ct.as_ptr(), ct.len(), aad.as_ptr(), aad.len(), o)
+    })
 }
 
-/// `kl_store_decrypt_into` into an exactly sized buffer, untouched on
-/// failure (or zeroed, on the aws-lc provider's authentication failure).
+/// `kl_store_decrypt_into` into an exactly sized buffer.
 fn store_decrypt_into(s: &Store, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>, kl_result> {
-    let mut out = vec![0xAAu8; ct.len().saturating_sub(KL_CIPHERTEXT_OVERHEAD).max(1)];
-    match kl_store_decrypt_into(
-        s.0,
-        ct.as_ptr(),
-        ct.len(),
-        aad.as_ptr(),
-        aad.len(),
-        out.as_mut_ptr(),
-    ) {
-        KL_OK => {
-            out.truncate(ct.len() - KL_CIPHERTEXT_OVERHEAD);
-            Ok(out)
-        }
-        e => {
-            let untouched = out.iter().all(|b| *b == 0xAA);
-            let zeroed = e == KL_ERR_AUTHENTICATION_FAILED && out.iter().all(|b| *b == 0);
-            assert!(untouched || zeroed, "plaintext written on failure");
-            Err(e)
-        }
-    }
+    exact(ct.len().saturating_sub(KL_CIPHERTEXT_OVERHEAD), |o| {
+        kl_store_decrypt_into(s.0, ct.as_ptr(), ct.len(), aad.as_ptr(), aad.len(), o)
+    })
 }
 
 #[test]
