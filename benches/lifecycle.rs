@@ -1,9 +1,13 @@
 //! Key management operations and the audit hook.
 //!
 //! Groups:
-//! - `lifecycle_memory/{create,rotate,suspend_resume}` and the same for
-//!   `lifecycle_sqlite` (a file in a temporary directory, WAL,
+//! - `lifecycle_memory/{create,create_active,rotate,suspend_resume}` and
+//!   the same for `lifecycle_sqlite` (a file in a temporary directory, WAL,
 //!   `synchronous=FULL`: every state change is an fsynced commit);
+//! - `lifecycle_sqlite/raw_sqlite_commit`: the peer of the SQLite figures —
+//!   one `INSERT` of a 2 KiB blob committed by rusqlite on a database of the
+//!   same settings (WAL, `synchronous=FULL`) in the same directory: the
+//!   rate one durable commit allows (issue 13: `create_active` ≥ 0.8× it);
 //! - `audit_encrypt_64/{no_sink,memory_sink,json_lines_sink}`: a 64-byte
 //!   encrypt with no audit sink, with `MemoryAuditSink`, and with a sink
 //!   that formats each event as a JSON line (written to `io::sink`);
@@ -59,6 +63,14 @@ fn lifecycle_ops(c: &mut Criterion, name: &str, store: &KeyStore, samples: usize
                 .unwrap()
         });
     });
+    g.bench_function("create_active", |b| {
+        b.iter(|| {
+            n += 1;
+            store
+                .create_active(KeySpec::<Aead>::new(&format!("a{n}")))
+                .unwrap()
+        });
+    });
     // Fresh keys per iteration: a key's record grows with its versions and
     // history, so reusing one key would measure ever larger records.
     g.bench_function("rotate", |b| {
@@ -86,6 +98,31 @@ fn lifecycle(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     // fsync per commit: milliseconds per operation, so fewer samples.
     lifecycle_ops(c, "lifecycle_sqlite", &sqlite_store(dir.path()), 10);
+    raw_sqlite_commit(c, dir.path());
+}
+
+/// One durable commit of a row the size of a key record with its audit
+/// entries, with the settings `SqliteBackend` uses: the floor under every
+/// SQLite figure above.
+fn raw_sqlite_commit(c: &mut Criterion, dir: &std::path::Path) {
+    let conn = rusqlite::Connection::open(dir.join("raw.db")).unwrap();
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+        .unwrap();
+    let body = vec![0x5au8; 2048];
+    let mut g = c.benchmark_group("lifecycle_sqlite");
+    g.sample_size(10);
+    g.bench_function("raw_sqlite_commit", |b| {
+        b.iter(|| {
+            conn.execute("INSERT INTO t (body) VALUES (?1)", [&body])
+                .unwrap()
+        });
+    });
+    g.finish();
 }
 
 /// Formats every event as one JSON line, as a SIEM feed would.
