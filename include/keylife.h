@@ -812,6 +812,23 @@ const char *kl_crypto_provider_default(void);
 const char *kl_store_crypto_provider(const kl_store *store);
 
 /**
+ * 1 if the process's default crypto provider (`kl_crypto_provider_default`)
+ * runs in a FIPS 140-3 module in FIPS mode, else 0. Only a library built
+ * with the `fips` feature (`"aws-lc"` on AWS-LC's FIPS module) reports 1.
+ * It covers that provider's AES-256-GCM, ECDSA and ECDH, not every
+ * primitive keylife uses: HMAC, HKDF, SHA-256, key wrap, Argon2id and key
+ * generation stay outside the module (the crate's `crypto::provider` docs,
+ * "FIPS mode"), so it is no claim of FIPS 140-3 validation. Thread-safe.
+ */
+uint32_t kl_crypto_provider_fips_mode(void);
+
+/**
+ * 1 if the crypto provider `store` runs on is in FIPS mode (as
+ * `kl_crypto_provider_fips_mode`), 0 if not or for a NULL `store`.
+ */
+uint32_t kl_store_fips_mode(const kl_store *store);
+
+/**
  * Creates a key of `purpose` (a `KL_PURPOSE_*` value) named `name`, with
  * fresh material, in state PreActive (activate it with `kl_key_activate`).
  * Same as `kl_key_create_ex(store, purpose, name, "", 0, out)`.

@@ -12,6 +12,12 @@ if [ ! -d ../shared/vectors ]; then
   exit 1
 fi
 
+# Every feature but `fips` (AWS-LC's FIPS module: CMake and Go, its own step
+# below), so the main run tests the general AWS-LC build the C library and
+# the Python package ship.
+FEATURES=$(awk '/^\[features\]/ {f = 1; next} /^\[/ {f = 0}
+  f && /^[a-z0-9-]+ *=/ && $1 != "default" && $1 != "fips" {print $1}' Cargo.toml | paste -sd, -)
+
 step "layers: no import cycle between top-level modules of src/"
 python3 ../shared/tools/layers.py src
 
@@ -19,10 +25,10 @@ step "format"
 cargo fmt --all -- --check
 
 step "lint (clippy, all features, warnings are errors)"
-cargo clippy --all-features --all-targets -- -D warnings
+cargo clippy --features "$FEATURES" --all-targets -- -D warnings
 
 step "API docs build without warnings (broken links fail)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features "$FEATURES" --quiet
 
 step "build without default features"
 cargo check --no-default-features --lib
@@ -31,14 +37,29 @@ step "unit, integration and property tests"
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
-cargo nextest run --all-features --no-fail-fast
+cargo nextest run --features "$FEATURES" --no-fail-fast
 
 step "doctests (including the compile_fail misuse cases)"
-cargo test --all-features --doc
+cargo test --features "$FEATURES" --doc
 
 step "the hazmat gates: trust tests and doctests with default features (no hazmat)"
 cargo nextest run --test trust
 cargo test --doc
+
+step "FIPS build: the aws-lc provider on AWS-LC's FIPS module (feature fips)"
+need_pkgs=()
+command -v cmake >/dev/null 2>&1 || need_pkgs+=(cmake)
+command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  SUDO=$(command -v sudo >/dev/null 2>&1 && [ "$(id -u)" != 0 ] && echo sudo || true)
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+# The provider tests (interoperation with RustCrypto, fips_mode) and the
+# Wycheproof suites on the FIPS module; the FFI query.
+AWS_LC_FIPS_SYS_USE_SYSTEM=0 cargo nextest run --features fips,hazmat \
+  --test provider --test wycheproof --test ffi -E 'test(fips) | binary(provider) | binary(wycheproof) | test(crypto_provider_selection)'
+AWS_LC_FIPS_SYS_USE_SYSTEM=0 cargo clippy --features "$FEATURES,fips" --lib -- -D warnings
 
 step "the main job: examples/lifecycle.rs on a temporary SQLite store"
 cargo run --quiet --example lifecycle > target/lifecycle-example.out

@@ -172,3 +172,16 @@ fn agreement_gives_the_same_secret_on_both_providers() {
     let parsed = PublicKey::from_sec1(&pb.to_sec1()).unwrap();
     assert_eq!(parsed, pb);
 }
+
+/// FIPS mode (feature `fips`): only the AWS-LC provider of a `fips` build
+/// reports it, and that build's provider interoperates like the general
+/// one (the tests above and `tests/wycheproof.rs` run on it in the `fips`
+/// step of `scripts/test.sh`).
+#[test]
+fn fips_mode_is_reported_by_the_fips_build_only() {
+    assert!(!RC.fips_mode());
+    assert_eq!(LC.fips_mode(), cfg!(feature = "fips"));
+    let (rc, lc) = pair();
+    assert!(!rc.crypto_provider().fips_mode());
+    assert_eq!(lc.crypto_provider().fips_mode(), cfg!(feature = "fips"));
+}

@@ -37,6 +37,30 @@
 //! points, the vector suites) are only as good as every implementation
 //! behind it, so each one is reviewed and tested here.
 //!
+//! ## FIPS mode (feature `fips`)
+//!
+//! With the `fips` feature, [`CryptoProvider::AwsLc`] runs on AWS-LC's
+//! FIPS module (`aws-lc-fips-sys`, built with CMake and Go) instead of the
+//! general AWS-LC build, and [`CryptoProvider::fips_mode`] reports whether
+//! that module is in FIPS mode (its power-on self-tests passed). What runs
+//! inside the module then: AES-256-GCM of key versions and of record
+//! sealing (which uses the process's default provider), ECDSA P-256
+//! signing and verification, ECDH P-256. What does **not**, in any build:
+//! the list above of what stays on RustCrypto (HMAC, HKDF — which also
+//! derives the sealing subkeys —, SHA-256, AES key wrap, Argon2id), HPKE's
+//! AES-GCM, key generation (AES keys from the operating system's generator
+//! through `getrandom`, P-256 scalars drawn by `p256`), and Shamir
+//! sharing. So a
+//! `fips` build is not a FIPS 140-3 validated product and must not be
+//! described as one: it lets the operations listed run in the module. To
+//! claim FIPS 140-3 for an application, every security function it relies
+//! on must run in a validated module, built from the exact validated source
+//! version by the procedure and on an operational environment its Security
+//! Policy names. As of this writing, `aws-lc-rs` 1.19 builds AWS-LC FIPS
+//! 4.2 (submitted to the CMVP, not yet certified); the certified AWS-LC
+//! FIPS 3.0 module (certificate #5314, static) is what `aws-lc-rs` before
+//! 1.18 builds. `benches/README.md` has the evaluation.
+//!
 //! Why AWS-LC and not *ring* for the accelerated provider
 //! (measurements in `benches/README.md`): both reach OpenSSL's AES-GCM
 //! throughput with the same assembly, but *ring* has no static-key ECDH —
@@ -108,6 +132,28 @@ impl CryptoProvider {
             CryptoProvider::RustCrypto => "rustcrypto",
             #[cfg(feature = "aws-lc")]
             CryptoProvider::AwsLc => "aws-lc",
+        }
+    }
+
+    /// Whether this provider runs in a FIPS 140-3 cryptographic module in
+    /// FIPS mode: true only for [`CryptoProvider::AwsLc`] in a build with
+    /// the `fips` feature, once AWS-LC's FIPS module has passed its
+    /// power-on self-tests. It covers that provider's primitives, not all
+    /// of keylife's: see "FIPS mode" in the [module
+    /// docs](crate::crypto::provider).
+    ///
+    /// ```
+    /// use keylife::CryptoProvider;
+    /// assert!(!CryptoProvider::RustCrypto.fips_mode());
+    /// # #[cfg(feature = "aws-lc")]
+    /// assert_eq!(CryptoProvider::AwsLc.fips_mode(), cfg!(feature = "fips"));
+    /// ```
+    #[must_use]
+    pub fn fips_mode(self) -> bool {
+        match self {
+            CryptoProvider::RustCrypto => false,
+            #[cfg(feature = "aws-lc")]
+            CryptoProvider::AwsLc => aws_lc_rs::try_fips_mode().is_ok(),
         }
     }
 

@@ -556,3 +556,26 @@ pub extern "C" fn kl_store_crypto_provider(store: *const kl_store) -> *const c_c
         Err(_) => core::ptr::null(),
     }
 }
+
+/// 1 if the process's default crypto provider (`kl_crypto_provider_default`)
+/// runs in a FIPS 140-3 module in FIPS mode, else 0. Only a library built
+/// with the `fips` feature (`"aws-lc"` on AWS-LC's FIPS module) reports 1.
+/// It covers that provider's AES-256-GCM, ECDSA and ECDH, not every
+/// primitive keylife uses: HMAC, HKDF, SHA-256, key wrap, Argon2id and key
+/// generation stay outside the module (the crate's `crypto::provider` docs,
+/// "FIPS mode"), so it is no claim of FIPS 140-3 validation. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_crypto_provider_fips_mode() -> u32 {
+    u32::from(crate::CryptoProvider::get_default().fips_mode())
+}
+
+/// 1 if the crypto provider `store` runs on is in FIPS mode (as
+/// `kl_crypto_provider_fips_mode`), 0 if not or for a NULL `store`.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_fips_mode(store: *const kl_store) -> u32 {
+    // SAFETY: per the contract, `store` is NULL or a live handle.
+    match unsafe { try_ref(store, "store") } {
+        Ok(s) => u32::from(s.store.crypto_provider().fips_mode()),
+        Err(_) => 0,
+    }
+}

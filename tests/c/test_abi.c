@@ -210,6 +210,10 @@ static void test_buffers_and_nulls(const kl_store *store) {
     kl_key *none = NULL;
     CHECK(strcmp(kl_store_crypto_provider(store), kl_crypto_provider_default()) == 0);
     CHECK(kl_store_crypto_provider(NULL) == NULL);
+    /* The library is built with aws-lc, not its FIPS module (feature fips). */
+    CHECK(kl_crypto_provider_fips_mode() == 0);
+    CHECK(kl_store_fips_mode(store) == 0);
+    CHECK(kl_store_fips_mode(NULL) == 0);
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_create(store, 0, "k", &none));
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_create(store, 6, "k", &none));
     EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_create(store, KL_PURPOSE_AEAD, "", &none));

@@ -45,6 +45,11 @@ fn crypto_provider_selection() {
     assert_eq!(kl_crypto_provider_default(), default);
     let s = store();
     assert_eq!(kl_store_crypto_provider(s.0), default);
+    // FIPS mode: only the aws-lc provider of a `fips` build.
+    let fips = u32::from(cfg!(feature = "fips"));
+    assert_eq!(kl_crypto_provider_fips_mode(), fips);
+    assert_eq!(kl_store_fips_mode(s.0), fips);
+    assert_eq!(kl_store_fips_mode(null()), 0);
 }
 
 #[test]

@@ -70,7 +70,7 @@ from .governance import (
     verify_audit_checkpoint_signature,
 )
 from .key import Key, verify_signature
-from .library import default_crypto_provider, install_crypto_provider, library_version
+from .library import default_crypto_provider, fips_mode, install_crypto_provider, library_version
 from .store import Store
 from .types import (
     ARGON2_RECOMMENDED,
@@ -90,6 +90,7 @@ __all__ = [
     "library_version",
     "install_crypto_provider",
     "default_crypto_provider",
+    "fips_mode",
     # handles
     "Managed",
     "Store",

@@ -171,6 +171,8 @@ FUNCTIONS: dict[str, tuple[str, list[str]]] = {
     "kl_crypto_provider_install": ("kl_result", ["const char *"]),
     "kl_crypto_provider_default": ("const char *", []),
     "kl_store_crypto_provider": ("const char *", ["const kl_store *"]),
+    "kl_crypto_provider_fips_mode": ("uint32_t", []),
+    "kl_store_fips_mode": ("uint32_t", ["const kl_store *"]),
     "kl_secret_data": ("const uint8_t *", ["const kl_secret *"]),
     "kl_secret_len": ("size_t", ["const kl_secret *"]),
     "kl_secret_free": ("void", ["kl_secret *"]),

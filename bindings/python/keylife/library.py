@@ -31,3 +31,12 @@ def default_crypto_provider() -> str:
     """The name of the process's default crypto provider: the installed one,
     else ``"aws-lc"`` when the library has it, else ``"rustcrypto"``."""
     return lib.kl_crypto_provider_default().decode()
+
+
+def fips_mode() -> bool:
+    """Whether the process's default crypto provider runs in a FIPS 140-3
+    module in FIPS mode: only in a library built with the ``fips`` feature.
+    It covers that provider's AES-256-GCM, ECDSA and ECDH, not every
+    primitive keylife uses (HMAC, HKDF, key wrap, Argon2id and key generation
+    stay outside the module), so it is no claim of FIPS 140-3 validation."""
+    return bool(lib.kl_crypto_provider_fips_mode())

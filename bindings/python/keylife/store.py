@@ -170,6 +170,12 @@ class Store(Managed):
         """The name of the crypto provider this store runs on."""
         return lib.kl_store_crypto_provider(self._handle).decode()
 
+    @property
+    def fips_mode(self) -> bool:
+        """Whether this store's crypto provider runs in FIPS mode (see
+        ``keylife.fips_mode``)."""
+        return bool(lib.kl_store_fips_mode(self._handle))
+
     def maintenance(self) -> int:
         """Applies due date-driven transitions; returns how many keys changed."""
         n = c_size_t(0)

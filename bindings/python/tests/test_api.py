@@ -19,7 +19,7 @@ PermissionDeniedError PolicyError Purpose Role State StorageError Store
 UnsupportedError UnsupportedVersionError UsageLimitExceededError
 VersionUnavailableError WrongKekError WrongPurposeError WrongStateError
 approval_request_canonical_bytes check default_crypto_provider errors
-install_crypto_provider lib library_version policy_digest
+fips_mode install_crypto_provider lib library_version policy_digest
 verify_audit_checkpoint_signature verify_signature __version__
 """.split()
 
