@@ -33,11 +33,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features "$FEATURES" --quiet
 step "build without default features"
 cargo check --no-default-features --lib
 
-step "unit, integration and property tests"
+step "unit, integration and property tests (PostgreSQL ones against a real server)"
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
-cargo nextest run --features "$FEATURES" --no-fail-fast
+# Beside a throwaway PostgreSQL cluster (scripts/pg.sh: initdb, pg_ctl,
+# stopped and deleted afterwards) for the postgres backend's tests.
+bash scripts/pg.sh cargo nextest run --features "$FEATURES" --no-fail-fast
 
 step "doctests (including the compile_fail misuse cases)"
 cargo test --features "$FEATURES" --doc

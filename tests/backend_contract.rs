@@ -1,5 +1,7 @@
 //! The backend contract, written once (`cases`) and run against every
-//! backend: memory, single file and SQLite. `contract!` generates one
+//! backend: memory, single file, SQLite and PostgreSQL (a real server:
+//! `scripts/pg.sh` starts one and sets `KEYLIFE_PG_URL`; each test gets a
+//! schema of its own). `contract!` generates one
 //! `#[test]` per backend per property, so a failure names both.
 
 // A test fails by panicking; `expect` messages say which step failed.
@@ -9,6 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use keylife::backend::{Backend, Expect, FileBackend, MemoryBackend, Record, WriteOp};
+#[cfg(feature = "postgres")]
+use keylife::backend::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "sqlite")]
 use keylife::backend::{SqliteBackend, SqliteOptions};
 use keylife::{ErrorKind, Kek, KeySpec, KeyStore, Principal, RawKek, purpose::Aead};
@@ -19,6 +23,8 @@ enum Kind {
     File,
     #[cfg(feature = "sqlite")]
     Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
 }
 
 /// One store under test, plus whatever it needs to be reopened.
@@ -27,6 +33,9 @@ struct Fixture {
     dir: tempfile::TempDir,
     /// The memory backend's one store (its "reopen" is another handle on it).
     memory: Arc<MemoryBackend>,
+    /// PostgreSQL: this test's own schema.
+    #[cfg(feature = "postgres")]
+    schema: String,
 }
 
 impl Fixture {
@@ -35,6 +44,12 @@ impl Fixture {
             kind,
             dir: tempfile::tempdir().expect("temporary directory"),
             memory: Arc::new(MemoryBackend::new()),
+            #[cfg(feature = "postgres")]
+            schema: {
+                let mut r = [0u8; 8];
+                getrandom::fill(&mut r).expect("random");
+                format!("t_{}", u64::from_le_bytes(r))
+            },
         }
     }
 
@@ -44,6 +59,8 @@ impl Fixture {
             Kind::File => "store.keys",
             #[cfg(feature = "sqlite")]
             Kind::Sqlite => "store.db",
+            #[cfg(feature = "postgres")]
+            Kind::Postgres => "unused",
         })
     }
 
@@ -60,6 +77,16 @@ impl Fixture {
                 )
                 .expect("open sqlite store"),
             ),
+            #[cfg(feature = "postgres")]
+            Kind::Postgres => Arc::new(
+                PostgresBackend::connect_with(
+                    &pg_url(),
+                    &PostgresOptions::new()
+                        .schema(&self.schema)
+                        .expect("schema name"),
+                )
+                .expect("connect to PostgreSQL"),
+            ),
         }
     }
 
@@ -69,12 +96,23 @@ impl Fixture {
         match self.kind {
             #[cfg(feature = "sqlite")]
             Kind::Sqlite => (0..n).map(|_| self.open()).collect(),
+            #[cfg(feature = "postgres")]
+            Kind::Postgres => (0..n).map(|_| self.open()).collect(),
             _ => {
                 let one = self.open();
                 vec![one; n]
             }
         }
     }
+}
+
+/// The test server's connection string: tests with the `postgres` feature
+/// run under `scripts/pg.sh`, which starts the server.
+#[cfg(feature = "postgres")]
+fn pg_url() -> String {
+    std::env::var("KEYLIFE_PG_URL").expect(
+        "KEYLIFE_PG_URL is not set: run the PostgreSQL tests through scripts/pg.sh, which starts a server",
+    )
 }
 
 fn kind<T: std::fmt::Debug>(r: keylife::Result<T>) -> ErrorKind {
@@ -541,6 +579,10 @@ all_backends! {
 #[cfg(feature = "sqlite")]
 all_backends! {
     sqlite => Kind::Sqlite, [reopen_keeps_records_and_revisions];
+}
+#[cfg(feature = "postgres")]
+all_backends! {
+    postgres => Kind::Postgres, [reopen_keeps_records_and_revisions];
 }
 
 /// Properties only the single-file backend has.

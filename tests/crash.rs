@@ -9,6 +9,11 @@
 //! KEYLIFE_CRASH_VERBOSE=1 ...                                         # one line per kill
 //! ```
 //!
+//! The same test runs on PostgreSQL (`acknowledged_operations_survive_sigkill_postgres`,
+//! feature `postgres`, a server from `scripts/pg.sh`; 100 kills by default):
+//! a kill there drops the client's connection mid-transaction, and the
+//! server must roll back exactly what was not acknowledged.
+//!
 //! The test re-executes its own binary as a child process that opens a
 //! SQLite store (`usage_block` 8; successful uses audited one entry each
 //! at once, buffered one entry each, or buffered and aggregated) and
@@ -20,7 +25,7 @@
 //! still opening the store), reopens the store and checks that nothing
 //! acknowledged was lost:
 //!
-//! - the store opens and SQLite's `integrity_check` passes;
+//! - the store opens and SQLite's `integrity_check` passes (SQLite);
 //! - the audit log verifies (seals, MACs, chain, head);
 //! - every key is exactly in its last acknowledged state (state, primary
 //!   version, trimmed versions, pre-pending state) — or, for the one key
@@ -50,7 +55,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use keylife::backend::SqliteBackend;
+use keylife::backend::{Backend, SqliteBackend};
 use keylife::purpose::Aead;
 use keylife::{
     AnyKey, AuditUses, CiphertextInfo, ErrorKind, Kek, KeyFilter, KeyId, KeyInfo, KeySpec,
@@ -58,6 +63,70 @@ use keylife::{
 };
 
 const TEST_NAME: &str = "acknowledged_operations_survive_sigkill";
+#[cfg(feature = "postgres")]
+const PG_TEST_NAME: &str = "acknowledged_operations_survive_sigkill_postgres";
+
+/// Where the store lives: a SQLite file, or a schema on the PostgreSQL
+/// server of `KEYLIFE_PG_URL`. Passed to the child as `sqlite:<path>` or
+/// `postgres:<schema>`.
+#[derive(Clone, Debug)]
+enum Target {
+    Sqlite(PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+}
+
+impl Target {
+    fn encode(&self) -> String {
+        match self {
+            Target::Sqlite(p) => format!("sqlite:{}", p.display()),
+            #[cfg(feature = "postgres")]
+            Target::Postgres(schema) => format!("postgres:{schema}"),
+        }
+    }
+
+    fn decode(s: &str) -> Target {
+        if let Some(p) = s.strip_prefix("sqlite:") {
+            return Target::Sqlite(PathBuf::from(p));
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(schema) = s.strip_prefix("postgres:") {
+            return Target::Postgres(schema.to_owned());
+        }
+        panic!("unknown store target {s:?}")
+    }
+
+    fn test_name(&self) -> &'static str {
+        match self {
+            Target::Sqlite(_) => TEST_NAME,
+            #[cfg(feature = "postgres")]
+            Target::Postgres(_) => PG_TEST_NAME,
+        }
+    }
+
+    /// Opens the backend; on SQLite also runs its integrity check.
+    fn open(&self) -> Result<Arc<dyn Backend>, String> {
+        match self {
+            Target::Sqlite(p) => {
+                let b = SqliteBackend::open(p).map_err(|e| e.to_string())?;
+                b.integrity_check()
+                    .map_err(|e| format!("integrity check: {e}"))?;
+                Ok(Arc::new(b))
+            }
+            #[cfg(feature = "postgres")]
+            Target::Postgres(schema) => {
+                let url = std::env::var("KEYLIFE_PG_URL")
+                    .expect("KEYLIFE_PG_URL (run through scripts/pg.sh)");
+                let options = keylife::backend::PostgresOptions::new()
+                    .schema(schema)
+                    .map_err(|e| e.to_string())?;
+                keylife::backend::PostgresBackend::connect_with(&url, &options)
+                    .map(|b| Arc::new(b) as Arc<dyn Backend>)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
 const CHILD_DB: &str = "KEYLIFE_CRASH_CHILD_DB";
 const CHILD_ACKS: &str = "KEYLIFE_CRASH_CHILD_ACKS";
 const CHILD_SEED: &str = "KEYLIFE_CRASH_CHILD_SEED";
@@ -364,7 +433,7 @@ fn child(db: &str) {
     let mut options = StoreOptions::default();
     options.usage_block = USAGE_BLOCK;
     audit.apply(&mut options);
-    let store = KeyStore::builder(SqliteBackend::open(db).unwrap())
+    let store = KeyStore::builder(Target::decode(db).open().unwrap())
         .options(options)
         .open(&kek(), Principal::admin(CHILD_PRINCIPAL))
         .unwrap();
@@ -616,7 +685,7 @@ struct Totals {
 }
 
 struct Harness {
-    db: PathBuf,
+    db: Target,
     acks: PathBuf,
     keys: BTreeMap<KeyId, KeyModel>,
     cts: Vec<AckedCt>,
@@ -625,11 +694,11 @@ struct Harness {
     totals: Totals,
 }
 
-fn spawn_child(db: &Path, acks: &Path, seed: u64, audit: AuditMode) -> Child {
+fn spawn_child(db: &Target, acks: &Path, seed: u64, audit: AuditMode) -> Child {
     let exe = std::env::current_exe().expect("test binary");
     Command::new(exe)
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD_DB, db)
+        .args(["--exact", db.test_name(), "--nocapture", "--test-threads=1"])
+        .env(CHILD_DB, db.encode())
         .env(CHILD_ACKS, acks)
         .env(CHILD_SEED, seed.to_string())
         .env(CHILD_AUDIT, audit.name())
@@ -823,13 +892,10 @@ impl Harness {
     /// in-flight call's effect when it landed.
     fn check(&mut self, i: u64, s: &Session, audit: AuditMode, all_cts: bool) {
         let ctx = |what: &str| format!("iteration {i}: {what}");
-        let backend = Arc::new(
-            SqliteBackend::open(&self.db)
-                .unwrap_or_else(|e| panic!("{}: {e}", ctx("the store does not reopen"))),
-        );
-        backend
-            .integrity_check()
-            .unwrap_or_else(|e| panic!("{}: {e}", ctx("integrity check")));
+        let backend = self
+            .db
+            .open()
+            .unwrap_or_else(|e| panic!("{}: {e}", ctx("the store does not reopen")));
         let mut options = StoreOptions::default();
         options.usage_block = USAGE_BLOCK;
         let store = KeyStore::builder(backend)
@@ -1071,9 +1137,37 @@ fn acknowledged_operations_survive_sigkill() {
         child(&db);
         return;
     }
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        Target::Sqlite(dir.path().join("store.db")),
+        dir.path(),
+        DEFAULT_ITERATIONS,
+    );
+}
+
+/// The same on PostgreSQL: each kill drops the child's connection, often
+/// inside a transaction.
+#[cfg(feature = "postgres")]
+#[test]
+fn acknowledged_operations_survive_sigkill_postgres() {
+    if let Ok(db) = std::env::var(CHILD_DB) {
+        child(&db);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = [0u8; 8];
+    getrandom::fill(&mut r).unwrap();
+    run(
+        Target::Postgres(format!("crash_{}", u64::from_le_bytes(r))),
+        dir.path(),
+        100,
+    );
+}
+
+fn run(db: Target, dir: &Path, default_iterations: u64) {
     let iterations: u64 = std::env::var("KEYLIFE_CRASH_ITERATIONS")
         .ok()
-        .map_or(DEFAULT_ITERATIONS, |s| {
+        .map_or(default_iterations, |s| {
             s.parse().expect("KEYLIFE_CRASH_ITERATIONS")
         });
     let seed = std::env::var("KEYLIFE_CRASH_SEED")
@@ -1082,11 +1176,13 @@ fn acknowledged_operations_survive_sigkill() {
             let s = s.trim_start_matches("0x");
             u64::from_str_radix(s, 16).expect("KEYLIFE_CRASH_SEED (hex)")
         });
-    println!("crash test: {iterations} kills, seed {seed:#x} (KEYLIFE_CRASH_SEED={seed:#x})");
-    let dir = tempfile::tempdir().unwrap();
+    println!(
+        "crash test on {}: {iterations} kills, seed {seed:#x} (KEYLIFE_CRASH_SEED={seed:#x})",
+        db.encode()
+    );
     let mut h = Harness {
-        db: dir.path().join("store.db"),
-        acks: dir.path().join("acks.log"),
+        db,
+        acks: dir.join("acks.log"),
         keys: BTreeMap::new(),
         cts: Vec::new(),
         audit_seen: 0,
@@ -1095,7 +1191,7 @@ fn acknowledged_operations_survive_sigkill() {
     // The store's first administrator is the checker; it registers the
     // child, since every opener's roles come from the store's registry.
     let setup = KeyStore::open(
-        SqliteBackend::open(&h.db).unwrap(),
+        h.db.open().unwrap(),
         &kek(),
         Principal::admin(CHECK_PRINCIPAL),
     )

@@ -63,6 +63,11 @@ code_enum! {
         /// The key version exists but may not be used (destroyed, compromised,
         /// or below the minimum decryption version).
         VersionUnavailable = 26 => "key version unavailable",
+        /// The storage server cannot be reached now (down, restarting,
+        /// connection lost): retry later. A write that fails this way was
+        /// not applied, unless the message says its outcome is unknown (the
+        /// connection was lost during the commit itself).
+        Unavailable = 27 => "storage unavailable",
         /// An internal invariant failed; this is a bug.
         Internal = 99 => "internal error",
     }

@@ -107,6 +107,8 @@ pub const KL_ERR_POLICY: kl_result = 24;
 pub const KL_ERR_UNSUPPORTED_VERSION: kl_result = 25;
 /// The key version exists but may not be used.
 pub const KL_ERR_VERSION_UNAVAILABLE: kl_result = 26;
+/// The storage server cannot be reached now: retry later.
+pub const KL_ERR_UNAVAILABLE: kl_result = 27;
 /// An internal invariant failed; this is a bug in keylife.
 pub const KL_ERR_INTERNAL: kl_result = 99;
 
@@ -330,6 +332,7 @@ same_code! {
     KL_ERR_POLICY == ErrorKind::Policy;
     KL_ERR_UNSUPPORTED_VERSION == ErrorKind::UnsupportedVersion;
     KL_ERR_VERSION_UNAVAILABLE == ErrorKind::VersionUnavailable;
+    KL_ERR_UNAVAILABLE == ErrorKind::Unavailable;
     KL_ERR_INTERNAL == ErrorKind::Internal;
 }
 

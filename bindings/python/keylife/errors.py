@@ -116,6 +116,13 @@ class VersionUnavailableError(KeylifeError):
     code = _ffi.KL_ERR_VERSION_UNAVAILABLE
 
 
+class UnavailableError(KeylifeError, ConnectionError):
+    """The storage server cannot be reached now (down, restarting, connection
+    lost): retry later."""
+
+    code = _ffi.KL_ERR_UNAVAILABLE
+
+
 class InternalError(KeylifeError):
     code = _ffi.KL_ERR_INTERNAL
 

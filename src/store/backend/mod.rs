@@ -7,20 +7,27 @@
 //!
 //! Backends: [`MemoryBackend`] (tests), [`FileBackend`] (one file, small
 //! keysets shipped with an application), `SqliteBackend` (the embedded
-//! default, feature `sqlite`).
+//! default, feature `sqlite`), `PostgresBackend` (one store shared by a
+//! fleet of processes and machines, feature `postgres`).
 
 mod file;
 mod map;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use file::FileBackend;
 pub use memory::MemoryBackend;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteBackend, SqliteOptions};
 
 use crate::base::Result;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::base::{Error, ErrorKind};
 
 /// A stored value and its revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +123,16 @@ pub trait Backend: Send + Sync {
     /// [`crate::ErrorKind::Storage`] when the backend fails.
     fn change_counter(&self) -> Result<u64>;
 
+    /// A cheap local hint that someone may have committed: a value that
+    /// changes when the backend hears of a commit (PostgreSQL's `NOTIFY`),
+    /// so a store reads [`Backend::change_counter`] at once instead of at
+    /// its next refresh interval. Only a hint: correctness comes from the
+    /// counter, which is still polled. `None` (the default): no such
+    /// channel.
+    fn change_hint(&self) -> Option<u64> {
+        None
+    }
+
     /// Convenience: a single conditional put.
     ///
     /// # Errors
@@ -162,4 +179,39 @@ impl<B: Backend + ?Sized> Backend for std::sync::Arc<B> {
     fn change_counter(&self) -> Result<u64> {
         (**self).change_counter()
     }
+    fn change_hint(&self) -> Option<u64> {
+        (**self).change_hint()
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix`,
+/// or `None` if there is none. SQLite's BINARY collation, PostgreSQL's "C"
+/// collation and Rust's `str` order are all UTF-8 byte order, which is code
+/// point order.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
+        if let Some(n) = next {
+            chars.push(n);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// A revision read from a database column: positive, else the row was
+/// damaged.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn to_revision(id: &str, rev: i64) -> Result<u64> {
+    u64::try_from(rev).map_err(|_| {
+        Error::new(
+            ErrorKind::Integrity,
+            format!("record {id} has an invalid revision {rev}"),
+        )
+    })
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::file::sync_dir;
-use super::{Backend, Expect, Record, WriteOp};
+use super::{Backend, Expect, Record, WriteOp, prefix_upper_bound, to_revision};
 use crate::base::{Error, ErrorKind, Result};
 
 /// `PRAGMA application_id` of a keylife database: "KLIF".
@@ -616,33 +616,6 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
             .map_err(e)?;
     }
     tx.commit().map_err(e)
-}
-
-/// The smallest string greater than every string starting with `prefix`,
-/// or `None` if there is none. SQLite's BINARY collation and Rust's `str`
-/// order are both UTF-8 byte order, which is code point order.
-fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match last {
-            '\u{D7FF}' => Some('\u{E000}'),
-            c => char::from_u32(u32::from(c) + 1),
-        };
-        if let Some(n) = next {
-            chars.push(n);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
-fn to_revision(id: &str, rev: i64) -> Result<u64> {
-    u64::try_from(rev).map_err(|_| {
-        Error::new(
-            ErrorKind::Integrity,
-            format!("record {id} has an invalid revision {rev}"),
-        )
-    })
 }
 
 impl Backend for SqliteBackend {

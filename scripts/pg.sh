@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs a command beside a throwaway PostgreSQL cluster:
+#
+#   bash scripts/pg.sh <command> [args...]
+#   bash scripts/pg.sh cargo nextest run --features postgres --test backend_contract
+#
+# The cluster is created with initdb in a fresh directory under
+# target/pg/, owned by an unprivileged user (the `postgres` system user
+# when the script runs as root, else the caller), started with pg_ctl on a
+# Unix socket in that directory and a free loopback port, with
+# scram-sha-256 password authentication. The command runs with:
+#
+#   KEYLIFE_PG_URL   a connection string for the cluster (superuser keylife)
+#   KEYLIFE_PG_DATA  the data directory
+#   KEYLIFE_PG_CTL   a command prefix running pg_ctl on this cluster as its
+#                    owner, e.g. `$KEYLIFE_PG_CTL restart -m immediate`
+#
+# Afterwards the cluster is stopped and its directory deleted, also when the
+# command fails or the script is interrupted. PostgreSQL comes from Debian's
+# packages, installed when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -gt 0 ] || { echo "usage: $0 <command> [args...]" >&2; exit 2; }
+
+find_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
+}
+bindir=$(find_bindir || true)
+if [ -z "$bindir" ]; then
+  SUDO=$(command -v sudo >/dev/null 2>&1 && [ "$(id -u)" != 0 ] && echo sudo || true)
+  echo "==> installing PostgreSQL (Debian packages)" >&2
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  bindir=$(find_bindir)
+  # The package starts a system cluster of its own; the tests never use it.
+fi
+
+# initdb refuses to run as root: the cluster belongs to an unprivileged user.
+if [ "$(id -u)" = 0 ]; then
+  owner=postgres
+  id "$owner" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$owner"
+  as_owner=(runuser -u "$owner" --)
+else
+  owner=$(id -un)
+  as_owner=()
+fi
+
+mkdir -p target/pg
+dir=$(mktemp -d "$PWD/target/pg/cluster.XXXXXX")
+chmod 755 "$dir"
+data="$dir/data"
+log="$dir/server.log"
+pwfile="$dir/pw"
+# A fresh password per cluster: tests check that it never appears in errors.
+password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+printf '%s\n' "$password" > "$pwfile"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+[ "$(id -u)" = 0 ] && chown -R "$owner" "$dir"
+
+ctl=("${as_owner[@]}" "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60)
+cleanup() {
+  local rc=$?
+  "${ctl[@]}" stop -m immediate >/dev/null 2>&1 || true
+  if [ $rc -ne 0 ] && [ -f "$log" ]; then
+    echo "==> PostgreSQL server log (last 30 lines)" >&2
+    tail -n 30 "$log" >&2 || true
+  fi
+  rm -rf "$dir"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"${as_owner[@]}" "$bindir/initdb" -D "$data" -U keylife --pwfile="$pwfile" \
+  --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+rm -f "$pwfile"
+cat >> "$data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 200
+fsync = on
+synchronous_commit = on
+EOF
+"${ctl[@]}" start >/dev/null
+
+export KEYLIFE_PG_URL="host=127.0.0.1 port=$port user=keylife password=$password dbname=postgres"
+export KEYLIFE_PG_DATA="$data"
+export KEYLIFE_PG_CTL="${as_owner[*]} $bindir/pg_ctl -D $data -l $log -w -t 60"
+echo "==> PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($dir)" >&2
+"$@"
