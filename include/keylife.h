@@ -507,6 +507,11 @@ typedef void (*kl_progress_fn)(void *user_data, uint64_t done, uint64_t total);
 #define KL_ERR_VERSION_UNAVAILABLE 26
 
 /**
+ * The storage server cannot be reached now: retry later.
+ */
+#define KL_ERR_UNAVAILABLE 27
+
+/**
  * An internal invariant failed; this is a bug in keylife.
  */
 #define KL_ERR_INTERNAL 99
