@@ -263,6 +263,14 @@
 #define KL_BACKEND_SQLITE 2
 
 /**
+ * `kl_store_open` backend: PostgreSQL, one store shared by a fleet; the
+ * `path` argument is a libpq connection string or URL, the tables live in
+ * schema `keylife` (`kl_store_open_postgres` chooses another). Needs the
+ * `postgres` feature.
+ */
+#define KL_BACKEND_POSTGRES 3
+
+/**
  * `kl_store_open` KEK kind: 32 raw bytes.
  */
 #define KL_KEK_RAW 1
@@ -594,9 +602,12 @@ kl_result kl_store_open_memory(const char *principal_name, uint32_t role, kl_sto
  * (a `KL_ROLE_*` value).
  *
  * - `backend`: `KL_BACKEND_FILE` (one file, small keysets shipped with an
- *   application) or `KL_BACKEND_SQLITE` (the embedded default; several
- *   processes may share it). SQLite needs a build with the `sqlite`
- *   feature (the default), else `KL_ERR_UNSUPPORTED`.
+ *   application), `KL_BACKEND_SQLITE` (the embedded default; several
+ *   processes may share it) or `KL_BACKEND_POSTGRES` (one store shared by
+ *   a fleet; `path` is then a libpq connection string or URL, never
+ *   repeated in error messages since it may hold a password). SQLite and
+ *   PostgreSQL need builds with the `sqlite` (default) and `postgres`
+ *   features, else `KL_ERR_UNSUPPORTED`.
  * - `kek_kind`: `KL_KEK_RAW` — `kek` is exactly 32 random bytes, kept
  *   somewhere safe; or `KL_KEK_PASSPHRASE` — `kek` is a UTF-8 passphrase
  *   (stretched with Argon2id; slow on purpose).
@@ -616,6 +627,7 @@ kl_result kl_store_open_memory(const char *principal_name, uint32_t role, kl_sto
  * `KL_ERR_PERMISSION_DENIED` for another role than the registered one;
  * `KL_ERR_WRONG_KEK` when the KEK does not open an existing store;
  * `KL_ERR_INTEGRITY` for a damaged file; `KL_ERR_STORAGE` for I/O errors;
+ * `KL_ERR_UNAVAILABLE` when the PostgreSQL server cannot be reached;
  * `KL_ERR_UNSUPPORTED_VERSION` for a store from a newer keylife.
  */
 kl_result kl_store_open(uint32_t backend,
@@ -651,6 +663,24 @@ kl_result kl_store_open_passphrase(uint32_t backend,
                                    const char *principal_name,
                                    uint32_t role,
                                    kl_store **out);
+
+/**
+ * As `kl_store_open` with `KL_BACKEND_POSTGRES`, with the tables in
+ * `schema` (NULL: `keylife`), so that several stores share one database.
+ * `schema` is 1 to 48 characters of `a-z`, `0-9` and `_`, not starting
+ * with a digit; it is created when missing.
+ *
+ * Errors: as `kl_store_open`, and `KL_ERR_INVALID_ARGUMENT` for a bad
+ * schema name or connection string.
+ */
+kl_result kl_store_open_postgres(const char *conninfo,
+                                 const char *schema,
+                                 uint32_t kek_kind,
+                                 const uint8_t *kek,
+                                 size_t kek_len,
+                                 const char *principal_name,
+                                 uint32_t role,
+                                 kl_store **out);
 
 /**
  * Returns, in `*out`, a new handle on the same store acting for the

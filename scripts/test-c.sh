@@ -24,10 +24,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
-step "building libkeylife (debug, features: default + hazmat + aws-lc, the accelerated provider as default)"
+step "building libkeylife (debug, features: default + hazmat + aws-lc + postgres; the accelerated provider as default)"
 # The same feature set as scripts/test-python.sh, so the two never rebuild
 # each other's library.
-cargo build --features hazmat,aws-lc
+cargo build --features hazmat,aws-lc,postgres
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 # Private copies: another cargo build with other features may rewrite

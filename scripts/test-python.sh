@@ -15,8 +15,8 @@ if ! command -v openssl >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
 fi
 
-step "building libkeylife (debug, features: default + hazmat + aws-lc, the accelerated provider as default)"
-cargo build --features hazmat,aws-lc
+step "building libkeylife (debug, features: default + hazmat + aws-lc + postgres; the accelerated provider as default)"
+cargo build --features hazmat,aws-lc,postgres
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 # A private copy: another build with other features may rewrite
 # target/debug while the tests run.

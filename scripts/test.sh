@@ -74,7 +74,8 @@ fi
 
 if [ -f scripts/test-python.sh ]; then
   step "Python bindings"
-  bash scripts/test-python.sh
+  # Beside a PostgreSQL server too, for the postgres backend from Python.
+  bash scripts/pg.sh bash scripts/test-python.sh
 fi
 
 step "all tests passed"

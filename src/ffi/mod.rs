@@ -239,6 +239,11 @@ pub const KL_BACKEND_FILE: u32 = 1;
 /// `kl_store_open` backend: SQLite (the embedded default; needs the
 /// `sqlite` feature, on by default).
 pub const KL_BACKEND_SQLITE: u32 = 2;
+/// `kl_store_open` backend: PostgreSQL, one store shared by a fleet; the
+/// `path` argument is a libpq connection string or URL, the tables live in
+/// schema `keylife` (`kl_store_open_postgres` chooses another). Needs the
+/// `postgres` feature.
+pub const KL_BACKEND_POSTGRES: u32 = 3;
 
 /// `kl_store_open` KEK kind: 32 raw bytes.
 pub const KL_KEK_RAW: u32 = 1;

@@ -5,8 +5,8 @@ use core::ffi::{c_char, c_void};
 use zeroize::Zeroizing;
 
 use super::{
-    KL_BACKEND_FILE, KL_BACKEND_SQLITE, KL_KEK_PASSPHRASE, KL_KEK_RAW, Out, OutBuf, decode, guard,
-    guard_void, kl_result, try_bytes, try_ref, try_str,
+    KL_BACKEND_FILE, KL_BACKEND_POSTGRES, KL_BACKEND_SQLITE, KL_KEK_PASSPHRASE, KL_KEK_RAW, Out,
+    OutBuf, decode, guard, guard_void, kl_result, try_bytes, try_ref, try_str,
 };
 use crate::base::{Error, ErrorKind, Result};
 use crate::governance::principal::Principal;
@@ -84,9 +84,12 @@ pub extern "C" fn kl_store_open_memory(
 /// (a `KL_ROLE_*` value).
 ///
 /// - `backend`: `KL_BACKEND_FILE` (one file, small keysets shipped with an
-///   application) or `KL_BACKEND_SQLITE` (the embedded default; several
-///   processes may share it). SQLite needs a build with the `sqlite`
-///   feature (the default), else `KL_ERR_UNSUPPORTED`.
+///   application), `KL_BACKEND_SQLITE` (the embedded default; several
+///   processes may share it) or `KL_BACKEND_POSTGRES` (one store shared by
+///   a fleet; `path` is then a libpq connection string or URL, never
+///   repeated in error messages since it may hold a password). SQLite and
+///   PostgreSQL need builds with the `sqlite` (default) and `postgres`
+///   features, else `KL_ERR_UNSUPPORTED`.
 /// - `kek_kind`: `KL_KEK_RAW` — `kek` is exactly 32 random bytes, kept
 ///   somewhere safe; or `KL_KEK_PASSPHRASE` — `kek` is a UTF-8 passphrase
 ///   (stretched with Argon2id; slow on purpose).
@@ -106,6 +109,7 @@ pub extern "C" fn kl_store_open_memory(
 /// `KL_ERR_PERMISSION_DENIED` for another role than the registered one;
 /// `KL_ERR_WRONG_KEK` when the KEK does not open an existing store;
 /// `KL_ERR_INTEGRITY` for a damaged file; `KL_ERR_STORAGE` for I/O errors;
+/// `KL_ERR_UNAVAILABLE` when the PostgreSQL server cannot be reached;
 /// `KL_ERR_UNSUPPORTED_VERSION` for a store from a newer keylife.
 #[unsafe(no_mangle)]
 pub extern "C" fn kl_store_open(
@@ -130,20 +134,25 @@ pub extern "C" fn kl_store_open(
             )
         };
         let who = principal(name, role)?;
-        let provider: Box<dyn KekProvider> = match kek_kind {
-            KL_KEK_RAW => Box::new(RawKek::new(Kek::from_bytes(kek)?)),
-            KL_KEK_PASSPHRASE => Box::new(PassphraseKek::new(&passphrase(kek)?)),
-            other => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("unknown KEK kind {other} (KL_KEK_*)"),
-                ));
-            }
-        };
+        let provider = kek_provider(kek_kind, kek)?;
         out.write(kl_store::boxed(open_backend(
             backend, path, &*provider, who,
         )?));
         Ok(())
+    })
+}
+
+/// The KEK provider of a `KL_KEK_*` kind and its bytes.
+fn kek_provider(kek_kind: u32, kek: &[u8]) -> Result<Box<dyn KekProvider>> {
+    Ok(match kek_kind {
+        KL_KEK_RAW => Box::new(RawKek::new(Kek::from_bytes(kek)?)),
+        KL_KEK_PASSPHRASE => Box::new(PassphraseKek::new(&passphrase(kek)?)),
+        other => {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("unknown KEK kind {other} (KL_KEK_*)"),
+            ));
+        }
     })
 }
 
@@ -163,6 +172,7 @@ fn open_backend(
     match backend {
         KL_BACKEND_FILE => KeyStore::open(FileBackend::open(path)?, kek, who),
         KL_BACKEND_SQLITE => open_sqlite(path, kek, who),
+        KL_BACKEND_POSTGRES => open_postgres(path, None, kek, who),
         other => Err(Error::new(
             ErrorKind::InvalidArgument,
             format!("unknown backend {other} (KL_BACKEND_*)"),
@@ -225,6 +235,72 @@ fn open_sqlite(_: &str, _: &dyn KekProvider, _: Principal) -> Result<KeyStore> {
         ErrorKind::Unsupported,
         "this keylife build has no SQLite backend (feature `sqlite`)",
     ))
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(
+    conninfo: &str,
+    schema: Option<&str>,
+    kek: &dyn KekProvider,
+    who: Principal,
+) -> Result<KeyStore> {
+    use crate::store::backend::{PostgresBackend, PostgresOptions};
+    let mut options = PostgresOptions::new();
+    if let Some(s) = schema {
+        options = options.schema(s)?;
+    }
+    KeyStore::open(PostgresBackend::connect_with(conninfo, &options)?, kek, who)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_: &str, _: Option<&str>, _: &dyn KekProvider, _: Principal) -> Result<KeyStore> {
+    Err(Error::new(
+        ErrorKind::Unsupported,
+        "this keylife build has no PostgreSQL backend (feature `postgres`)",
+    ))
+}
+
+/// As `kl_store_open` with `KL_BACKEND_POSTGRES`, with the tables in
+/// `schema` (NULL: `keylife`), so that several stores share one database.
+/// `schema` is 1 to 48 characters of `a-z`, `0-9` and `_`, not starting
+/// with a digit; it is created when missing.
+///
+/// Errors: as `kl_store_open`, and `KL_ERR_INVALID_ARGUMENT` for a bad
+/// schema name or connection string.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_open_postgres(
+    conninfo: *const c_char,
+    schema: *const c_char,
+    kek_kind: u32,
+    kek: *const u8,
+    kek_len: usize,
+    principal_name: *const c_char,
+    role: u32,
+    out: *mut *mut kl_store,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL (`schema` may be)
+        // or valid for its length (inputs) or writable (output).
+        let (conninfo, schema, kek, name, out) = unsafe {
+            (
+                try_str(conninfo, "conninfo")?,
+                if schema.is_null() {
+                    None
+                } else {
+                    Some(try_str(schema, "schema")?)
+                },
+                try_bytes(kek, kek_len, "kek")?,
+                try_str(principal_name, "principal_name")?,
+                Out::new(out, "out")?,
+            )
+        };
+        let who = principal(name, role)?;
+        let provider = kek_provider(kek_kind, kek)?;
+        out.write(kl_store::boxed(open_postgres(
+            conninfo, schema, &*provider, who,
+        )?));
+        Ok(())
+    })
 }
 
 /// Returns, in `*out`, a new handle on the same store acting for the

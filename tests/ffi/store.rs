@@ -260,3 +260,113 @@ fn null_for_every_pointer_argument() {
     check_null_table(table);
     assert!(so.get().is_null(), "no store was opened");
 }
+
+/// `KL_BACKEND_POSTGRES` and `kl_store_open_postgres` against the server of
+/// `scripts/pg.sh`: two handles share a store; bad arguments are refused
+/// with specific codes; the connection string is never echoed.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_stores_open_by_connection_string() {
+    let url = std::ffi::CString::new(
+        std::env::var("KEYLIFE_PG_URL").expect("KEYLIFE_PG_URL (run through scripts/pg.sh)"),
+    )
+    .unwrap();
+    let mut r = [0u8; 6];
+    getrandom::fill(&mut r).unwrap();
+    let schema = std::ffi::CString::new(format!(
+        "ffi_{}",
+        r.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+    .unwrap();
+    let kek = [7u8; 32];
+    let open = |schema: *const std::ffi::c_char, out: &mut *mut kl_store| {
+        kl_store_open_postgres(
+            url.as_ptr(),
+            schema,
+            KL_KEK_RAW,
+            kek.as_ptr(),
+            kek.len(),
+            c"ops".as_ptr(),
+            KL_ROLE_ADMINISTRATOR,
+            out,
+        )
+    };
+    let (mut a, mut b) = (null_mut(), null_mut());
+    assert_eq!(open(schema.as_ptr(), &mut a), KL_OK, "{}", last_error());
+    assert_eq!(open(schema.as_ptr(), &mut b), KL_OK, "{}", last_error());
+    // A key created through one handle loads through the other.
+    let mut key = null_mut();
+    assert_eq!(
+        kl_key_create(a, KL_PURPOSE_AEAD, c"shared".as_ptr(), &mut key),
+        KL_OK,
+        "{}",
+        last_error()
+    );
+    let mut id = [0u8; 64];
+    let mut id_len = 0usize;
+    assert_eq!(
+        kl_key_id(key, id.as_mut_ptr().cast(), id.len(), &mut id_len),
+        KL_OK
+    );
+    let mut loaded = null_mut();
+    assert_eq!(
+        kl_key_load(b, id.as_ptr().cast(), &mut loaded),
+        KL_OK,
+        "{}",
+        last_error()
+    );
+    kl_key_free(loaded);
+    kl_key_free(key);
+    kl_store_free(a);
+    kl_store_free(b);
+    // The default schema through kl_store_open.
+    let mut c = null_mut();
+    assert_eq!(
+        kl_store_open(
+            KL_BACKEND_POSTGRES,
+            url.as_ptr(),
+            KL_KEK_RAW,
+            kek.as_ptr(),
+            kek.len(),
+            c"ops".as_ptr(),
+            KL_ROLE_ADMINISTRATOR,
+            &mut c,
+        ),
+        KL_OK,
+        "{}",
+        last_error()
+    );
+    kl_store_free(c);
+    // Refusals.
+    let mut d = null_mut();
+    fails!(KL_ERR_INVALID_ARGUMENT, open(c"Bad Name".as_ptr(), &mut d));
+    assert!(d.is_null());
+    fails!(
+        KL_ERR_NULL_POINTER,
+        kl_store_open_postgres(
+            null(),
+            null(),
+            KL_KEK_RAW,
+            kek.as_ptr(),
+            kek.len(),
+            c"ops".as_ptr(),
+            KL_ROLE_ADMINISTRATOR,
+            &mut d,
+        )
+    );
+    let bad = std::ffi::CString::new(format!("{} port=x", url.to_str().unwrap())).unwrap();
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_store_open_postgres(
+            bad.as_ptr(),
+            null(),
+            KL_KEK_RAW,
+            kek.as_ptr(),
+            kek.len(),
+            c"ops".as_ptr(),
+            KL_ROLE_ADMINISTRATOR,
+            &mut d,
+        )
+    );
+    assert!(!last_error().contains("password="), "{}", last_error());
+}

@@ -70,6 +70,7 @@ KL_ROLE_CUSTODIAN = 5
 
 KL_BACKEND_FILE = 1
 KL_BACKEND_SQLITE = 2
+KL_BACKEND_POSTGRES = 3
 KL_KEK_RAW = 1
 KL_KEK_PASSPHRASE = 2
 
@@ -200,6 +201,11 @@ FUNCTIONS: dict[str, tuple[str, list[str]]] = {
         "kl_result",
         ["const kl_store *", "uint32_t", "uint32_t", "const char *", "uint8_t *", "size_t",
          "size_t *"],
+    ),
+    "kl_store_open_postgres": (
+        "kl_result",
+        ["const char *", "const char *", "uint32_t", "const uint8_t *", "size_t", "const char *",
+         "uint32_t", "kl_store **"],
     ),
     "kl_store_open_passphrase": (
         "kl_result",

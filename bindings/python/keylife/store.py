@@ -60,17 +60,31 @@ class Store(Managed):
         principal: str = "python",
         role: Role = Role.ADMINISTRATOR,
         argon2: Optional[Argon2Params] = None,
+        schema: str | None = None,
     ) -> Store:
         """Opens (creating when missing) a store at ``path`` (``backend`` is
-        ``"sqlite"`` or ``"file"``), unlocked with a 32-byte raw ``kek`` or a
-        ``passphrase``. ``argon2`` sets the Argon2id costs of a passphrase
-        store this call creates (default ``ARGON2_RECOMMENDED``; an existing
-        store keeps the costs in its header)."""
-        backends = {"file": _ffi.KL_BACKEND_FILE, "sqlite": _ffi.KL_BACKEND_SQLITE}
+        ``"sqlite"``, ``"file"`` or ``"postgres"``), unlocked with a 32-byte
+        raw ``kek`` or a ``passphrase``. ``argon2`` sets the Argon2id costs of
+        a passphrase store this call creates (default ``ARGON2_RECOMMENDED``;
+        an existing store keeps the costs in its header).
+
+        For ``"postgres"``, ``path`` is a libpq connection string or URL (never
+        repeated in errors: it may hold a password) and ``schema`` the schema
+        that holds the store's tables (default ``keylife``); an unreachable
+        server raises :class:`UnavailableError`."""
+        backends = {
+            "file": _ffi.KL_BACKEND_FILE,
+            "sqlite": _ffi.KL_BACKEND_SQLITE,
+            "postgres": _ffi.KL_BACKEND_POSTGRES,
+        }
         if backend not in backends:
             raise InvalidArgumentError(f"unknown backend {backend!r}")
         if (kek is None) == (passphrase is None):
             raise InvalidArgumentError("give exactly one of kek and passphrase")
+        if schema is not None and backend != "postgres":
+            raise InvalidArgumentError("schema applies to the postgres backend only")
+        if schema is not None and argon2 is not None:
+            raise InvalidArgumentError("argon2 costs with a schema are not supported yet")
         if argon2 is not None:
             if passphrase is None:
                 raise InvalidArgumentError("argon2 costs apply to passphrase stores only")
@@ -89,6 +103,14 @@ class Store(Managed):
             else (_ffi.KL_KEK_PASSPHRASE, _s(passphrase))  # type: ignore[arg-type]
         )
         out = _ffi.P_store()
+        if schema is not None:
+            check(
+                lib.kl_store_open_postgres(
+                    _s(str(path)), _s(schema), kind, secret, len(secret), _s(principal),
+                    int(role), byref(out),
+                )
+            )
+            return cls(out)
         check(
             lib.kl_store_open(
                 backends[backend], _s(str(path)), kind, secret, len(secret), _s(principal),
