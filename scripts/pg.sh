@@ -8,12 +8,16 @@
 # target/pg/, owned by an unprivileged user (the `postgres` system user
 # when the script runs as root, else the caller), started with pg_ctl on a
 # Unix socket in that directory and a free loopback port, with
-# scram-sha-256 password authentication. The command runs with:
+# scram-sha-256 password authentication, and TLS on the same port with a
+# certificate for `localhost` from a CA made for this cluster (openssl). The
+# command runs with:
 #
-#   KEYLIFE_PG_URL   a connection string for the cluster (superuser keylife)
-#   KEYLIFE_PG_DATA  the data directory
-#   KEYLIFE_PG_CTL   a command prefix running pg_ctl on this cluster as its
-#                    owner, e.g. `$KEYLIFE_PG_CTL restart -m immediate`
+#   KEYLIFE_PG_URL      a connection string for the cluster (superuser keylife)
+#   KEYLIFE_PG_DATA     the data directory
+#   KEYLIFE_PG_CTL      a command prefix running pg_ctl on this cluster as
+#                       its owner, e.g. `$KEYLIFE_PG_CTL restart -m immediate`
+#   KEYLIFE_PG_CA       the CA certificate (PEM) that signed the server's
+#   KEYLIFE_PG_OTHER_CA an unrelated CA certificate (for negative tests)
 #
 # Afterwards the cluster is stopped and its directory deleted, also when the
 # command fails or the script is interrupted. PostgreSQL comes from Debian's
@@ -57,6 +61,27 @@ pwfile="$dir/pw"
 password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 printf '%s\n' "$password" > "$pwfile"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# TLS: a CA, a server certificate for DNS name localhost (not for the
+# address 127.0.0.1, so that verify-full to 127.0.0.1 must fail), and an
+# unrelated CA.
+if ! command -v openssl >/dev/null 2>&1; then
+  SUDO=$(command -v sudo >/dev/null 2>&1 && [ "$(id -u)" != 0 ] && echo sudo || true)
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
+(
+  cd "$dir"
+  for ca in ca other-ca; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=keylife test $ca" -keyout "$ca.key" -out "$ca.pem" 2>/dev/null
+  done
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+  printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' > server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile server.ext -out server.pem 2>/dev/null
+  chmod 600 server.key
+  rm -f ca.key other-ca.key server.csr server.ext ca.srl
+)
 [ "$(id -u)" = 0 ] && chown -R "$owner" "$dir"
 
 ctl=("${as_owner[@]}" "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60)
@@ -81,6 +106,9 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 max_connections = 200
+ssl = on
+ssl_cert_file = '$dir/server.pem'
+ssl_key_file = '$dir/server.key'
 fsync = on
 synchronous_commit = on
 EOF
@@ -88,6 +116,8 @@ EOF
 
 export KEYLIFE_PG_URL="host=127.0.0.1 port=$port user=keylife password=$password dbname=postgres"
 export KEYLIFE_PG_DATA="$data"
+export KEYLIFE_PG_CA="$dir/ca.pem"
+export KEYLIFE_PG_OTHER_CA="$dir/other-ca.pem"
 export KEYLIFE_PG_CTL="${as_owner[*]} $bindir/pg_ctl -D $data -l $log -w -t 60"
 echo "==> PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($dir)" >&2
 "$@"

@@ -402,3 +402,62 @@ fn a_compromise_reaches_another_store_by_notify_and_by_polling() {
         );
     }
 }
+
+/// `sslmode=verify-full`: TLS to a server whose certificate chains to the
+/// given CA and names the host; refused for another CA, for a host name the
+/// certificate does not carry, and for the unverified modes.
+#[test]
+fn tls_verify_full_connects_only_to_the_right_server() {
+    let ca = std::env::var("KEYLIFE_PG_CA").expect("KEYLIFE_PG_CA (scripts/pg.sh)");
+    let other = std::env::var("KEYLIFE_PG_OTHER_CA").expect("KEYLIFE_PG_OTHER_CA");
+    let base: Vec<String> = url()
+        .split_whitespace()
+        .filter(|kv| !kv.starts_with("host="))
+        .map(str::to_owned)
+        .collect();
+    let base = base.join(" ");
+    let options = PostgresOptions::new()
+        .schema(&schema("tls"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(2));
+    // The certificate names localhost; the server listens on 127.0.0.1.
+    let good = format!(
+        "{base} host=localhost hostaddr=127.0.0.1 application_name=keylife-tls sslmode=verify-full sslrootcert='{ca}'"
+    );
+    let b = retry(|| PostgresBackend::connect_with(&good, &options));
+    b.change_counter().unwrap();
+    let tls: i64 = admin()
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.application_name = 'keylife-tls' AND s.ssl",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(tls >= 1, "the connection is not TLS");
+    // Another CA: the chain does not verify.
+    let e = PostgresBackend::connect_with(&good.replace(&ca, &other), &options).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Storage, "{e}");
+    assert!(e.to_string().contains("TLS"), "{e}");
+    // The right CA, but a name the certificate does not carry.
+    let by_address = format!("{base} host=127.0.0.1 sslmode=verify-full sslrootcert='{ca}'");
+    let e = PostgresBackend::connect_with(&by_address, &options).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Storage, "{e}");
+    assert!(e.to_string().contains("TLS"), "{e}");
+    // Modes that would accept such a server are refused up front.
+    for mode in ["require", "verify-ca"] {
+        let e = PostgresBackend::connect_with(
+            &format!("{base} host=127.0.0.1 sslmode={mode}"),
+            &options,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    }
+    // A root file that is not there.
+    let e = PostgresBackend::connect_with(
+        &format!("{base} host=localhost sslmode=verify-full sslrootcert=/nonexistent/ca.pem"),
+        &options,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+}

@@ -39,8 +39,12 @@
 //!
 //! Connection strings are libpq's (`host=… user=… dbname=…` or
 //! `postgresql://…`, several hosts with `target_session_attrs=read-write`
-//! for failover). Nothing keylife prints — errors, `Debug` — contains the
-//! password.
+//! for failover). TLS: `sslmode=verify-full` (with `sslrootcert=<PEM file>`
+//! for a private CA) connects only to a server whose certificate chains to
+//! a trusted root and names the host, through rustls; `require` and
+//! `verify-ca`, which accept any certificate of that CA or none, are
+//! refused (the table in `conninfo.rs`). Nothing keylife prints — errors,
+//! `Debug` — contains the password.
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,11 +57,70 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Transaction};
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{Backend, Expect, Record, WriteOp, prefix_upper_bound, to_revision};
 use crate::base::{Error, ErrorKind, Result};
 
-type Manager = PostgresConnectionManager<NoTls>;
+mod conninfo;
+
+/// How connections are made: plaintext, or TLS verified by rustls.
+#[derive(Clone)]
+enum Connector {
+    Plain,
+    Tls(MakeRustlsConnect),
+}
+
+impl Connector {
+    fn connect(&self, config: &postgres::Config) -> std::result::Result<Client, postgres::Error> {
+        match self {
+            Connector::Plain => config.connect(NoTls),
+            Connector::Tls(t) => config.connect(t.clone()),
+        }
+    }
+}
+
+/// The pool, of plaintext or TLS connections.
+enum Pools {
+    Plain(Pool<PostgresConnectionManager<NoTls>>),
+    Tls(Pool<PostgresConnectionManager<MakeRustlsConnect>>),
+}
+
+fn pool_builder<M: r2d2::ManageConnection>(options: &PostgresOptions) -> r2d2::Builder<M> {
+    Pool::builder()
+        .max_size(options.pool_size)
+        .min_idle(Some(0))
+        .connection_timeout(options.connect_timeout)
+        // A dead connection is noticed by the call that uses it (and that
+        // call retried): no round trip per checkout.
+        .test_on_check_out(false)
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+}
+
+/// A pooled connection of either kind.
+enum Conn {
+    Plain(PooledConnection<PostgresConnectionManager<NoTls>>),
+    Tls(PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        match self {
+            Conn::Plain(c) => c,
+            Conn::Tls(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        match self {
+            Conn::Plain(c) => c,
+            Conn::Tls(c) => c,
+        }
+    }
+}
 
 /// Schema migrations; entry `n` takes the schema from version `n` to `n + 1`.
 /// `{s}` is the store's schema (a checked identifier). Append only.
@@ -202,7 +265,8 @@ impl PostgresOptions {
 /// # Ok::<(), keylife::Error>(())
 /// ```
 pub struct PostgresBackend {
-    pool: Pool<Manager>,
+    pool: Pools,
+    connector: Connector,
     /// For one direct connection when the pool cannot give one: its error
     /// says why (refused, authentication, …), where the pool only times out.
     config: postgres::Config,
@@ -226,10 +290,16 @@ impl Drop for PostgresBackend {
 /// The listener thread: one connection that `LISTEN`s on the store's
 /// channel and counts what it hears into `hint`, reconnecting (and counting
 /// that too: notifications may have been missed) when the connection drops.
-fn listen(config: postgres::Config, channel: String, hint: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
+fn listen(
+    config: postgres::Config,
+    connector: Connector,
+    channel: String,
+    hint: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) {
     let mut backoff = Duration::from_millis(100);
     while !stop.load(Ordering::Acquire) {
-        let mut client = match config.connect(NoTls) {
+        let mut client = match connector.connect(&config) {
             Ok(c) => c,
             Err(_) => {
                 std::thread::sleep(backoff);
@@ -366,7 +436,14 @@ impl PostgresBackend {
     /// keylife; [`ErrorKind::NotFound`] for missing tables with
     /// [`PostgresOptions::create_if_missing`] off.
     pub fn connect_with(url: &str, options: &PostgresOptions) -> Result<PostgresBackend> {
-        let mut config = postgres::Config::from_str(url).map_err(|_| {
+        let (url, tls) = conninfo::split_tls(url)?;
+        let connector = match &tls {
+            conninfo::Tls::Plain => Connector::Plain,
+            conninfo::Tls::VerifyFull { root } => Connector::Tls(MakeRustlsConnect::new(
+                conninfo::client_config(root.as_ref())?,
+            )),
+        };
+        let mut config = postgres::Config::from_str(&url).map_err(|_| {
             Error::invalid(
                 "invalid PostgreSQL connection string (not repeated here: it may hold a password)",
             )
@@ -381,28 +458,34 @@ impl PostgresBackend {
         // One direct connection first: a wrong password or an unreachable
         // server is reported at once, and precisely.
         drop(
-            config
-                .connect(NoTls)
+            connector
+                .connect(&config)
                 .map_err(|e| db_error("connect", &target, &e))?,
         );
-        let pool = Pool::builder()
-            .max_size(options.pool_size)
-            .min_idle(Some(0))
-            .connection_timeout(options.connect_timeout)
-            // A dead connection is noticed by the call that uses it (and
-            // that call retried): no round trip per checkout.
-            .test_on_check_out(false)
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(PostgresConnectionManager::new(config.clone(), NoTls));
+        let pool = match &connector {
+            Connector::Plain => Pools::Plain(
+                pool_builder(options)
+                    .build_unchecked(PostgresConnectionManager::new(config.clone(), NoTls)),
+            ),
+            Connector::Tls(t) => Pools::Tls(
+                pool_builder(options)
+                    .build_unchecked(PostgresConnectionManager::new(config.clone(), t.clone())),
+            ),
+        };
         let sql = Statements::new(&options.schema);
         let stop = Arc::new(AtomicBool::new(false));
         let hint = options.listen.then(|| Arc::new(AtomicU64::new(0)));
         if let Some(h) = &hint {
-            let (config, channel, h, stop) =
-                (config.clone(), sql.channel.clone(), h.clone(), stop.clone());
+            let (config, connector, channel, h, stop) = (
+                config.clone(),
+                connector.clone(),
+                sql.channel.clone(),
+                h.clone(),
+                stop.clone(),
+            );
             std::thread::Builder::new()
                 .name("keylife-pg-listen".into())
-                .spawn(move || listen(config, channel, h, stop))
+                .spawn(move || listen(config, connector, channel, h, stop))
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Storage,
@@ -412,6 +495,7 @@ impl PostgresBackend {
         }
         let backend = PostgresBackend {
             pool,
+            connector,
             config,
             target,
             sql,
@@ -429,10 +513,14 @@ impl PostgresBackend {
         &self.target
     }
 
-    fn conn(&self) -> Result<PooledConnection<Manager>> {
-        self.pool.get().map_err(|_| {
+    fn conn(&self) -> Result<Conn> {
+        let got = match &self.pool {
+            Pools::Plain(p) => p.get().map(Conn::Plain),
+            Pools::Tls(p) => p.get().map(Conn::Tls),
+        };
+        got.map_err(|_| {
             // The pool only says it timed out: one direct attempt tells why.
-            match self.config.connect(NoTls) {
+            match self.connector.connect(&self.config) {
                 Err(e) => db_error("connect", &self.target, &e),
                 Ok(_) => Error::new(
                     ErrorKind::Unavailable,
@@ -636,6 +724,13 @@ fn is_connection_lost(e: &postgres::Error) -> bool {
 /// Maps a driver error to a keylife error that names the server (never the
 /// password) and what was being done.
 fn db_error(what: &str, target: &str, e: &postgres::Error) -> Error {
+    // No retry cures a certificate that does not verify.
+    if e.to_string().starts_with("error performing TLS handshake") {
+        return Error::new(
+            ErrorKind::Storage,
+            format!("TLS with PostgreSQL at {target} failed ({what}): {e}"),
+        );
+    }
     if is_connection_lost(e) {
         return Error::new(
             ErrorKind::Unavailable,
