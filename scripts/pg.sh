@@ -3,6 +3,7 @@
 #
 #   bash scripts/pg.sh <command> [args...]
 #   bash scripts/pg.sh cargo nextest run --features postgres --test backend_contract
+#   bash scripts/pg.sh --replica <command> [args...]
 #
 # The cluster is created with initdb in a fresh directory under
 # target/pg/, owned by an unprivileged user (the `postgres` system user
@@ -19,12 +20,22 @@
 #   KEYLIFE_PG_CA       the CA certificate (PEM) that signed the server's
 #   KEYLIFE_PG_OTHER_CA an unrelated CA certificate (for negative tests)
 #
+# With --replica, a second cluster streams from the first as its synchronous
+# standby (pg_basebackup; synchronous_standby_names, synchronous_commit=on:
+# a commit is acknowledged once the standby has it), and the command also
+# gets:
+#
+#   KEYLIFE_PG_FAILOVER_URL  both servers, target_session_attrs=read-write
+#   KEYLIFE_PG_STANDBY_CTL   pg_ctl on the standby (e.g. `promote`)
+#
 # Afterwards the cluster is stopped and its directory deleted, also when the
 # command fails or the script is interrupted. PostgreSQL comes from Debian's
 # packages, installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -gt 0 ] || { echo "usage: $0 <command> [args...]" >&2; exit 2; }
+replica=0
+if [ "${1:-}" = "--replica" ]; then replica=1; shift; fi
+[ $# -gt 0 ] || { echo "usage: $0 [--replica] <command> [args...]" >&2; exit 2; }
 
 find_bindir() {
   local d
@@ -85,12 +96,20 @@ fi
 [ "$(id -u)" = 0 ] && chown -R "$owner" "$dir"
 
 ctl=("${as_owner[@]}" "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60)
+sdata="$dir/standby"
+slog="$dir/standby.log"
+sctl=("${as_owner[@]}" "$bindir/pg_ctl" -D "$sdata" -l "$slog" -w -t 60)
 cleanup() {
   local rc=$?
   "${ctl[@]}" stop -m immediate >/dev/null 2>&1 || true
+  if [ -d "$sdata" ]; then "${sctl[@]}" stop -m immediate >/dev/null 2>&1 || true; fi
   if [ $rc -ne 0 ] && [ -f "$log" ]; then
     echo "==> PostgreSQL server log (last 30 lines)" >&2
     tail -n 30 "$log" >&2 || true
+    if [ -f "$slog" ]; then
+      echo "==> standby log (last 30 lines)" >&2
+      tail -n 30 "$slog" >&2 || true
+    fi
   fi
   rm -rf "$dir"
   exit $rc
@@ -113,6 +132,32 @@ fsync = on
 synchronous_commit = on
 EOF
 "${ctl[@]}" start >/dev/null
+
+if [ "$replica" = 1 ]; then
+  sport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as_owner[@]}" env PGPASSWORD="$password" "$bindir/pg_basebackup" -D "$sdata" \
+    -h 127.0.0.1 -p "$port" -U keylife -X stream -c fast
+  printf "port = %s\nsynchronous_standby_names = ''\n" "$sport" >> "$sdata/postgresql.conf"
+  printf "primary_conninfo = 'host=127.0.0.1 port=%s user=keylife password=%s application_name=standby1'\n" \
+    "$port" "$password" >> "$sdata/postgresql.auto.conf"
+  "${as_owner[@]}" touch "$sdata/standby.signal"
+  "${sctl[@]}" start >/dev/null
+  # Only now make the standby synchronous: from here on a commit on the
+  # primary waits until the standby has it.
+  printf "synchronous_standby_names = 'standby1'\n" >> "$data/postgresql.conf"
+  "${ctl[@]}" reload >/dev/null
+  state=
+  for _ in $(seq 1 100); do
+    state=$(PGPASSWORD="$password" "$bindir/psql" -h 127.0.0.1 -p "$port" -U keylife -d postgres -Atc \
+      "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby1'" 2>/dev/null || true)
+    [ "$state" = sync ] && break
+    sleep 0.1
+  done
+  [ "$state" = sync ] || { echo "the standby did not become synchronous" >&2; exit 1; }
+  export KEYLIFE_PG_FAILOVER_URL="host=127.0.0.1,127.0.0.1 port=$port,$sport user=keylife password=$password dbname=postgres target_session_attrs=read-write"
+  export KEYLIFE_PG_STANDBY_CTL="${as_owner[*]} $bindir/pg_ctl -D $sdata -l $slog -w -t 60"
+  echo "==> synchronous standby on 127.0.0.1:$sport" >&2
+fi
 
 export KEYLIFE_PG_URL="host=127.0.0.1 port=$port user=keylife password=$password dbname=postgres"
 export KEYLIFE_PG_DATA="$data"

@@ -39,7 +39,10 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
 fi
 # Beside a throwaway PostgreSQL cluster (scripts/pg.sh: initdb, pg_ctl,
 # stopped and deleted afterwards) for the postgres backend's tests.
-bash scripts/pg.sh cargo nextest run --features "$FEATURES" --no-fail-fast
+bash scripts/pg.sh cargo nextest run --features "$FEATURES" --no-fail-fast -E 'not binary(failover)'
+
+step "failover: a synchronous standby promoted under a write loop (scripts/pg.sh --replica)"
+bash scripts/pg.sh --replica cargo nextest run --features "$FEATURES" --no-fail-fast --test failover
 
 step "doctests (including the compile_fail misuse cases)"
 cargo test --features "$FEATURES" --doc
