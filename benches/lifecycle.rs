@@ -4,6 +4,10 @@
 //! - `lifecycle_memory/{create,create_active,rotate,suspend_resume}` and
 //!   the same for `lifecycle_sqlite` (a file in a temporary directory, WAL,
 //!   `synchronous=FULL`: every state change is an fsynced commit);
+//! - `lifecycle_postgres/{create,create_active}` (feature `postgres`, run
+//!   through `scripts/pg.sh`: the server of `KEYLIFE_PG_URL`) beside
+//!   `lifecycle_postgres/raw_pg_commit`, one `INSERT` of a 2 KiB row in an
+//!   autocommit statement through the same `postgres` crate;
 //! - `lifecycle_sqlite/raw_sqlite_commit`: the peer of the SQLite figures —
 //!   one `INSERT` of a 2 KiB blob committed by rusqlite on a database of the
 //!   same settings (WAL, `synchronous=FULL`) in the same directory: the
@@ -99,7 +103,68 @@ fn lifecycle(c: &mut Criterion) {
     // fsync per commit: milliseconds per operation, so fewer samples.
     lifecycle_ops(c, "lifecycle_sqlite", &sqlite_store(dir.path()), 10);
     raw_sqlite_commit(c, dir.path());
+    postgres(c);
 }
+
+#[cfg(feature = "postgres")]
+fn postgres(c: &mut Criterion) {
+    let Ok(url) = std::env::var("KEYLIFE_PG_URL") else {
+        eprintln!("lifecycle_postgres: not run (KEYLIFE_PG_URL unset: run through scripts/pg.sh)");
+        return;
+    };
+    let mut r = [0u8; 6];
+    getrandom::fill(&mut r).unwrap();
+    let schema = format!("bench_{}", u64::from(r[0]) << 8 | u64::from(r[1]));
+    let backend = keylife::backend::PostgresBackend::connect_with(
+        &url,
+        &keylife::backend::PostgresOptions::new()
+            .schema(&schema)
+            .unwrap(),
+    )
+    .unwrap();
+    let store = KeyStore::open(
+        backend,
+        &RawKek::new(Kek::generate().unwrap()),
+        Principal::admin("bench"),
+    )
+    .unwrap();
+    let mut g = c.benchmark_group("lifecycle_postgres");
+    g.sample_size(10);
+    let mut n = 0u64;
+    g.bench_function("create", |b| {
+        b.iter(|| {
+            n += 1;
+            store
+                .create(KeySpec::<Aead>::new(&format!("k{n}")))
+                .unwrap()
+        });
+    });
+    g.bench_function("create_active", |b| {
+        b.iter(|| {
+            n += 1;
+            store
+                .create_active(KeySpec::<Aead>::new(&format!("a{n}")))
+                .unwrap()
+        });
+    });
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {schema}.raw (id bigserial PRIMARY KEY, body bytea NOT NULL)"
+        ))
+        .unwrap();
+    let insert = client
+        .prepare(&format!("INSERT INTO {schema}.raw (body) VALUES ($1)"))
+        .unwrap();
+    let body = vec![0x5au8; 2048];
+    g.bench_function("raw_pg_commit", |b| {
+        b.iter(|| client.execute(&insert, &[&body]).unwrap());
+    });
+    g.finish();
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(_: &mut Criterion) {}
 
 /// One durable commit of a row the size of a key record with its audit
 /// entries, with the settings `SqliteBackend` uses: the floor under every

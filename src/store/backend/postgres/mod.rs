@@ -54,6 +54,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::Type;
 use postgres::{Client, NoTls, Transaction};
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
@@ -344,6 +345,9 @@ struct Statements {
     insert: String,
     upsert: String,
     delete: String,
+    insert_many: String,
+    upsert_many: String,
+    delete_many: String,
     bump: String,
     counter: String,
     channel: String,
@@ -369,7 +373,25 @@ impl Statements {
                  RETURNING revision"
             ),
             delete: format!("DELETE FROM {s}.records WHERE id = $1"),
-            bump: format!("UPDATE {s}.changes SET counter = counter + 1 RETURNING counter"),
+            insert_many: format!(
+                "INSERT INTO {s}.records (id, value, revision)
+                 SELECT id, value, 1 FROM unnest($1::text[], $2::bytea[]) AS t (id, value)
+                 RETURNING id, revision"
+            ),
+            upsert_many: format!(
+                "INSERT INTO {s}.records (id, value, revision)
+                 SELECT id, value, 1 FROM unnest($1::text[], $2::bytea[]) AS t (id, value)
+                 ON CONFLICT (id) DO UPDATE
+                     SET value = excluded.value, revision = {s}.records.revision + 1
+                 RETURNING id, revision"
+            ),
+            delete_many: format!("DELETE FROM {s}.records WHERE id = ANY($1)"),
+            // The counter's row lock and the wake-up in one round trip
+            // (the notification is delivered at COMMIT, or not at all).
+            bump: format!(
+                "WITH c AS (UPDATE {s}.changes SET counter = counter + 1 RETURNING counter)
+                 SELECT counter, pg_notify($1, counter::text)::text FROM c"
+            ),
             counter: format!("SELECT counter FROM {s}.changes"),
             channel: format!("keylife_{s}"),
         }
@@ -620,7 +642,7 @@ impl PostgresBackend {
         ops: &[WriteOp],
     ) -> std::result::Result<Vec<u64>, Failure> {
         // First: the counter's row lock, which orders the store's writers.
-        let counter: i64 = tx.query_one(&self.sql.bump, &[])?.get(0);
+        tx.query_typed_one(&self.sql.bump, &[(&self.sql.channel, Type::TEXT)])?;
         let ids: Vec<&str> = ops
             .iter()
             .filter(|op| {
@@ -630,7 +652,7 @@ impl PostgresBackend {
             .map(WriteOp::id)
             .collect();
         if !ids.is_empty() {
-            let rows = tx.query(&self.sql.revisions, &[&ids])?;
+            let rows = tx.query_typed(&self.sql.revisions, &[(&ids, Type::TEXT_ARRAY)])?;
             let mut current = std::collections::HashMap::with_capacity(rows.len());
             for r in rows {
                 let id: String = r.get(0);
@@ -644,6 +666,12 @@ impl PostgresBackend {
                 }
             }
         }
+        let mut seen = std::collections::HashSet::with_capacity(ops.len());
+        if ops.iter().all(|op| seen.insert(op.id())) {
+            return self.apply_batched(tx, ops);
+        }
+        // The same record twice in one commit: one statement per write, in
+        // order.
         let mut revs = Vec::with_capacity(ops.len());
         for op in ops {
             match op {
@@ -655,21 +683,75 @@ impl PostgresBackend {
                     } else {
                         &self.sql.upsert
                     };
-                    let rev: i64 = tx.query_one(sql, &[id, value])?.get(0);
+                    let rev: i64 = tx
+                        .query_typed_one(sql, &[(id, Type::TEXT), (value, Type::BYTEA)])?
+                        .get(0);
                     revs.push(to_revision(id, rev)?);
                 }
                 WriteOp::Delete { id, .. } => {
-                    tx.execute(&self.sql.delete, &[id])?;
+                    tx.execute_typed(&self.sql.delete, &[(id, Type::TEXT)])?;
                     revs.push(0);
                 }
             }
         }
-        // A wake-up for other processes; delivered at COMMIT, or not at all.
-        tx.execute(
-            "SELECT pg_notify($1, $2)",
-            &[&self.sql.channel, &counter.to_string()],
-        )?;
         Ok(revs)
+    }
+
+    /// The writes of a commit that names each record once: one statement
+    /// per kind of write (plain inserts for `Absent`, upserts, deletes)
+    /// instead of one round trip per record.
+    fn apply_batched(
+        &self,
+        tx: &mut Transaction<'_>,
+        ops: &[WriteOp],
+    ) -> std::result::Result<Vec<u64>, Failure> {
+        let (mut ins_ids, mut ins_vals) = (Vec::new(), Vec::new());
+        let (mut up_ids, mut up_vals) = (Vec::new(), Vec::new());
+        let mut del_ids = Vec::new();
+        for op in ops {
+            match op {
+                // Absent: a plain insert, so a record created since the
+                // check fails the commit instead of being replaced.
+                WriteOp::Put {
+                    id,
+                    value,
+                    expect: Expect::Absent,
+                } => {
+                    ins_ids.push(id.as_str());
+                    ins_vals.push(value.as_slice());
+                }
+                WriteOp::Put { id, value, .. } => {
+                    up_ids.push(id.as_str());
+                    up_vals.push(value.as_slice());
+                }
+                WriteOp::Delete { id, .. } => del_ids.push(id.as_str()),
+            }
+        }
+        let mut rev_of = std::collections::HashMap::with_capacity(ops.len());
+        for (sql, ids, vals) in [
+            (&self.sql.insert_many, &ins_ids, &ins_vals),
+            (&self.sql.upsert_many, &up_ids, &up_vals),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            for r in tx.query_typed(sql, &[(ids, Type::TEXT_ARRAY), (vals, Type::BYTEA_ARRAY)])? {
+                let id: String = r.get(0);
+                let rev = to_revision(&id, r.get(1))?;
+                rev_of.insert(id, rev);
+            }
+        }
+        if !del_ids.is_empty() {
+            tx.execute_typed(&self.sql.delete_many, &[(&del_ids, Type::TEXT_ARRAY)])?;
+        }
+        ops.iter()
+            .map(|op| match op {
+                WriteOp::Put { id, .. } => rev_of.get(id.as_str()).copied().ok_or_else(|| {
+                    Failure::Keylife(Error::internal(format!("no revision returned for {id}")))
+                }),
+                WriteOp::Delete { .. } => Ok(0),
+            })
+            .collect()
     }
 }
 
@@ -756,7 +838,11 @@ fn db_error(what: &str, target: &str, e: &postgres::Error) -> Error {
 
 impl Backend for PostgresBackend {
     fn get(&self, id: &str) -> Result<Option<Record>> {
-        let row = self.with_conn("get", |c| Ok(c.query_opt(&self.sql.get, &[&id])?))?;
+        // Typed statements: one round trip each (parse, bind and execute
+        // together), where a plain `query` prepares first.
+        let row = self.with_conn("get", |c| {
+            Ok(c.query_typed_opt(&self.sql.get, &[(&id, Type::TEXT)])?)
+        })?;
         row.map(|r| {
             Ok(Record {
                 value: r.get(0),
@@ -813,7 +899,15 @@ impl Backend for PostgresBackend {
         let upper = prefix_upper_bound(prefix);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.with_conn("scan", |c| {
-            Ok(c.query(&self.sql.scan, &[&prefix, &upper, &start_after, &limit])?)
+            Ok(c.query_typed(
+                &self.sql.scan,
+                &[
+                    (&prefix, Type::TEXT),
+                    (&upper, Type::TEXT),
+                    (&start_after, Type::TEXT),
+                    (&limit, Type::INT8),
+                ],
+            )?)
         })?;
         rows.into_iter()
             .map(|r| {
@@ -836,7 +930,7 @@ impl Backend for PostgresBackend {
 
     fn change_counter(&self) -> Result<u64> {
         let n: i64 = self.with_conn("read the change counter", |c| {
-            Ok(c.query_one(&self.sql.counter, &[])?.get(0))
+            Ok(c.query_typed_one(&self.sql.counter, &[])?.get(0))
         })?;
         u64::try_from(n).map_err(|_| {
             Error::new(
