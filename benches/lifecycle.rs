@@ -1,7 +1,7 @@
 //! Key management operations and the audit hook.
 //!
 //! Groups:
-//! - `lifecycle_memory/{create,create_active,rotate,suspend_resume}` and
+//! - `lifecycle_memory/{create,create_active,create_many_1000,rotate,suspend_resume}` and
 //!   the same for `lifecycle_sqlite` (a file in a temporary directory, WAL,
 //!   `synchronous=FULL`: every state change is an fsynced commit);
 //! - `lifecycle_postgres/{create,create_active}` (feature `postgres`, run
@@ -75,6 +75,7 @@ fn lifecycle_ops(c: &mut Criterion, name: &str, store: &KeyStore, samples: usize
                 .unwrap()
         });
     });
+    batch(&mut g, store, &mut n);
     // Fresh keys per iteration: a key's record grows with its versions and
     // history, so reusing one key would measure ever larger records.
     g.bench_function("rotate", |b| {
@@ -95,6 +96,26 @@ fn lifecycle_ops(c: &mut Criterion, name: &str, store: &KeyStore, samples: usize
         );
     });
     g.finish();
+}
+
+/// `create_many_1000`: 1,000 keys in one `create_many` call (one commit);
+/// criterion reports keys per second (issue 14: ≥ 50,000 on SQLite).
+fn batch(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    store: &KeyStore,
+    n: &mut u64,
+) {
+    g.throughput(criterion::Throughput::Elements(1000));
+    g.bench_function("create_many_1000", |b| {
+        b.iter(|| {
+            *n += 1;
+            let round = *n;
+            store
+                .create_many((0..1000).map(|i| KeySpec::<Aead>::new(&format!("b{round}-{i}"))))
+                .unwrap()
+        });
+    });
+    g.throughput(criterion::Throughput::Elements(1));
 }
 
 fn lifecycle(c: &mut Criterion) {
@@ -147,6 +168,7 @@ fn postgres(c: &mut Criterion) {
                 .unwrap()
         });
     });
+    batch(&mut g, &store, &mut n);
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     client
         .batch_execute(&format!(

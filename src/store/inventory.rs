@@ -202,11 +202,7 @@ impl KeyStore {
         origin: Origin,
         activate: bool,
     ) -> Result<Arc<KeyCell>> {
-        let op = if origin == Origin::Imported {
-            Operation::Import
-        } else {
-            Operation::Create
-        };
+        let op = create_operation(origin);
         let res: Result<Arc<KeyCell>> = (|| {
             authorize(&self.principal, op)?;
             if activate {
@@ -214,53 +210,177 @@ impl KeyStore {
             }
             let now = self.now();
             let policy = self.policy()?;
-            let spec = match &policy {
-                Some(p) => p.apply_to_spec(spec.checked_name()?)?,
-                None => spec,
-            };
-            let mut info = spec.into_info(
-                KeyId::random()?,
-                now,
+            let digest = policy.as_ref().map(|p| (p.version(), p.digest()));
+            let mut new = self.prepare_new_key(
+                spec,
+                material,
                 origin,
-                self.principal.name(),
-                policy.map(|p| (p.version(), p.digest())),
+                activate,
+                now,
+                policy.as_ref(),
+                digest,
             )?;
-            let material = material?;
-            let id = info.id;
-            let mut drafts =
-                vec![self.draft(&self.principal, op, Some(id), Some(1), &Ok(()), None)];
-            if activate {
-                crate::key::lifecycle::apply(
-                    &mut info,
-                    crate::key::lifecycle::Transition::Activate,
-                    now,
-                    self.principal.name(),
-                    "",
-                )?;
-                drafts.push(self.draft(
-                    &self.principal,
-                    Operation::Activate,
-                    Some(id),
-                    None,
-                    &Ok(()),
-                    None,
-                ));
-            }
-            // The record's one write: its generation goes with the last
-            // entry (logged generations increase strictly per key).
-            if let Some(last) = drafts.last_mut() {
-                last.generation = Some(1);
-            }
-            let mut writes =
-                self.key_writes(1, &mut info, &[Some(&material)], None, Expect::Absent)?;
-            let ops = std::mem::take(&mut writes.ops);
-            let revs = self.commit_logged(&drafts, ops)?;
+            let ops = std::mem::take(&mut new.writes.ops);
+            let revs = self.commit_logged(&new.drafts, ops)?;
             let rev = revs.first().copied().unwrap_or(1);
-            let data = CellData::new_single(info, material, rev, writes);
-            Ok(self.register(KeyCell::new(data)))
+            Ok(self.register(KeyCell::new(new.into_cell_data(rev))))
         })();
         if let Err(e) = &res {
             self.audit(op, None, None, Err(e.clone()))?;
+        }
+        res
+    }
+
+    /// A new key's record, version record and audit drafts, not written.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_new_key<P: KeyPurpose>(
+        &self,
+        spec: KeySpec<P>,
+        material: Result<Loaded>,
+        origin: Origin,
+        activate: bool,
+        now: crate::key::Timestamp,
+        policy: Option<&crate::governance::policy::Policy>,
+        digest: Option<(u64, String)>,
+    ) -> Result<NewKey> {
+        let op = create_operation(origin);
+        let spec = match policy {
+            Some(p) => p.apply_to_spec(spec.checked_name()?)?,
+            None => spec,
+        };
+        let mut info =
+            spec.into_info(KeyId::random()?, now, origin, self.principal.name(), digest)?;
+        let material = material?;
+        let id = info.id;
+        let mut drafts = vec![self.draft(&self.principal, op, Some(id), Some(1), &Ok(()), None)];
+        if activate {
+            crate::key::lifecycle::apply(
+                &mut info,
+                crate::key::lifecycle::Transition::Activate,
+                now,
+                self.principal.name(),
+                "",
+            )?;
+            drafts.push(self.draft(
+                &self.principal,
+                Operation::Activate,
+                Some(id),
+                None,
+                &Ok(()),
+                None,
+            ));
+        }
+        // The record's one write: its generation goes with the last entry
+        // (logged generations increase strictly per key).
+        if let Some(last) = drafts.last_mut() {
+            last.generation = Some(1);
+        }
+        let writes = self.key_writes(1, &mut info, &[Some(&material)], None, Expect::Absent)?;
+        Ok(NewKey {
+            info,
+            material,
+            writes,
+            drafts,
+        })
+    }
+
+    /// Creates `specs.len()` keys in PreActive in **one** durable commit:
+    /// every key record and version record, and each key's own audit entry,
+    /// in one transaction — for provisioning many keys at once (one commit
+    /// instead of one per key). All or nothing: if one spec is refused
+    /// (policy, name), no key is created. The policy in force is read once
+    /// for the batch. Memory grows with the batch: give a few thousand
+    /// specs at a time for millions of keys.
+    ///
+    /// ```
+    /// use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let specs = (0..100).map(|i| KeySpec::<Aead>::new(&format!("tenant-{i}")));
+    /// let keys = store.create_many(specs)?;
+    /// assert_eq!(keys.len(), 100);
+    /// assert_eq!(store.list(&keylife::KeyFilter::new())?.len(), 100);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`KeyStore::create`], for the whole batch.
+    pub fn create_many<P: KeyPurpose>(
+        &self,
+        specs: impl IntoIterator<Item = KeySpec<P>>,
+    ) -> Result<Vec<Key<P, PreActive>>> {
+        Ok(self
+            .create_cells(specs, false)?
+            .into_iter()
+            .map(|c| Key::from_cell(self.clone(), c))
+            .collect())
+    }
+
+    /// [`KeyStore::create_many`], each key created Active (as
+    /// [`KeyStore::create_active`]), all in one durable commit.
+    ///
+    /// # Errors
+    /// As [`KeyStore::create_active`], for the whole batch.
+    pub fn create_many_active<P: KeyPurpose>(
+        &self,
+        specs: impl IntoIterator<Item = KeySpec<P>>,
+    ) -> Result<Vec<Key<P, crate::key::Active>>> {
+        Ok(self
+            .create_cells(specs, true)?
+            .into_iter()
+            .map(|c| Key::from_cell(self.clone(), c))
+            .collect())
+    }
+
+    fn create_cells<P: KeyPurpose>(
+        &self,
+        specs: impl IntoIterator<Item = KeySpec<P>>,
+        activate: bool,
+    ) -> Result<Vec<Arc<KeyCell>>> {
+        let res: Result<Vec<Arc<KeyCell>>> = (|| {
+            authorize(&self.principal, Operation::Create)?;
+            if activate {
+                authorize(&self.principal, Operation::Activate)?;
+            }
+            let now = self.now();
+            let policy = self.policy()?;
+            let digest = policy.as_ref().map(|p| (p.version(), p.digest()));
+            let alg = P::PURPOSE.default_algorithm();
+            let mut keys = Vec::new();
+            for spec in specs {
+                let material = Loaded::generate(self.crypto_provider(), alg);
+                keys.push(self.prepare_new_key(
+                    spec,
+                    material,
+                    Origin::Generated,
+                    activate,
+                    now,
+                    policy.as_ref(),
+                    digest.clone(),
+                )?);
+            }
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut drafts = Vec::with_capacity(keys.len() * 2);
+            let mut ops = Vec::with_capacity(keys.len() * 2);
+            let mut firsts = Vec::with_capacity(keys.len());
+            for k in &mut keys {
+                firsts.push(ops.len());
+                drafts.append(&mut k.drafts);
+                ops.append(&mut k.writes.ops);
+            }
+            let revs = self.commit_logged(&drafts, ops)?;
+            Ok(keys
+                .into_iter()
+                .zip(firsts)
+                .map(|(k, i)| {
+                    let rev = revs.get(i).copied().unwrap_or(1);
+                    self.register(KeyCell::new(k.into_cell_data(rev)))
+                })
+                .collect())
+        })();
+        if let Err(e) = &res {
+            self.audit(Operation::Create, None, None, Err(e.clone()))?;
         }
         res
     }
@@ -414,5 +534,27 @@ impl KeyStore {
             };
             f(info)
         })
+    }
+}
+
+/// A created key before its commit.
+struct NewKey {
+    info: KeyInfo,
+    material: Loaded,
+    writes: super::versions::KeyWrites,
+    drafts: Vec<super::audit::Draft>,
+}
+
+impl NewKey {
+    fn into_cell_data(self, revision: u64) -> CellData {
+        CellData::new_single(self.info, self.material, revision, self.writes)
+    }
+}
+
+fn create_operation(origin: Origin) -> Operation {
+    if origin == Origin::Imported {
+        Operation::Import
+    } else {
+        Operation::Create
     }
 }
