@@ -461,3 +461,21 @@ fn tls_verify_full_connects_only_to_the_right_server() {
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
 }
+
+/// `create_many` on PostgreSQL: one transaction for the batch (the
+/// `unnest` statements), every key visible to another store afterwards.
+#[test]
+fn a_batch_of_keys_lands_in_one_transaction() {
+    let schema = schema("batch");
+    let kek = kek_bytes();
+    let store = store(&schema, &kek);
+    let before = retry(|| backend(&schema).change_counter());
+    let keys =
+        retry(|| store.create_many((0..200).map(|i| KeySpec::<Aead>::new(&format!("tenant-{i}")))));
+    assert_eq!(keys.len(), 200);
+    // One commit: the change counter moved once.
+    assert_eq!(backend(&schema).change_counter().unwrap(), before + 1);
+    let other = self::store(&schema, &kek);
+    assert_eq!(other.list(&keylife::KeyFilter::new()).unwrap().len(), 200);
+    other.verify_integrity().unwrap();
+}
