@@ -58,24 +58,7 @@ fn sqlite_store(dir: &std::path::Path) -> KeyStore {
 fn lifecycle_ops(c: &mut Criterion, name: &str, store: &KeyStore, samples: usize) {
     let mut g = c.benchmark_group(name);
     g.sample_size(samples);
-    let mut n = 0u64;
-    g.bench_function("create", |b| {
-        b.iter(|| {
-            n += 1;
-            store
-                .create(KeySpec::<Aead>::new(&format!("k{n}")))
-                .unwrap()
-        });
-    });
-    g.bench_function("create_active", |b| {
-        b.iter(|| {
-            n += 1;
-            store
-                .create_active(KeySpec::<Aead>::new(&format!("a{n}")))
-                .unwrap()
-        });
-    });
-    batch(&mut g, store, &mut n);
+    creates(&mut g, store);
     // Fresh keys per iteration: a key's record grows with its versions and
     // history, so reusing one key would measure ever larger records.
     g.bench_function("rotate", |b| {
@@ -96,6 +79,31 @@ fn lifecycle_ops(c: &mut Criterion, name: &str, store: &KeyStore, samples: usize
         );
     });
     g.finish();
+}
+
+/// `create`, `create_active` and `create_many_1000` on `store`.
+fn creates(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    store: &KeyStore,
+) {
+    let mut n = 0u64;
+    g.bench_function("create", |b| {
+        b.iter(|| {
+            n += 1;
+            store
+                .create(KeySpec::<Aead>::new(&format!("k{n}")))
+                .unwrap()
+        });
+    });
+    g.bench_function("create_active", |b| {
+        b.iter(|| {
+            n += 1;
+            store
+                .create_active(KeySpec::<Aead>::new(&format!("a{n}")))
+                .unwrap()
+        });
+    });
+    batch(g, store, &mut n);
 }
 
 /// `create_many_1000`: 1,000 keys in one `create_many` call (one commit);
@@ -151,24 +159,7 @@ fn postgres(c: &mut Criterion) {
     .unwrap();
     let mut g = c.benchmark_group("lifecycle_postgres");
     g.sample_size(10);
-    let mut n = 0u64;
-    g.bench_function("create", |b| {
-        b.iter(|| {
-            n += 1;
-            store
-                .create(KeySpec::<Aead>::new(&format!("k{n}")))
-                .unwrap()
-        });
-    });
-    g.bench_function("create_active", |b| {
-        b.iter(|| {
-            n += 1;
-            store
-                .create_active(KeySpec::<Aead>::new(&format!("a{n}")))
-                .unwrap()
-        });
-    });
-    batch(&mut g, &store, &mut n);
+    creates(&mut g, &store);
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     client
         .batch_execute(&format!(
