@@ -890,6 +890,27 @@ kl_result kl_key_create_ex(const kl_store *store,
                            kl_key **out);
 
 /**
+ * Creates `count` keys of `purpose` named `names[0..count]`, each with
+ * `owner` (`""` for none) and `flags` (as `kl_key_create_ex`), in **one**
+ * durable commit (one transaction, each key with its own audit entry),
+ * all PreActive. All or nothing: on any error no key is created and
+ * `out_keys` is left untouched; on success `out_keys[i]` receives the
+ * handle of `names[i]` (free each with `kl_key_free`). `count` 0 is a
+ * no-op. For millions of keys, call it with a few thousand names at a
+ * time.
+ *
+ * Errors: `KL_ERR_NULL_POINTER` (also for a NULL name); as
+ * `kl_key_create_ex`, for the whole batch.
+ */
+kl_result kl_key_create_many(const kl_store *store,
+                             uint32_t purpose,
+                             const char *const *names,
+                             size_t count,
+                             const char *owner,
+                             uint32_t flags,
+                             kl_key **out_keys);
+
+/**
  * Loads the key whose id is `id_hex` (32 hex digits, as `kl_key_id`
  * writes it), in whatever state it is in, with due date-driven
  * transitions applied.

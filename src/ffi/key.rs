@@ -147,6 +147,69 @@ pub extern "C" fn kl_key_create_ex(
     })
 }
 
+/// Creates `count` keys of `purpose` named `names[0..count]`, each with
+/// `owner` (`""` for none) and `flags` (as `kl_key_create_ex`), in **one**
+/// durable commit (one transaction, each key with its own audit entry),
+/// all PreActive. All or nothing: on any error no key is created and
+/// `out_keys` is left untouched; on success `out_keys[i]` receives the
+/// handle of `names[i]` (free each with `kl_key_free`). `count` 0 is a
+/// no-op. For millions of keys, call it with a few thousand names at a
+/// time.
+///
+/// Errors: `KL_ERR_NULL_POINTER` (also for a NULL name); as
+/// `kl_key_create_ex`, for the whole batch.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_key_create_many(
+    store: *const kl_store,
+    purpose: u32,
+    names: *const *const c_char,
+    count: usize,
+    owner: *const c_char,
+    flags: u32,
+    out_keys: *mut *mut kl_key,
+) -> kl_result {
+    guard(|| {
+        if count == 0 {
+            return Ok(());
+        }
+        if names.is_null() {
+            return Err(super::null("names"));
+        }
+        if out_keys.is_null() {
+            return Err(super::null("out_keys"));
+        }
+        if isize::try_from(count).is_err() {
+            return Err(Error::new(ErrorKind::InvalidArgument, "count is too large"));
+        }
+        // SAFETY: per the contract, `store` and `owner` are NULL or valid,
+        // and `names` (non-NULL, checked) points to `count` pointers, each
+        // NULL or a NUL-terminated string.
+        let (store, owner, names) = unsafe {
+            (
+                try_ref(store, "store")?,
+                try_str(owner, "owner")?,
+                core::slice::from_raw_parts(names, count),
+            )
+        };
+        let specs = names
+            .iter()
+            .map(|&n| {
+                // SAFETY: as above, each entry is NULL or NUL-terminated.
+                let name = unsafe { try_str(n, "names[i]")? };
+                spec(name, owner, flags)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let keys = store.store.create_many_handles(decode(purpose)?, specs)?;
+        // SAFETY: `out_keys` (non-NULL, checked) is writable for `count`
+        // pointers (contract); written only now that nothing can fail.
+        let out = unsafe { core::slice::from_raw_parts_mut(out_keys, count) };
+        for (slot, k) in out.iter_mut().zip(keys) {
+            *slot = kl_key::boxed(k);
+        }
+        Ok(())
+    })
+}
+
 /// Loads the key whose id is `id_hex` (32 hex digits, as `kl_key_id`
 /// writes it), in whatever state it is in, with due date-driven
 /// transitions applied.

@@ -85,6 +85,22 @@ impl KeyStore {
         })
     }
 
+    /// Creates many keys of `purpose` in one durable commit, as
+    /// [`KeyStore::create_many`]: PreActive, all or nothing.
+    ///
+    /// # Errors
+    /// As [`KeyStore::create_many`].
+    pub fn create_many_handles<Q: KeyPurpose>(
+        &self,
+        purpose: Purpose,
+        specs: impl IntoIterator<Item = KeySpec<Q>>,
+    ) -> Result<Vec<KeyHandle>> {
+        crate::key::with_purpose_type!(purpose, P => {
+            self.create_many::<P>(specs.into_iter().map(KeySpec::retype))
+                .map(|keys| keys.into_iter().map(KeyHandle::from).collect())
+        })
+    }
+
     /// Imports raw key material as a new PreActive key of `purpose`, as
     /// [`KeyStore::import_raw`].
     ///

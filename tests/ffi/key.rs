@@ -405,3 +405,70 @@ fn null_for_every_pointer_argument() {
     assert_eq!(state(&fresh), KL_STATE_PRE_ACTIVE);
     assert_eq!(state(&dead), KL_STATE_DEACTIVATED);
 }
+
+/// `kl_key_create_many`: one handle per name, all or nothing; NULL names
+/// and NULL output arrays are refused; `count` 0 writes nothing.
+#[test]
+fn create_many_gives_one_handle_per_name_or_none() {
+    let s = store();
+    let names = [c"a".as_ptr(), c"b".as_ptr(), c"c".as_ptr()];
+    let mut out = [null_mut(); 3];
+    ok!(kl_key_create_many(
+        s.0,
+        KL_PURPOSE_AEAD,
+        names.as_ptr(),
+        names.len(),
+        c"".as_ptr(),
+        0,
+        out.as_mut_ptr()
+    ));
+    assert!(out.iter().all(|k| !k.is_null()));
+    for k in out {
+        kl_key_free(k);
+    }
+    // A NULL name: nothing created, the output untouched.
+    let bad = [c"d".as_ptr(), null()];
+    let mut out = [null_mut(); 2];
+    fails!(
+        KL_ERR_NULL_POINTER,
+        kl_key_create_many(
+            s.0,
+            KL_PURPOSE_AEAD,
+            bad.as_ptr(),
+            2,
+            c"".as_ptr(),
+            0,
+            out.as_mut_ptr()
+        )
+    );
+    assert!(out.iter().all(|k| k.is_null()));
+    fails!(
+        KL_ERR_NULL_POINTER,
+        kl_key_create_many(
+            s.0,
+            KL_PURPOSE_AEAD,
+            names.as_ptr(),
+            3,
+            c"".as_ptr(),
+            0,
+            null_mut()
+        )
+    );
+    // Unknown flags and purposes refuse the whole batch.
+    fails!(
+        KL_ERR_INVALID_ARGUMENT,
+        kl_key_create_many(
+            s.0,
+            KL_PURPOSE_AEAD,
+            names.as_ptr(),
+            3,
+            c"".as_ptr(),
+            0x80,
+            out.as_mut_ptr()
+        )
+    );
+    assert_eq!(
+        kl_key_create_many(s.0, KL_PURPOSE_AEAD, null(), 0, c"".as_ptr(), 0, null_mut()),
+        KL_OK
+    );
+}

@@ -142,6 +142,7 @@ C_TYPES = {
     "size_t": c_size_t,
     # Inputs: bytes (or None for NULL) pass without a copy.
     "const char *": c_char_p,
+    "const char * const *": POINTER(c_char_p),
     "const uint8_t *": c_char_p,
     # Outputs: caller buffers (ctypes string buffers).
     "char *": c_void_p,
@@ -221,6 +222,11 @@ FUNCTIONS: dict[str, tuple[str, list[str]]] = {
         "kl_result",
         ["const kl_store *", "uint32_t", "const char *", "const char *", "uint32_t",
          "kl_key **"],
+    ),
+    "kl_key_create_many": (
+        "kl_result",
+        ["const kl_store *", "uint32_t", "const char * const *", "size_t", "const char *",
+         "uint32_t", "kl_key **"],
     ),
     "kl_key_load": ("kl_result", ["const kl_store *", "const char *", "kl_key **"]),
     "kl_key_free": ("void", ["kl_key *"]),

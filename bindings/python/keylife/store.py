@@ -7,8 +7,8 @@ import builtins
 import ctypes
 import json
 import os
-from ctypes import byref, c_size_t, c_uint32, c_uint64
-from typing import Any, Callable, Iterable, Optional, Union
+from ctypes import byref, c_char_p, c_size_t, c_uint32, c_uint64
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from . import _ffi, _util, errors
 from ._ffi import lib
@@ -148,6 +148,33 @@ class Store(Managed):
         out = _ffi.P_key()
         check(lib.kl_key_create_ex(self._handle, int(purpose), _s(name), _s(owner), flags, byref(out)))
         return Key(out)
+
+    def create_many(
+        self,
+        purpose: Purpose,
+        names: Sequence[str],
+        *,
+        owner: str = "",
+        exportable: bool = False,
+        suspended_processing: bool = True,
+    ) -> builtins.list[Key]:
+        """Creates one PreActive key per name, all in one durable commit
+        (``kl_key_create_many``): all or nothing. For many thousands of keys,
+        call it with a few thousand names at a time."""
+        flags = (_ffi.KL_CREATE_EXPORTABLE if exportable else 0) | (
+            0 if suspended_processing else _ffi.KL_CREATE_NO_SUSPENDED_PROCESSING
+        )
+        n = len(names)
+        if n == 0:
+            return []
+        encoded = (c_char_p * n)(*(_s(x) for x in names))
+        out = (_ffi.P_key * n)()
+        check(
+            lib.kl_key_create_many(
+                self._handle, int(purpose), encoded, n, _s(owner), flags, out,
+            )
+        )
+        return [Key(out[i]) for i in range(n)]
 
     def load(self, key_id: str) -> Key:
         """Loads a key by its 32-hex-digit id, in its live state."""

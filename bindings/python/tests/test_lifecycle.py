@@ -211,3 +211,16 @@ def test_threads_share_a_store(store):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_create_many_is_all_or_nothing():
+    with keylife.Store.memory() as store:
+        keys = store.create_many(keylife.Purpose.AEAD, [f"tenant-{i}" for i in range(50)])
+        assert len({k.id for k in keys}) == 50
+        assert len(store.list()) == 50
+        keys[7].activate()
+        assert keys[7].decrypt(keys[7].encrypt(b"m")) == b"m"
+        assert store.create_many(keylife.Purpose.AEAD, []) == []
+        with pytest.raises(keylife.InvalidArgumentError):
+            store.create_many(keylife.Purpose.MAC, ["ok", "x" * 300])
+        assert len(store.list()) == 50
