@@ -59,6 +59,12 @@ fn lifecycle_ops(c: &mut Criterion, name: &str, store: &KeyStore, samples: usize
     let mut g = c.benchmark_group(name);
     g.sample_size(samples);
     creates(&mut g, store);
+    // A metadata read (`info`) of one key: what every `load` from C and
+    // Python does first.
+    let k = store.create(KeySpec::<Aead>::new("info")).unwrap();
+    g.bench_function("info", |b| {
+        b.iter(|| black_box(store.info(&k.id()).unwrap()))
+    });
     // Fresh keys per iteration: a key's record grows with its versions and
     // history, so reusing one key would measure ever larger records.
     g.bench_function("rotate", |b| {

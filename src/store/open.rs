@@ -33,8 +33,9 @@ pub struct StoreOptions {
     /// working here within this interval (plus the time of one call); a
     /// state change made through this store is visible at once.
     pub refresh_interval: Duration,
-    /// Successful use operations (encrypt, sign, …) whose audit entries are
-    /// written together in one commit (default 256; 1 writes each at once).
+    /// Successful use operations (encrypt, sign, …) and metadata reads
+    /// (`info`, `list`) whose audit entries are written together in one
+    /// commit (default 256; 1 writes each at once).
     /// State changes, refusals and failures are always written before the
     /// call returns, in the same commit as the change.
     pub audit_buffer: usize,

@@ -115,12 +115,25 @@ impl Draft {
         self.outcome == Outcome::Success && Draft::bufferable_use(self.operation)
     }
 
-    /// Operations whose successes may be buffered (and aggregated).
+    /// Operations whose successes may be buffered (and aggregated): the
+    /// uses of keys, and the reads of metadata and of the inventory, which
+    /// change nothing (issue 14: a `load` from C or Python was a durable
+    /// commit each).
     pub(crate) fn bufferable_use(op: Operation) -> bool {
         use Operation::*;
         matches!(
             op,
-            Encrypt | Decrypt | Rewrap | Sign | Verify | Mac | VerifyMac | Derive | Agree
+            Encrypt
+                | Decrypt
+                | Rewrap
+                | Sign
+                | Verify
+                | Mac
+                | VerifyMac
+                | Derive
+                | Agree
+                | ReadMetadata
+                | List
         )
     }
 }
