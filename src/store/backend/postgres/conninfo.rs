@@ -291,6 +291,58 @@ mod tests {
         assert_eq!(split_tls("postgres://db/k").unwrap().0, "postgres://db/k");
     }
 
+    use proptest::prelude::*;
+
+    fn quote(v: &str) -> String {
+        format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    proptest! {
+        /// Any text: split or refused, never a panic.
+        #[test]
+        fn any_text_is_split_or_refused(s in "\\PC{0,120}") {
+            let _ = split_tls(&s);
+        }
+
+        /// Generated `key='value'` strings (quotes, backslashes, spaces and
+        /// `=` in values): every pair but the TLS settings comes out as
+        /// written, and TLS is asked of rust-postgres exactly when
+        /// verify-full was.
+        #[test]
+        fn every_other_pair_is_kept_as_written(
+            pairs in proptest::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "host", "user", "password", "dbname", "port", "sslmode", "sslrootcert",
+                    ]),
+                    "[a-z0-9 '\\\\/=._-]{0,12}",
+                ),
+                0..8,
+            )
+        ) {
+            let s = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", quote(v)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            if let Ok((rest, tls)) = split_tls(&s) {
+                let (kept, mode, root) = split_pairs(&rest).unwrap();
+                prop_assert_eq!(
+                    mode.as_deref() == Some("require"),
+                    matches!(tls, Tls::VerifyFull { .. })
+                );
+                prop_assert!(root.is_none());
+                let expected = pairs
+                    .iter()
+                    .filter(|(k, _)| *k != "sslmode" && *k != "sslrootcert")
+                    .map(|(k, v)| format!("{k}={}", quote(v)))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                prop_assert_eq!(kept, expected);
+            }
+        }
+    }
+
     #[test]
     fn unverified_tls_and_bad_strings_are_refused() {
         for s in [

@@ -253,8 +253,19 @@ impl PostgresOptions {
 }
 
 /// Records in a PostgreSQL database, shared by any number of processes and
-/// machines. See the [module docs](self) for the schema, the transaction
-/// design and the fault handling.
+/// machines.
+///
+/// The tables live in a schema of their own (`records`: id, sealed value,
+/// revision; `changes`: the change counter; `schema_migrations`). Every
+/// commit is one transaction that first increments the change counter:
+/// that row lock orders the store's writers, and the counter is what other
+/// processes poll; `NOTIFY` wakes them sooner ([`PostgresOptions::listen`]).
+/// A connection the server dropped is replaced and the call retried once,
+/// unless the `COMMIT` itself was lost; an unreachable server gives
+/// [`ErrorKind::Unavailable`]. TLS: `sslmode=verify-full` in the
+/// connection string (with `sslrootcert=` for a private CA); `require` and
+/// `verify-ca` are refused. `src/store/backend/postgres/mod.rs` has the
+/// full design.
 ///
 /// ```no_run
 /// use keylife::backend::PostgresBackend;
