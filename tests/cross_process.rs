@@ -129,14 +129,21 @@ fn encrypt_until_refused(db: &Path, id: &KeyId) {
     let store = open(db, "process-b", options);
     let key = store.load_active::<Aead>(id).unwrap();
     key.encrypt(b"first", b"").unwrap();
-    println!("\nREADY");
-    std::io::stdout().flush().unwrap();
     let started = Instant::now();
     let mut ok = 0u64;
     while started.elapsed() < CHILD_LIFETIME {
         let call = unix_micros();
         match key.encrypt(b"payload", b"ctx") {
-            Ok(_) => ok += 1,
+            Ok(_) => {
+                ok += 1;
+                // READY once B is in its loop: with a zero phase, A's
+                // compromise could otherwise land before B's first loop
+                // encryption on a loaded machine.
+                if ok == 1 {
+                    println!("\nREADY");
+                    std::io::stdout().flush().unwrap();
+                }
+            }
             Err(e) => {
                 let at = unix_micros();
                 // Report first, then make sure the refusal sticks.
