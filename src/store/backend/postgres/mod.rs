@@ -809,8 +809,9 @@ fn is_connection_lost(e: &postgres::Error) -> bool {
                 || *code == SqlState::CRASH_SHUTDOWN
                 || *code == SqlState::CANNOT_CONNECT_NOW
         }
-        // No SQLSTATE: an I/O error on the socket.
-        None => e.as_db_error().is_none(),
+        // No SQLSTATE: lost only if the socket failed (an I/O error), not
+        // for the driver's own errors (a value that does not convert, …).
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
 
