@@ -202,33 +202,9 @@ impl KeyStore {
         origin: Origin,
         activate: bool,
     ) -> Result<Arc<KeyCell>> {
-        let op = create_operation(origin);
-        let res: Result<Arc<KeyCell>> = (|| {
-            authorize(&self.principal, op)?;
-            if activate {
-                authorize(&self.principal, Operation::Activate)?;
-            }
-            let now = self.now();
-            let policy = self.policy()?;
-            let digest = policy.as_ref().map(|p| (p.version(), p.digest()));
-            let mut new = self.prepare_new_key(
-                spec,
-                material,
-                origin,
-                activate,
-                now,
-                policy.as_ref(),
-                digest,
-            )?;
-            let ops = std::mem::take(&mut new.writes.ops);
-            let revs = self.commit_logged(&new.drafts, ops)?;
-            let rev = revs.first().copied().unwrap_or(1);
-            Ok(self.register(KeyCell::new(new.into_cell_data(rev))))
-        })();
-        if let Err(e) = &res {
-            self.audit(op, None, None, Err(e.clone()))?;
-        }
-        res
+        self.create_cells(std::iter::once((spec, material)), origin, activate)?
+            .pop()
+            .ok_or_else(|| Error::internal("a create wrote no key"))
     }
 
     /// A new key's record, version record and audit drafts, not written.
@@ -308,8 +284,12 @@ impl KeyStore {
         &self,
         specs: impl IntoIterator<Item = KeySpec<P>>,
     ) -> Result<Vec<Key<P, PreActive>>> {
+        let alg = P::PURPOSE.default_algorithm();
+        let items = specs
+            .into_iter()
+            .map(|spec| (spec, Loaded::generate(self.crypto_provider(), alg)));
         Ok(self
-            .create_cells(specs, false)?
+            .create_cells(items, Origin::Generated, false)?
             .into_iter()
             .map(|c| Key::from_cell(self.clone(), c))
             .collect())
@@ -324,34 +304,41 @@ impl KeyStore {
         &self,
         specs: impl IntoIterator<Item = KeySpec<P>>,
     ) -> Result<Vec<Key<P, crate::key::Active>>> {
+        let alg = P::PURPOSE.default_algorithm();
+        let items = specs
+            .into_iter()
+            .map(|spec| (spec, Loaded::generate(self.crypto_provider(), alg)));
         Ok(self
-            .create_cells(specs, true)?
+            .create_cells(items, Origin::Generated, true)?
             .into_iter()
             .map(|c| Key::from_cell(self.clone(), c))
             .collect())
     }
 
+    /// Writes new keys (each spec with its material, generated or
+    /// imported) in one commit with their audit entries, and registers
+    /// their cells. All or nothing.
     fn create_cells<P: KeyPurpose>(
         &self,
-        specs: impl IntoIterator<Item = KeySpec<P>>,
+        items: impl IntoIterator<Item = (KeySpec<P>, Result<Loaded>)>,
+        origin: Origin,
         activate: bool,
     ) -> Result<Vec<Arc<KeyCell>>> {
+        let op = create_operation(origin);
         let res: Result<Vec<Arc<KeyCell>>> = (|| {
-            authorize(&self.principal, Operation::Create)?;
+            authorize(&self.principal, op)?;
             if activate {
                 authorize(&self.principal, Operation::Activate)?;
             }
             let now = self.now();
             let policy = self.policy()?;
             let digest = policy.as_ref().map(|p| (p.version(), p.digest()));
-            let alg = P::PURPOSE.default_algorithm();
             let mut keys = Vec::new();
-            for spec in specs {
-                let material = Loaded::generate(self.crypto_provider(), alg);
+            for (spec, material) in items {
                 keys.push(self.prepare_new_key(
                     spec,
                     material,
-                    Origin::Generated,
+                    origin,
                     activate,
                     now,
                     policy.as_ref(),
@@ -380,7 +367,7 @@ impl KeyStore {
                 .collect())
         })();
         if let Err(e) = &res {
-            self.audit(Operation::Create, None, None, Err(e.clone()))?;
+            self.audit(op, None, None, Err(e.clone()))?;
         }
         res
     }

@@ -868,35 +868,21 @@ impl Backend for PostgresBackend {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn()?;
-        let mut in_commit = false;
-        let run =
-            |c: &mut Client, in_commit: &mut bool| -> std::result::Result<Vec<u64>, Failure> {
-                let mut tx = c.transaction()?;
-                let revs = self.apply(&mut tx, ops)?;
-                *in_commit = true;
-                tx.commit()?;
-                Ok(revs)
-            };
-        match run(&mut conn, &mut in_commit) {
-            Ok(revs) => Ok(revs),
-            Err(Failure::Db(e)) if is_connection_lost(&e) && !in_commit => {
-                // Lost before COMMIT: the server rolled the transaction
-                // back, so running it again cannot apply it twice.
-                drop(conn);
-                let mut conn = self.conn()?;
-                run(&mut conn, &mut in_commit).map_err(|f| match f {
-                    Failure::Db(e) if in_commit && is_connection_lost(&e) => {
-                        in_doubt(&self.target, &e)
-                    }
-                    f => f.into_error("commit", &self.target),
-                })
-            }
-            Err(Failure::Db(e)) if in_commit && is_connection_lost(&e) => {
-                Err(in_doubt(&self.target, &e))
-            }
-            Err(f) => Err(f.into_error("commit", &self.target)),
-        }
+        // A connection lost before COMMIT is retried by `with_conn` (the
+        // server rolled the transaction back, so it cannot apply twice);
+        // one lost at COMMIT is not: its outcome is unknown.
+        self.with_conn("commit", |c| {
+            let mut tx = c.transaction()?;
+            let revs = self.apply(&mut tx, ops)?;
+            tx.commit().map_err(|e| {
+                if is_connection_lost(&e) {
+                    Failure::Keylife(in_doubt(&self.target, &e))
+                } else {
+                    Failure::Db(e)
+                }
+            })?;
+            Ok(revs)
+        })
     }
 
     fn scan(
