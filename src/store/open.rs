@@ -131,6 +131,21 @@ impl StoreBuilder {
     /// [`ErrorKind::UnsupportedVersion`] for a store from a newer keylife;
     /// [`ErrorKind::Integrity`] for a damaged header; storage errors.
     pub fn open(self, kek: &dyn KekProvider, principal: Principal) -> Result<KeyStore> {
+        self.open_as(kek, principal, false)
+    }
+
+    fn open_as(
+        self,
+        kek: &dyn KekProvider,
+        principal: Principal,
+        name_only: bool,
+    ) -> Result<KeyStore> {
+        if name_only && seal::read_header(&*self.backend)?.is_none() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                "no store here yet (an administrator creates it)",
+            ));
+        }
         let (sealer, kek) = seal::open(&*self.backend, kek)?;
         let sync = sync::Sync::new(&*self.backend, self.system_clock)?;
         let log = AuditLog::open(&*self.backend, &sealer)?;
@@ -153,9 +168,42 @@ impl StoreBuilder {
             principal,
             opener: true,
         };
-        store.principal = store.opening_principal()?;
+        store.principal = match name_only {
+            // Roles come from the registry; the name must already be in it.
+            true => store.registered_principal(store.principal.name())?,
+            false => store.opening_principal()?,
+        };
         store.audit(Operation::OpenStore, None, None, Ok(()))?;
         Ok(store)
+    }
+
+    /// Opens an existing store acting as the registered principal `name`,
+    /// with the roles the store's registry holds for it — for callers that
+    /// know a name but not its roles, such as the `keylife` command line.
+    /// It never creates a store or registers anyone: a new store is
+    /// created with [`StoreBuilder::open`] and an administrator.
+    ///
+    /// ```
+    /// use keylife::{ErrorKind, KeyStore, Principal, RawKek, Kek, Role, backend::MemoryBackend};
+    /// use std::sync::Arc;
+    /// let backend = Arc::new(MemoryBackend::new());
+    /// let kek = RawKek::new(Kek::generate()?);
+    /// let err = KeyStore::builder(backend.clone()).open_registered(&kek, "ops").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NotFound); // no store yet, and none created
+    /// let admin = KeyStore::open(backend.clone(), &kek, Principal::admin("ops"))?;
+    /// admin.register_principal(&Principal::new("audit", &[Role::Auditor]))?;
+    /// let auditor = KeyStore::builder(backend.clone()).open_registered(&kek, "audit")?;
+    /// assert!(auditor.principal().has_role(Role::Auditor));
+    /// let err = KeyStore::builder(backend).open_registered(&kek, "nobody").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NotFound);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for a name the registry does not hold
+    /// (in a new store, every name); otherwise as [`StoreBuilder::open`].
+    pub fn open_registered(self, kek: &dyn KekProvider, name: &str) -> Result<KeyStore> {
+        self.open_as(kek, Principal::new(name, &[]), true)
     }
 }
 

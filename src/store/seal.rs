@@ -254,7 +254,7 @@ fn sealer_from(current: u32, keys: &BTreeMap<u32, SecretBytes>) -> Result<Sealer
     })
 }
 
-fn read_header(backend: &dyn Backend) -> Result<Option<(Header, u64)>> {
+pub(super) fn read_header(backend: &dyn Backend) -> Result<Option<(Header, u64)>> {
     let Some(rec) = backend.get(HEADER_ID)? else {
         return Ok(None);
     };
