@@ -140,7 +140,7 @@ impl StoreBuilder {
         principal: Principal,
         name_only: bool,
     ) -> Result<KeyStore> {
-        if name_only && seal::read_header(&*self.backend)?.is_none() {
+        if name_only && !self.exists()? {
             return Err(Error::new(
                 ErrorKind::NotFound,
                 "no store here yet (an administrator creates it)",
@@ -177,6 +177,15 @@ impl StoreBuilder {
         Ok(store)
     }
 
+    /// Whether the backend holds a store already (its header), so that
+    /// [`StoreBuilder::open`] would open rather than create one.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn exists(&self) -> Result<bool> {
+        Ok(seal::read_header(&*self.backend)?.is_some())
+    }
+
     /// Opens an existing store acting as the registered principal `name`,
     /// with the roles the store's registry holds for it — for callers that
     /// know a name but not its roles, such as the `keylife` command line.
@@ -190,6 +199,7 @@ impl StoreBuilder {
     /// let kek = RawKek::new(Kek::generate()?);
     /// let err = KeyStore::builder(backend.clone()).open_registered(&kek, "ops").unwrap_err();
     /// assert_eq!(err.kind(), ErrorKind::NotFound); // no store yet, and none created
+    /// assert!(!KeyStore::builder(backend.clone()).exists()?);
     /// let admin = KeyStore::open(backend.clone(), &kek, Principal::admin("ops"))?;
     /// admin.register_principal(&Principal::new("audit", &[Role::Auditor]))?;
     /// let auditor = KeyStore::builder(backend.clone()).open_registered(&kek, "audit")?;

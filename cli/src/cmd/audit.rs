@@ -1,0 +1,139 @@
+//! `keylife audit …` and `keylife report`.
+
+use keylife::{
+    AuditCheckpoint, ComplianceReport, KeyStore, audit::Outcome, purpose::Signing, state::Active,
+};
+use serde_json::json;
+
+use crate::args::{AuditCmd, Format, Global, ReportArgs};
+use crate::cmd::key::{operation_name, resolve};
+use crate::fail::{Exit, Fail, Result};
+use crate::output::{line, read_text, show, table, write_output};
+
+/// `audit …`
+pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
+    match cmd {
+        AuditCmd::Verify { checkpoint } => {
+            let v = match checkpoint {
+                Some(path) => {
+                    let cp = AuditCheckpoint::from_json(&read_text(path)?)
+                        .map_err(|e| Fail::from(e).context(&path.display().to_string()))?;
+                    store.verify_audit_against(&cp)?
+                }
+                None => store.verify_audit()?,
+            };
+            let out = json!({"ok": true, "entries": v.entries, "head_seq": v.head_seq, "head_mac": v.head_mac});
+            line(g, &out, |_| {
+                format!(
+                    "audit chain verified: {} entries, head #{} {}",
+                    v.entries, v.head_seq, v.head_mac
+                )
+            })
+        }
+        AuditCmd::Export { output } => {
+            let mut buf = Vec::new();
+            store.export_audit_jsonl(&mut buf)?;
+            write_output(output, &buf)
+        }
+        AuditCmd::Checkpoint { key, output } => {
+            let signer = resolve(store, key)?.typed::<Signing, Active>()?;
+            let cp = store.audit_checkpoint(&signer)?;
+            write_output(output, format!("{}\n", cp.to_json()?).as_bytes())
+        }
+        AuditCmd::Tail { lines } => {
+            let all = store.audit_entries()?;
+            let tail = &all[all.len().saturating_sub(*lines)..];
+            show(g, &tail.to_vec(), |entries| {
+                let mut t = table(&[
+                    "seq",
+                    "at",
+                    "principal",
+                    "operation",
+                    "key",
+                    "outcome",
+                    "count",
+                    "detail",
+                ]);
+                for e in entries {
+                    let outcome = match e.outcome {
+                        Outcome::Success => "ok".to_owned(),
+                        other => format!("{other:?}").to_lowercase(),
+                    };
+                    let detail = e
+                        .error
+                        .clone()
+                        .or_else(|| e.reason.clone())
+                        .unwrap_or_default();
+                    t.add_row(vec![
+                        e.seq.to_string(),
+                        e.at.to_string(),
+                        e.principal.clone(),
+                        operation_name(e.operation),
+                        e.key_id.map_or(String::new(), |k| match e.version {
+                            Some(v) => format!("{k} v{v}"),
+                            None => k.to_string(),
+                        }),
+                        outcome,
+                        e.count.to_string(),
+                        detail,
+                    ]);
+                }
+                t
+            })
+        }
+    }
+}
+
+/// `report`: the compliance report; exit 8 with `--fail-on-findings`
+/// when there is any finding.
+pub fn report(g: &Global, store: &KeyStore, a: &ReportArgs) -> Result<()> {
+    let r: ComplianceReport = store.compliance_report()?;
+    match g.format {
+        Format::Json => println!("{}", r.to_json_pretty()?),
+        Format::Table => print_report(&r),
+    }
+    if a.fail_on_findings && r.finding_count() > 0 {
+        return Err(Fail::new(
+            Exit::Findings,
+            format!("{} finding(s)", r.finding_count()),
+        ));
+    }
+    Ok(())
+}
+
+fn print_report(r: &ComplianceReport) {
+    println!(
+        "compliance report at {} — policy v{} ({}), {} keys, {} finding(s)",
+        r.generated_at,
+        r.policy_version,
+        r.policy_digest,
+        r.total_keys,
+        r.finding_count()
+    );
+    let sections = [
+        ("overdue for rotation", &r.overdue_rotation),
+        ("past cryptoperiod", &r.past_cryptoperiod),
+        ("policy violations", &r.policy_violations),
+        ("without owner", &r.without_owner),
+        ("near usage limit", &r.near_usage_limit),
+        ("pending destruction", &r.pending_destruction),
+        ("unused", &r.unused),
+    ];
+    for (title, findings) in sections {
+        if findings.is_empty() {
+            continue;
+        }
+        println!("\n{title} ({})", findings.len());
+        let mut t = table(&["key", "name", "owner", "state", "detail"]);
+        for f in findings {
+            t.add_row(vec![
+                f.key_id.to_string(),
+                f.name.clone(),
+                f.owner.clone().unwrap_or_else(|| "-".to_owned()),
+                f.state.to_string(),
+                f.detail.clone(),
+            ]);
+        }
+        println!("{t}");
+    }
+}
