@@ -20,6 +20,7 @@ pub(crate) mod nonce;
 pub mod provider;
 pub(crate) mod public;
 pub(crate) mod shamir;
+pub(crate) mod stream;
 pub mod wrap;
 
 use self::provider::CryptoProvider;

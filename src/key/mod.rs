@@ -88,6 +88,7 @@ pub(crate) mod lifecycle;
 mod operation;
 
 mod spec;
+pub(crate) mod stream;
 mod types;
 
 pub use self::ciphertext::{
@@ -97,6 +98,10 @@ pub use self::ciphertext::{
 pub use self::info::{Grant, KeyInfo, Origin, StateChange, VersionInfo, VersionState};
 pub use self::operation::Operation;
 pub use self::spec::KeySpec;
+pub use self::stream::{
+    DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, STREAM_FORMAT, STREAM_HEADER_LEN,
+    StreamInfo,
+};
 pub use self::types::{Algorithm, Purpose, StateName};
 pub use crate::base::{KeyId, Timestamp};
 pub use crate::crypto::public::PublicKey;

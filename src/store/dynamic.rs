@@ -165,7 +165,7 @@ impl KeyHandle {
     }
 
     /// The store and cell, unless the handle was consumed.
-    fn live(&self) -> Result<(&KeyStore, &KeyCell)> {
+    pub(super) fn live(&self) -> Result<(&KeyStore, &KeyCell)> {
         if self.is_consumed() {
             return Err(Error::new(
                 ErrorKind::AlreadyConsumed,

@@ -17,6 +17,7 @@ mod open;
 mod ops;
 mod record;
 mod seal;
+mod stream;
 mod sync;
 pub(crate) mod transport;
 mod typed;

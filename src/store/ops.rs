@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use super::Key;
 use crate::base::secret::SecretBytes;
 use crate::base::{Error, ErrorKind, Result};
-use crate::crypto::{self, AesGcmKey};
+use crate::crypto;
 use crate::key::Operation;
 use crate::key::ciphertext;
 use crate::key::lifecycle::check_use;
@@ -22,7 +22,7 @@ use super::{CellData, KeyCell, KeyStore, Loaded, MaterialChange, authorize};
 
 impl KeyStore {
     /// Runs `f` on a key's data after the common checks, and audits it.
-    fn use_key<R>(
+    pub(super) fn use_key<R>(
         &self,
         cell: &KeyCell,
         op: Operation,
@@ -79,8 +79,8 @@ impl KeyStore {
     }
 
     pub(crate) fn op_encrypt(&self, cell: &KeyCell, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        self.with_invocation(cell, |aes, v, pid| {
-            seal_message(aes, &cell.id, v, pt, aad, pid)
+        self.with_invocation(cell, |m, v, pid| {
+            seal_message(m.aes()?, &cell.id, v, pt, aad, pid)
         })
     }
 
@@ -93,8 +93,8 @@ impl KeyStore {
     ) -> Result<()> {
         // Refused before an invocation is counted.
         check_out_len(pt.len(), out.len())?;
-        self.with_invocation(cell, |aes, v, pid| {
-            seal_message_to(aes, &cell.id, v, pt, aad, pid, out)
+        self.with_invocation(cell, |m, v, pid| {
+            seal_message_to(m.aes()?, &cell.id, v, pt, aad, pid, out)
         })
     }
 
@@ -102,10 +102,10 @@ impl KeyStore {
     /// checks, then one invocation taken from the reserved block (reserving
     /// a new block, or rotating at the limit, first when needed), then `f`
     /// with the version's key and number; one audit event.
-    fn with_invocation<R>(
+    pub(super) fn with_invocation<R>(
         &self,
         cell: &KeyCell,
-        f: impl FnOnce(&AesGcmKey, u32, u32) -> Result<R>,
+        f: impl FnOnce(&Loaded, u32, u32) -> Result<R>,
     ) -> Result<R> {
         let mut version = None;
         let now = self.now();
@@ -132,7 +132,7 @@ impl KeyStore {
                         .ok_or_else(|| Error::internal("usage slot missing"))?;
                     if usage.try_take(pid).is_some() {
                         version = Some(v);
-                        return f(material.aes()?, v, pid);
+                        return f(material, v, pid);
                     }
                 }
                 self.reserve_usage(cell)?;
@@ -668,9 +668,9 @@ impl KeyStore {
                 format!("AES-GCM nonces are {} bytes here", crypto::GCM_NONCE_LEN),
             )
         })?;
-        self.with_invocation(cell, |aes, _, _| {
+        self.with_invocation(cell, |m, _, _| {
             let mut out = pt.to_vec();
-            let tag = aes.seal_in_place(&nonce, aad, &mut out)?;
+            let tag = m.aes()?.seal_in_place(&nonce, aad, &mut out)?;
             out.extend_from_slice(&tag);
             Ok(out)
         })
