@@ -71,6 +71,90 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Opens an input file, or stdin for `-`, as a stream.
+pub fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
+    if is_std(path) {
+        return Ok(Box::new(std::io::stdin()));
+    }
+    let f = std::fs::File::open(path).map_err(|e| Fail::io("cannot read", path, &e))?;
+    Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+}
+
+/// The size of an input file, when it is a regular file.
+pub fn input_len(path: &Path) -> Option<u64> {
+    if is_std(path) {
+        return None;
+    }
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
+/// An output written as it is produced: stdout, or a temporary file in
+/// the target's directory renamed over it by [`Sink::commit`] — dropped
+/// without a commit, the temporary file is deleted and the target is
+/// untouched.
+pub enum Sink {
+    /// Standard output.
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    /// A temporary file and where it goes.
+    File(
+        std::io::BufWriter<tempfile::NamedTempFile>,
+        std::path::PathBuf,
+    ),
+}
+
+impl Sink {
+    /// A sink for `path` (`-`: stdout).
+    pub fn create(path: &Path) -> Result<Sink> {
+        if is_std(path) {
+            return Ok(Sink::Stdout(std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::io::stdout(),
+            )));
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".keylife-")
+            .tempfile_in(dir)
+            .map_err(|e| Fail::new(Exit::Io, format!("cannot write {}: {e}", path.display())))?;
+        Ok(Sink::File(
+            std::io::BufWriter::with_capacity(1 << 20, tmp),
+            path.to_path_buf(),
+        ))
+    }
+
+    /// The writer.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Stdout(w) => w,
+            Sink::File(w, _) => w,
+        }
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(self) -> Result<()> {
+        match self {
+            Sink::Stdout(mut w) => w
+                .flush()
+                .map_err(|e| Fail::new(Exit::Io, format!("cannot write stdout: {e}"))),
+            Sink::File(w, path) => {
+                let fail = |e: std::io::Error| {
+                    Fail::new(Exit::Io, format!("cannot write {}: {e}", path.display()))
+                };
+                let tmp = w.into_inner().map_err(|e| fail(e.into_error()))?;
+                tmp.as_file().sync_all().map_err(fail)?;
+                tmp.persist(&path).map_err(|e| fail(e.error))?;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Writes a secret to a new file (mode 0600), refusing to replace one.
 pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     if is_std(path) {

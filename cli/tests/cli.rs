@@ -665,3 +665,69 @@ fn completions_and_man_page() {
     let man = bin().arg("man").output().expect("runs");
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH keylife"));
 }
+
+#[test]
+fn large_files_are_streamed_and_a_damaged_stream_leaves_no_output() {
+    let env = Env::new();
+    env.key("files", "aead");
+    let seg = 1 << 20;
+    let big: Vec<u8> = (0..3 * seg + 123).map(|i| (i % 251) as u8).collect();
+    let (pt, ct, out) = (env.path("big"), env.path("big.kl"), env.path("big.out"));
+    std::fs::write(&pt, &big).expect("write");
+    env.run(&["encrypt", "-k", "files", s(&pt), "-o", s(&ct), "--aad", "f"])
+        .ok();
+    let bytes = std::fs::read(&ct).expect("read");
+    assert_eq!(bytes[0], 2, "a stream above one segment");
+    assert_eq!(bytes.len(), 65 + big.len() + 4 * 16);
+    env.run(&["decrypt", s(&ct), "-o", s(&out), "--aad", "f"])
+        .ok();
+    assert_eq!(std::fs::read(&out).expect("read"), big);
+    // Through stdin and stdout too.
+    let piped = env
+        .run_in(&["encrypt", "-k", "files", "--aad", "f"], &big)
+        .ok()
+        .stdout;
+    assert_eq!(piped[0], 2);
+    assert_eq!(
+        env.run_in(&["decrypt", "--aad", "f"], &piped).ok().stdout,
+        big
+    );
+    // Rewrap after rotation; a second rewrap finds it current.
+    env.run(&["key", "rotate", "files"]).ok();
+    assert_eq!(env.json(&["rewrap", s(&ct), "--aad", "f"])["rewritten"], 1);
+    assert_eq!(env.json(&["rewrap", s(&ct), "--aad", "f"])["rewritten"], 0);
+    let bytes = std::fs::read(&ct).expect("read");
+    assert_eq!(
+        u32::from_be_bytes([bytes[18], bytes[19], bytes[20], bytes[21]]),
+        2
+    );
+    // Truncated at each segment boundary, or with a flipped byte: exit 6,
+    // the output file is not created, and the store verifies.
+    let s1 = seg + 16;
+    let mut flipped = bytes.clone();
+    flipped[65 + s1 + 10] ^= 1;
+    for (name, damaged) in [
+        ("cut1", bytes[..65 + s1].to_vec()),
+        ("cut2", bytes[..65 + 2 * s1].to_vec()),
+        ("cut3", bytes[..65 + 3 * s1].to_vec()),
+        ("flipped", flipped),
+    ] {
+        let (inp, outp) = (env.path(name), env.path(&format!("{name}.out")));
+        std::fs::write(&inp, damaged).expect("write");
+        env.run(&["decrypt", s(&inp), "-o", s(&outp), "--aad", "f"])
+            .fails(6);
+        assert!(!outp.exists(), "{name}: no output may be left");
+        // And a damaged stream is never rewrapped into a valid one.
+        let before = std::fs::read(&inp).expect("read");
+        env.run(&["key", "rotate", "files"]).ok();
+        env.run(&["rewrap", s(&inp), "--aad", "f"]).fails(6);
+        assert_eq!(std::fs::read(&inp).expect("read"), before, "{name}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".keylife-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    env.assert_verifies();
+}
