@@ -30,6 +30,9 @@ cargo clippy --features "$FEATURES" --all-targets -- -D warnings
 step "API docs build without warnings (broken links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features "$FEATURES" --quiet
 
+step "lint the CLI (cli/, warnings are errors)"
+cargo clippy -p keylife-cli --all-targets -- -D warnings
+
 step "build without default features"
 cargo check --no-default-features --lib
 
@@ -66,7 +69,14 @@ AWS_LC_FIPS_SYS_USE_SYSTEM=0 cargo nextest run --features fips,hazmat \
   --test provider --test wycheproof --test ffi -E 'test(fips) | binary(provider) | binary(wycheproof) | test(crypto_provider_selection)'
 AWS_LC_FIPS_SYS_USE_SYSTEM=0 cargo clippy --features "$FEATURES,fips" --lib -- -D warnings
 
-step "the main job: examples/lifecycle.rs on a temporary SQLite store"
+step "the CLI: end-to-end, kill -9 loop, the README session (cli/tests)"
+bash scripts/pg.sh cargo nextest run -p keylife-cli --no-fail-fast
+
+step "the main job: scripts/demo.sh, the CLI on the default SQLite store"
+bash scripts/demo.sh > target/demo.out
+tail -n 3 target/demo.out
+
+step "examples/lifecycle.rs: the same story through the Rust API"
 cargo run --quiet --example lifecycle > target/lifecycle-example.out
 tail -n 3 target/lifecycle-example.out
 

@@ -27,7 +27,8 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The store: an SQLite file path, or a `postgres://` URL
+    /// The store: an SQLite file path, or PostgreSQL as a `postgres://` URL
+    /// or a keyword/value string (`host=… dbname=…`)
     /// [default: $XDG_DATA_HOME/keylife/store.db]
     #[arg(long, global = true, env = "KEYLIFE_STORE", value_name = "PATH|URL")]
     pub store: Option<String>,
@@ -44,14 +45,14 @@ pub struct Global {
     )]
     pub as_principal: String,
     /// Read the store passphrase from this file (first line).
-    #[arg(long, global = true, value_name = "FILE", conflicts_with_all = ["passphrase_fd", "kek_file"])]
+    #[arg(long, global = true, env = "KEYLIFE_PASSPHRASE_FILE", value_name = "FILE", conflicts_with_all = ["passphrase_fd", "kek_file"])]
     pub passphrase_file: Option<PathBuf>,
     /// Read the store passphrase from this open file descriptor.
     #[arg(long, global = true, value_name = "FD", conflicts_with = "kek_file")]
     pub passphrase_fd: Option<u32>,
     /// Unlock with a raw KEK instead of a passphrase: a file of 32 bytes or
     /// 64 hex digits.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, env = "KEYLIFE_KEK_FILE", value_name = "FILE")]
     pub kek_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table, env = "KEYLIFE_FORMAT")]
@@ -250,7 +251,9 @@ pub enum KeyCmd {
         /// The key (id or name).
         key: KeyRef,
     },
-    /// The key's versions.
+    /// The key's versions. Counted uses include invocations reserved in
+    /// blocks and not used (a process that exits gives its block up), so
+    /// the count never falls short of the real one.
     Versions {
         /// The key (id or name).
         key: KeyRef,

@@ -22,9 +22,7 @@ impl Location {
     /// The location per `--store`, `KEYLIFE_STORE`, or the default path.
     pub fn of(g: &Global) -> Result<Location> {
         match &g.store {
-            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-                Ok(Location::Postgres(s.clone()))
-            }
+            Some(s) if is_postgres(s) => Ok(Location::Postgres(s.clone())),
             Some(s) if s.is_empty() => Err(Fail::usage("--store is empty")),
             Some(s) => Ok(Location::Sqlite(PathBuf::from(s))),
             None => Ok(Location::Sqlite(default_path()?)),
@@ -35,6 +33,18 @@ impl Location {
     pub fn describe(&self) -> String {
         match self {
             Location::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Location::Postgres(conninfo) if !conninfo.contains("://") => {
+                // Keyword/value form: keep host, port and dbname only.
+                let kept: Vec<&str> = conninfo
+                    .split_whitespace()
+                    .filter(|kv| {
+                        ["host=", "hostaddr=", "port=", "dbname="]
+                            .iter()
+                            .any(|k| kv.starts_with(k))
+                    })
+                    .collect();
+                format!("postgres:{}", kept.join(" "))
+            }
             Location::Postgres(url) => {
                 // Drop any userinfo: postgres://user:secret@host/db → postgres://host/db.
                 let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
@@ -44,6 +54,19 @@ impl Location {
             }
         }
     }
+}
+
+/// A PostgreSQL connection string: a `postgres://` / `postgresql://` URL,
+/// or libpq's keyword/value form (`host=… port=… dbname=…`). Anything
+/// else is an SQLite file path.
+fn is_postgres(s: &str) -> bool {
+    s.starts_with("postgres://")
+        || s.starts_with("postgresql://")
+        || s.split_whitespace().any(|kv| {
+            ["host=", "hostaddr=", "dbname=", "port=", "user="]
+                .iter()
+                .any(|k| kv.starts_with(k))
+        })
 }
 
 fn default_path() -> Result<PathBuf> {

@@ -211,7 +211,9 @@ fn list(g: &Global, store: &KeyStore, a: &ListArgs) -> Result<()> {
     if let Some(n) = &a.name {
         f = f.name(n);
     }
-    let keys = store.list(&f)?;
+    let mut keys = store.list(&f)?;
+    // Oldest first, as an inventory reads; ids are random.
+    keys.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
     show(g, &keys, list_table)
 }
 
@@ -310,7 +312,7 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &KeyCmd) -> Result<()> {
         KeyCmd::Versions { key } => {
             let info = resolve(store, key)?.info()?;
             show(g, &info.versions, |vs| {
-                let mut t = table(&["version", "state", "created", "uses", "primary"]);
+                let mut t = table(&["version", "state", "created", "counted uses", "primary"]);
                 for v in vs {
                     t.add_row(vec![
                         v.number.to_string(),

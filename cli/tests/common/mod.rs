@@ -64,7 +64,9 @@ pub fn bin() -> Command {
         .env_remove("KEYLIFE_PASSPHRASE")
         .env_remove("KEYLIFE_PRINCIPAL")
         .env_remove("KEYLIFE_FORMAT")
-        .env_remove("KEYLIFE_PG_SCHEMA");
+        .env_remove("KEYLIFE_PG_SCHEMA")
+        .env_remove("KEYLIFE_PASSPHRASE_FILE")
+        .env_remove("KEYLIFE_KEK_FILE");
     c
 }
 
