@@ -69,7 +69,12 @@ AWS_LC_FIPS_SYS_USE_SYSTEM=0 cargo nextest run --features fips,hazmat \
   --test provider --test wycheproof --test ffi -E 'test(fips) | binary(provider) | binary(wycheproof) | test(crypto_provider_selection)'
 AWS_LC_FIPS_SYS_USE_SYSTEM=0 cargo clippy --features "$FEATURES,fips" --lib -- -D warnings
 
-step "the CLI: end-to-end, kill -9 loop, the README session (cli/tests)"
+step "the CLI: end-to-end, kill -9 loop, README session, HTML report in headless Chromium (cli/tests)"
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=$(command -v sudo >/dev/null 2>&1 && [ "$(id -u)" != 0 ] && echo sudo || true)
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 bash scripts/pg.sh cargo nextest run -p keylife-cli --no-fail-fast
 
 step "the main job: scripts/demo.sh, the CLI on the default SQLite store"

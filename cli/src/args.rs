@@ -276,6 +276,13 @@ pub enum KeyCmd {
         /// The oldest version that still decrypts.
         version: u32,
     },
+    /// Set the key's owner (the team or person answerable for it).
+    SetOwner {
+        /// The key (id or name).
+        key: KeyRef,
+        /// The owner.
+        owner: String,
+    },
     /// Let a principal use the key.
     Grant(GrantArgs),
     /// Withdraw a principal's grant.
@@ -746,6 +753,13 @@ pub struct ReportArgs {
     /// Exit with code 8 when there is any finding.
     #[arg(long)]
     pub fail_on_findings: bool,
+    /// Also write the HTML report (one self-contained file) here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Report as of this time (RFC 3339, e.g. 2027-01-01T00:00:00Z)
+    /// instead of now: the same store, policy and time give the same report.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<keylife::Timestamp>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -753,6 +767,17 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("expected NAME=VALUE, got {s:?}")),
     }
+}
+
+fn parse_time(s: &str) -> Result<keylife::Timestamp, String> {
+    let t = humantime::parse_rfc3339(s).map_err(|e| format!("{e} (e.g. 2027-01-01T00:00:00Z)"))?;
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| "times before 1970 are not supported".to_owned())?
+        .as_millis();
+    i64::try_from(ms)
+        .map(keylife::Timestamp)
+        .map_err(|_| "time out of range".to_owned())
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

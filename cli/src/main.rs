@@ -5,6 +5,7 @@
 mod args;
 mod cmd;
 mod fail;
+mod html;
 mod open;
 mod output;
 mod secret;

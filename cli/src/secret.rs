@@ -87,6 +87,15 @@ pub fn kek(g: &Global, init: Option<Argon2Params>) -> Result<Box<dyn KekProvider
     Ok(Box::new(kek))
 }
 
+/// The kind of KEK the global options unlock with (`raw`, `argon2id`).
+pub fn kek_kind(g: &Global) -> &'static str {
+    if g.kek_file.is_some() {
+        "raw"
+    } else {
+        PassphraseKek::new("").kind()
+    }
+}
+
 /// A raw KEK from a file.
 pub fn raw_kek(path: &Path) -> Result<Box<dyn KekProvider>> {
     if let Err(e) = std::fs::metadata(path) {

@@ -370,6 +370,10 @@ fn dual_control_policy_and_backup_through_the_cli() {
     ]);
     assert_eq!(r["restored"][0], keep);
     assert_eq!(other.run(&["decrypt", s(&ct)]).ok().stdout, b"kept");
+    // An owner can be set (the fix for a "without owner" finding).
+    other.run(&["key", "set-owner", &keep, "vault-team"]).ok();
+    assert_eq!(other.json(&["key", "show", &keep])["owner"], "vault-team");
+    other.run(&["key", "set-owner", &keep, " "]).fails(2);
     env.assert_verifies();
     other.assert_verifies();
 }

@@ -98,6 +98,8 @@ pub enum Operation {
     Restore,
     /// Verify a backup bundle end to end without importing it.
     RestoreDrill,
+    /// Change a key's owner (the compliance report's "without owner" fix).
+    SetOwner,
 }
 
 impl Operation {

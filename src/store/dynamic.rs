@@ -405,6 +405,27 @@ impl KeyHandle {
         store.op_min_decryption_version(cell, version)
     }
 
+    /// Sets the key's owner (the team or person answerable for it), in any
+    /// state; audited with the new owner. Administrators and operators.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let key = store.create_handle(keylife::Purpose::Aead, KeySpec::<Aead>::new("k"))?;
+    /// key.set_owner("payments")?;
+    /// assert_eq!(key.info()?.owner.as_deref(), Some("payments"));
+    /// assert!(key.set_owner("  ").is_err());
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for a blank or over-long owner;
+    /// [`ErrorKind::PermissionDenied`].
+    pub fn set_owner(&self, owner: &str) -> Result<()> {
+        let (store, cell) = self.live()?;
+        store.op_set_owner(cell, owner)
+    }
+
     /// As [`Key::grant`].
     ///
     /// # Errors

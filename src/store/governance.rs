@@ -664,7 +664,7 @@ pub(crate) fn authorize(p: &Principal, op: Operation) -> Result<()> {
         ReadAudit | VerifyIntegrity => &[Role::Administrator, Role::Auditor],
         SetPolicy | RegisterPrincipal => &[Role::Administrator],
         TrustDestination | UntrustDestination => &[Role::Administrator],
-        Grant | RevokeGrant => &[Role::Administrator, Role::Operator],
+        Grant | RevokeGrant | SetOwner => &[Role::Administrator, Role::Operator],
         RequestApproval | SubmitApprovals => &[
             Role::Administrator,
             Role::Operator,

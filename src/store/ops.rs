@@ -587,6 +587,18 @@ impl KeyStore {
         })
     }
 
+    pub(crate) fn op_set_owner(&self, cell: &KeyCell, owner: &str) -> Result<()> {
+        let owner = owner.trim();
+        if owner.is_empty() || owner.len() > 256 {
+            return Err(Error::invalid("an owner is 1 to 256 bytes, not blank"));
+        }
+        let reason = format!("owner {owner}");
+        self.manage(cell, Operation::SetOwner, None, &reason, |info, _| {
+            info.owner = Some(owner.to_owned());
+            Ok(MaterialChange::None)
+        })
+    }
+
     pub(crate) fn op_min_decryption_version(&self, cell: &KeyCell, v: u32) -> Result<()> {
         self.manage(
             cell,

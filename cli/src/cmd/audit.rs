@@ -1,7 +1,8 @@
 //! `keylife audit …` and `keylife report`.
 
 use keylife::{
-    AuditCheckpoint, ComplianceReport, KeyStore, audit::Outcome, purpose::Signing, state::Active,
+    AuditCheckpoint, ComplianceReport, KeyFilter, KeyStore, audit::Outcome, purpose::Signing,
+    state::Active,
 };
 use serde_json::json;
 
@@ -84,13 +85,49 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
     }
 }
 
-/// `report`: the compliance report; exit 8 with `--fail-on-findings`
-/// when there is any finding.
+/// `report`: the compliance report (table, JSON, and with `--html` the
+/// HTML page); exit 8 with `--fail-on-findings` when there is any finding.
 pub fn report(g: &Global, store: &KeyStore, a: &ReportArgs) -> Result<()> {
-    let r: ComplianceReport = store.compliance_report()?;
-    match g.format {
-        Format::Json => println!("{}", r.to_json_pretty()?),
-        Format::Table => print_report(&r),
+    let keys = store.list(&KeyFilter::new())?;
+    let in_force = store.policy()?;
+    let policy = in_force.clone().unwrap_or_default();
+    let now = a.at.unwrap_or_else(|| store.now());
+    let r = ComplianceReport::build(&keys, &policy, now);
+    let json = r.to_json_pretty()?;
+    match (&a.html, g.format) {
+        (_, Format::Json) => println!("{json}"),
+        (None, Format::Table) => print_report(&r),
+        (Some(_), Format::Table) => {}
+    }
+    if let Some(path) = &a.html {
+        store.verify_audit()?;
+        let events: Vec<_> = store
+            .audit_entries()?
+            .into_iter()
+            .filter(|e| crate::html::is_lifecycle(e.operation))
+            .collect();
+        let loc = crate::open::Location::of(g)?.describe();
+        let page = crate::html::render(&crate::html::Inputs {
+            report: &r,
+            json: &json,
+            keys: &keys,
+            policy: &policy,
+            policy_in_force: in_force.is_some(),
+            store: &loc,
+            kek_kind: crate::secret::kek_kind(g),
+            provider: store.crypto_provider().name(),
+            events: &events,
+            now,
+        });
+        write_output(path, page.as_bytes())?;
+        if g.format == Format::Table {
+            println!(
+                "report written to {} ({} keys, {} finding(s))",
+                path.display(),
+                r.total_keys,
+                r.finding_count()
+            );
+        }
     }
     if a.fail_on_findings && r.finding_count() > 0 {
         return Err(Fail::new(

@@ -344,6 +344,11 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &KeyCmd) -> Result<()> {
             k.set_min_decryption_version(*version)?;
             changed(g, &k, &format!("minimum decryption version {version}"))
         }
+        KeyCmd::SetOwner { key, owner } => {
+            let k = resolve(store, key)?;
+            k.set_owner(owner)?;
+            changed(g, &k, &format!("owner set to {owner}"))
+        }
         KeyCmd::Grant(a) => grant(g, store, a),
         KeyCmd::RevokeGrant { key, principal } => {
             let k = resolve(store, key)?;
