@@ -864,6 +864,26 @@ uint32_t kl_crypto_provider_fips_mode(void);
 uint32_t kl_store_fips_mode(const kl_store *store);
 
 /**
+ * Decrypts the keylife stream in the file `in_path` (from
+ * `kl_key_encrypt_file`; the header names key and version) into the file
+ * `out_path`, which is replaced only when every segment authenticated: a
+ * damaged, truncated or reordered stream leaves no plaintext behind. The
+ * plaintext length goes to `plaintext_len` unless it is NULL.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for a path
+ * that is not UTF-8; `KL_ERR_NOT_FOUND` for a missing input or an unknown
+ * key; `KL_ERR_MALFORMED` / `KL_ERR_UNSUPPORTED_VERSION` for a file that
+ * is not a keylife stream; `KL_ERR_AUTHENTICATION_FAILED`;
+ * `KL_ERR_WRONG_STATE`; `KL_ERR_PERMISSION_DENIED`; `KL_ERR_STORAGE`.
+ */
+kl_result kl_store_decrypt_file(const kl_store *store,
+                                const char *in_path,
+                                const char *out_path,
+                                const uint8_t *aad,
+                                size_t aad_len,
+                                uint64_t *plaintext_len);
+
+/**
  * Creates a key of `purpose` (a `KL_PURPOSE_*` value) named `name`, with
  * fresh material, in state PreActive (activate it with `kl_key_activate`).
  * Same as `kl_key_create_ex(store, purpose, name, "", 0, out)`.
@@ -1332,6 +1352,27 @@ kl_result kl_key_agree(const kl_key *key,
                        size_t context_len,
                        size_t len,
                        kl_secret **out);
+
+/**
+ * Encrypts the file `in_path` into a keylife stream at `out_path`
+ * (segments of 1 MiB under a per-file key: constant memory for any size;
+ * truncation, reordering and swaps between files are detected). The
+ * output is written beside `out_path` and renamed over it when complete,
+ * so it is replaced whole or not at all. `aad` is bound to the stream and
+ * needed to decrypt. The plaintext length goes to `plaintext_len` unless
+ * it is NULL.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for a path
+ * that is not UTF-8; `KL_ERR_NOT_FOUND` for a missing input;
+ * `KL_ERR_STORAGE` for other I/O errors; `KL_ERR_WRONG_PURPOSE`;
+ * `KL_ERR_WRONG_STATE` unless Active; `KL_ERR_PERMISSION_DENIED`.
+ */
+kl_result kl_key_encrypt_file(const kl_key *key,
+                              const char *in_path,
+                              const char *out_path,
+                              const uint8_t *aad,
+                              size_t aad_len,
+                              uint64_t *plaintext_len);
 
 /**
  * Writes audit entries still buffered in memory to the store now. (Every

@@ -702,3 +702,43 @@ pub extern "C" fn kl_key_agree(
         Ok(())
     })
 }
+
+// ----- streams (large files) -----
+
+/// Encrypts the file `in_path` into a keylife stream at `out_path`
+/// (segments of 1 MiB under a per-file key: constant memory for any size;
+/// truncation, reordering and swaps between files are detected). The
+/// output is written beside `out_path` and renamed over it when complete,
+/// so it is replaced whole or not at all. `aad` is bound to the stream and
+/// needed to decrypt. The plaintext length goes to `plaintext_len` unless
+/// it is NULL.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for a path
+/// that is not UTF-8; `KL_ERR_NOT_FOUND` for a missing input;
+/// `KL_ERR_STORAGE` for other I/O errors; `KL_ERR_WRONG_PURPOSE`;
+/// `KL_ERR_WRONG_STATE` unless Active; `KL_ERR_PERMISSION_DENIED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_key_encrypt_file(
+    key: *const kl_key,
+    in_path: *const c_char,
+    out_path: *const c_char,
+    aad: *const u8,
+    aad_len: usize,
+    plaintext_len: *mut u64,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid (paths
+        // NUL-terminated, `aad` for `aad_len` bytes).
+        let (key, input, output, aad) = unsafe {
+            (
+                try_ref(key, "key")?,
+                super::try_str(in_path, "in_path")?,
+                super::try_str(out_path, "out_path")?,
+                try_bytes(aad, aad_len, "aad")?,
+            )
+        };
+        let n = key.0.encrypt_file(input.as_ref(), output.as_ref(), aad)?;
+        super::write_optional(plaintext_len, n);
+        Ok(())
+    })
+}

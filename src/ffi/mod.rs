@@ -545,6 +545,16 @@ impl<T> Out<T> {
     }
 }
 
+/// Writes `v` to an optional output parameter: nothing when `out` is NULL.
+/// Callers pass a pointer their contract makes NULL or valid for one write.
+fn write_optional<T>(out: *mut T, v: T) {
+    if let Some(p) = NonNull::new(out) {
+        // SAFETY: the entry point's contract: a non-NULL `out` is valid for
+        // one write of `T`.
+        unsafe { p.as_ptr().write(v) }
+    }
+}
+
 /// A caller buffer `(out, out_cap, out_len)`.
 struct OutBuf {
     ptr: *mut u8,

@@ -655,3 +655,42 @@ pub extern "C" fn kl_store_fips_mode(store: *const kl_store) -> u32 {
         Err(_) => 0,
     }
 }
+
+/// Decrypts the keylife stream in the file `in_path` (from
+/// `kl_key_encrypt_file`; the header names key and version) into the file
+/// `out_path`, which is replaced only when every segment authenticated: a
+/// damaged, truncated or reordered stream leaves no plaintext behind. The
+/// plaintext length goes to `plaintext_len` unless it is NULL.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for a path
+/// that is not UTF-8; `KL_ERR_NOT_FOUND` for a missing input or an unknown
+/// key; `KL_ERR_MALFORMED` / `KL_ERR_UNSUPPORTED_VERSION` for a file that
+/// is not a keylife stream; `KL_ERR_AUTHENTICATION_FAILED`;
+/// `KL_ERR_WRONG_STATE`; `KL_ERR_PERMISSION_DENIED`; `KL_ERR_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_store_decrypt_file(
+    store: *const kl_store,
+    in_path: *const c_char,
+    out_path: *const c_char,
+    aad: *const u8,
+    aad_len: usize,
+    plaintext_len: *mut u64,
+) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid (paths
+        // NUL-terminated, `aad` for `aad_len` bytes).
+        let (store, input, output, aad) = unsafe {
+            (
+                try_ref(store, "store")?,
+                try_str(in_path, "in_path")?,
+                try_str(out_path, "out_path")?,
+                try_bytes(aad, aad_len, "aad")?,
+            )
+        };
+        let n = store
+            .store
+            .decrypt_file(input.as_ref(), output.as_ref(), aad)?;
+        super::write_optional(plaintext_len, n);
+        Ok(())
+    })
+}

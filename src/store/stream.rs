@@ -8,6 +8,7 @@
 //! adds a failure entry.
 
 use std::io::{Read, Write};
+use std::path::Path;
 
 use super::{Key, KeyCell, KeyHandle, KeyStore};
 use crate::base::{Error, Result};
@@ -236,4 +237,98 @@ fn check_key(found: &KeyId, mine: &KeyId) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Opens an input file; a missing file is [`crate::ErrorKind::NotFound`].
+fn open_input(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
+    let f = std::fs::File::open(path).map_err(|e| {
+        let kind = match e.kind() {
+            std::io::ErrorKind::NotFound => crate::ErrorKind::NotFound,
+            _ => crate::ErrorKind::Storage,
+        };
+        Error::new(kind, format!("cannot read {}: {e}", path.display()))
+    })?;
+    Ok(std::io::BufReader::with_capacity(1 << 20, f))
+}
+
+/// Runs `f` on a new temporary file beside `output` (mode 0600 on Unix),
+/// then syncs it and renames it over `output`. On any failure the
+/// temporary file is removed and `output` is untouched: a reader sees the
+/// old file or the whole new one, never a part.
+fn write_atomically(output: &Path, f: impl FnOnce(&mut dyn Write) -> Result<u64>) -> Result<u64> {
+    let fail = |what: &str, e: &std::io::Error| {
+        Error::new(
+            crate::ErrorKind::Storage,
+            format!("cannot {what} {}: {e}", output.display()),
+        )
+    };
+    let name = output
+        .file_name()
+        .ok_or_else(|| Error::invalid(format!("{} names no file", output.display())))?;
+    let mut tag = [0u8; 6];
+    crate::base::random::fill_random(&mut tag)?;
+    let tmp = output.with_file_name(format!(
+        ".{}.{}.{}.part",
+        name.to_string_lossy(),
+        std::process::id(),
+        crate::base::encoding::hex(&tag)
+    ));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let file = opts.open(&tmp).map_err(|e| fail("write", &e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let res = f(&mut w).and_then(|n| {
+        let file = w.into_inner().map_err(|e| fail("write", e.error()))?;
+        file.sync_all().map_err(|e| fail("sync", &e))?;
+        std::fs::rename(&tmp, output).map_err(|e| fail("replace", &e))?;
+        Ok(n)
+    });
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+impl KeyStore {
+    /// [`KeyStore::decrypt_stream`] from the file `input` to the file
+    /// `output`, which is replaced only when every segment authenticated
+    /// (written beside it, synced, renamed): a damaged stream leaves no
+    /// plaintext behind. Returns the plaintext length.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::NotFound`] for a missing input; as
+    /// [`KeyStore::decrypt_stream`].
+    pub fn decrypt_file(&self, input: &Path, output: &Path, aad: &[u8]) -> Result<u64> {
+        let mut r = open_input(input)?;
+        write_atomically(output, |w| self.decrypt_stream(&mut r, w, aad))
+    }
+}
+
+impl KeyHandle {
+    /// [`KeyHandle::encrypt_stream`] from the file `input` to the file
+    /// `output`, replaced whole or not at all. Returns the plaintext length.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, Purpose, purpose::Aead};
+    /// let dir = tempfile::tempdir()?;
+    /// let (plain, sealed, back) = (dir.path().join("a"), dir.path().join("a.kl"), dir.path().join("b"));
+    /// std::fs::write(&plain, vec![7u8; 5 << 20])?;
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let key = store.create_handle(Purpose::Aead, KeySpec::<Aead>::new("files"))?;
+    /// key.activate()?;
+    /// key.encrypt_file(&plain, &sealed, b"")?;
+    /// assert_eq!(store.decrypt_file(&sealed, &back, b"")?, 5 << 20);
+    /// assert_eq!(std::fs::read(&back)?, std::fs::read(&plain)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::NotFound`] for a missing input; as
+    /// [`KeyHandle::encrypt_stream`].
+    pub fn encrypt_file(&self, input: &Path, output: &Path, aad: &[u8]) -> Result<u64> {
+        let mut r = open_input(input)?;
+        write_atomically(output, |w| self.encrypt_stream(&mut r, w, aad))
+    }
 }

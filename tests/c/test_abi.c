@@ -328,6 +328,73 @@ static void test_file_store(void) {
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* Large files: kl_key_encrypt_file / kl_store_decrypt_file stream in
+   constant memory; a truncated stream fails and leaves no output. */
+static void test_stream_files(const kl_store *store) {
+    char dir[] = "/tmp/keylife-c-stream-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    char plain[128], sealed[128], back[128], cut[128];
+    snprintf(plain, sizeof plain, "%s/plain", dir);
+    snprintf(sealed, sizeof sealed, "%s/plain.kl", dir);
+    snprintf(back, sizeof back, "%s/back", dir);
+    snprintf(cut, sizeof cut, "%s/cut.kl", dir);
+    const size_t len = (3u << 20) + 17; /* four segments */
+    uint8_t *data = malloc(len);
+    uint8_t *read = malloc(len + 1);
+    if (data == NULL || read == NULL) {
+        CHECK(!"malloc");
+        free(data);
+        free(read);
+        return;
+    }
+    for (size_t i = 0; i < len; i++) data[i] = (uint8_t)(i * 7);
+    FILE *f = fopen(plain, "wb");
+    CHECK(f != NULL && fwrite(data, 1, len, f) == len);
+    if (f) fclose(f);
+
+    kl_key *k = new_key(store, KL_PURPOSE_AEAD, 1);
+    uint64_t n = 0;
+    OK(kl_key_encrypt_file(k, plain, sealed, U8("ctx"), 3, &n));
+    CHECK(n == len);
+    OK(kl_store_decrypt_file(store, sealed, back, U8("ctx"), 3, NULL));
+    f = fopen(back, "rb");
+    size_t got = f ? fread(read, 1, len + 1, f) : 0;
+    if (f) fclose(f);
+    CHECK(got == len && memcmp(read, data, len) == 0);
+    EXPECT(KL_ERR_AUTHENTICATION_FAILED,
+           kl_store_decrypt_file(store, sealed, back, U8("other"), 5, &n));
+
+    /* Truncate at the end of the first segment (header 65, segment 1 MiB + tag). */
+    f = fopen(sealed, "rb");
+    FILE *g = fopen(cut, "wb");
+    const size_t keep = 65 + (1u << 20) + 16;
+    uint8_t *buf = malloc(keep);
+    CHECK(f != NULL && g != NULL && buf != NULL);
+    if (f && g && buf) {
+        CHECK(fread(buf, 1, keep, f) == keep);
+        CHECK(fwrite(buf, 1, keep, g) == keep);
+    }
+    if (f) fclose(f);
+    if (g) fclose(g);
+    free(buf);
+    char out2[160];
+    snprintf(out2, sizeof out2, "%s/never", dir);
+    EXPECT(KL_ERR_AUTHENTICATION_FAILED, kl_store_decrypt_file(store, cut, out2, U8("ctx"), 3, NULL));
+    CHECK(access(out2, F_OK) != 0); /* no partial plaintext left behind */
+    EXPECT(KL_ERR_NOT_FOUND, kl_key_encrypt_file(k, "/nonexistent/in", out2, NULL, 0, NULL));
+    EXPECT(KL_ERR_NULL_POINTER, kl_key_encrypt_file(k, NULL, out2, NULL, 0, NULL));
+    EXPECT(KL_ERR_NULL_POINTER, kl_store_decrypt_file(store, sealed, NULL, NULL, 0, NULL));
+    kl_key_free(k);
+    free(data);
+    free(read);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int main(void) {
     test_version();
     kl_store *store = NULL;
@@ -338,6 +405,7 @@ int main(void) {
     test_buffers_and_nulls(store);
     test_into(store);
     test_consumed_handle(store);
+    test_stream_files(store);
 
     size_t need = 0;
     EXPECT(KL_ERR_BUFFER_TOO_SMALL, kl_store_list_json(store, 0, 0, "", NULL, 0, &need));

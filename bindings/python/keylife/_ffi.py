@@ -193,6 +193,11 @@ FUNCTIONS: dict[str, tuple[str, list[str]]] = {
         ["const kl_store *", "const uint8_t *", "size_t", "const uint8_t *", "size_t",
          "uint8_t *", "size_t", "size_t *"],
     ),
+    "kl_store_decrypt_file": (
+        "kl_result",
+        ["const kl_store *", "const char *", "const char *", "const uint8_t *", "size_t",
+         "uint64_t *"],
+    ),
     "kl_store_decrypt_into": (
         "kl_result",
         ["const kl_store *", "const uint8_t *", "size_t", "const uint8_t *", "size_t",
@@ -262,6 +267,11 @@ FUNCTIONS.update({
     "kl_key_encrypt_into": ("kl_result", _INTO),
     "kl_key_decrypt_into": ("kl_result", _INTO),
     "kl_key_rewrap": ("kl_result", _AEAD),
+    "kl_key_encrypt_file": (
+        "kl_result",
+        ["const kl_key *", "const char *", "const char *", "const uint8_t *", "size_t",
+         "uint64_t *"],
+    ),
     "kl_key_sign": ("kl_result", _SIGN),
     "kl_key_sign_fixed": ("kl_result", _SIGN),
     "kl_key_verify": ("kl_result", _VERIFY),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from ctypes import byref, c_uint32
+import os
+from ctypes import byref, c_uint32, c_uint64
 from typing import Any, Iterable, Optional, Union
 
 from . import _ffi, _util, errors
@@ -25,6 +26,11 @@ from ._util import (
     _text,
 )
 from .errors import ClosedError, KeylifeError, check
+
+
+def _path(p: Union[str, "os.PathLike[str]"]) -> bytes:
+    """A file path for the C ABI (UTF-8, as the library requires)."""
+    return os.fsdecode(os.fspath(p)).encode("utf-8")
 from .types import Operation, Purpose, State
 
 # The unchecked hot-path twins (see _ffi.HOT). Module globals, so that
@@ -193,6 +199,17 @@ class Key(Managed):
         if r:
             raise errors.error_for(r)
         return out.raw if n > _OVERHEAD else b""
+
+    def encrypt_file(self, src: Union[str, "os.PathLike[str]"], dst: Union[str, "os.PathLike[str]"],
+                     aad: bytes = b"") -> int:
+        """Encrypts the file `src` into a keylife stream at `dst` in
+        constant memory (1 MiB segments under a per-file key; truncation,
+        reordering and swaps between files are detected). `dst` is
+        replaced whole or not at all. Returns the plaintext length."""
+        a = _b(aad)
+        n = c_uint64(0)
+        check(lib.kl_key_encrypt_file(self._handle, _path(src), _path(dst), a, len(a), byref(n)))
+        return n.value
 
     def rewrap(self, ciphertext: bytes, aad: bytes = b"") -> bytes:
         ct, aad = _b(ciphertext), _b(aad)

@@ -15,7 +15,7 @@ from ._ffi import lib
 from ._managed import Managed
 from ._util import _OVERHEAD, _ZERO, _b, _fill, _length, _need_hazmat, _s, _shape, _text
 from .errors import ClosedError, InvalidArgumentError, NotFoundError, check
-from .key import Key
+from .key import Key, _path
 from .types import (
     ApprovalOperation,
     Argon2Params,
@@ -181,6 +181,17 @@ class Store(Managed):
         out = _ffi.P_key()
         check(lib.kl_key_load(self._handle, _s(key_id), byref(out)))
         return Key(out)
+
+    def decrypt_file(self, src: Union[str, "os.PathLike[str]"], dst: Union[str, "os.PathLike[str]"],
+                     aad: bytes = b"") -> int:
+        """Decrypts the keylife stream in the file `src` (from
+        `Key.encrypt_file`) into `dst`, which is replaced only when every
+        segment authenticated: a damaged stream leaves no plaintext behind.
+        Returns the plaintext length."""
+        a = _b(aad)
+        n = c_uint64(0)
+        check(lib.kl_store_decrypt_file(self._handle, _path(src), _path(dst), a, len(a), byref(n)))
+        return n.value
 
     def decrypt(self, ciphertext: bytes, aad: bytes = b"") -> bytes:
         """Decrypts any keylife ciphertext (the header names the key)."""

@@ -224,3 +224,26 @@ def test_create_many_is_all_or_nothing():
         with pytest.raises(keylife.InvalidArgumentError):
             store.create_many(keylife.Purpose.MAC, ["ok", "x" * 300])
         assert len(store.list()) == 50
+
+
+def test_large_files_stream(store, tmp_path):
+    key = store.create(Purpose.AEAD, "files", owner="ops")
+    key.activate()
+    data = bytes(range(256)) * (12 * 1024 + 3)  # about 3 MiB: four segments
+    src, sealed, back = tmp_path / "a", tmp_path / "a.kl", tmp_path / "b"
+    src.write_bytes(data)
+    assert key.encrypt_file(src, sealed, b"ctx") == len(data)
+    blob = sealed.read_bytes()
+    assert blob[0] == 2 and len(blob) == 65 + len(data) + 4 * 16
+    assert store.decrypt_file(str(sealed), str(back), b"ctx") == len(data)
+    assert back.read_bytes() == data
+    with pytest.raises(keylife.AuthenticationError):
+        store.decrypt_file(sealed, tmp_path / "c", b"other")
+    # Cut at the first segment boundary: refused, and no output is left.
+    cut = tmp_path / "cut.kl"
+    cut.write_bytes(blob[: 65 + (1 << 20) + 16])
+    with pytest.raises(keylife.AuthenticationError):
+        store.decrypt_file(cut, tmp_path / "never", b"ctx")
+    assert not (tmp_path / "never").exists()
+    with pytest.raises(keylife.NotFoundError):
+        key.encrypt_file(tmp_path / "missing", tmp_path / "x")
