@@ -62,6 +62,11 @@ fn ciphertext_corpus() {
 }
 
 #[test]
+fn stream_corpus() {
+    replay("stream", targets::stream);
+}
+
+#[test]
 fn public_key_corpus() {
     replay("public_key", targets::public_key);
 }

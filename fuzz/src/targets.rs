@@ -1233,6 +1233,120 @@ pub fn lifecycle(data: &[u8]) {
     run_ops(&decode(data));
 }
 
+/// A store with one AEAD key and sample streams (4 KiB segments) of a few
+/// lengths around the segment boundaries, for the `stream` target.
+struct StreamFixture {
+    store: KeyStore,
+    key: Key<Aead, keylife::state::Active>,
+    /// (stream, plaintext)
+    samples: Vec<(Vec<u8>, Vec<u8>)>,
+    runs: u32,
+}
+
+const SEGMENT: u32 = 4096;
+
+impl StreamFixture {
+    fn new() -> StreamFixture {
+        let store = fixture_store();
+        let key = must(store.create_active(KeySpec::<Aead>::new("s")), "create s");
+        let samples = [0usize, 1, 4095, 4096, 4097, 9000]
+            .iter()
+            .map(|&n| {
+                let pt: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                let mut ct = Vec::new();
+                must(
+                    key.encrypt_stream_with(&mut pt.as_slice(), &mut ct, AAD, SEGMENT),
+                    "stream",
+                );
+                (ct, pt)
+            })
+            .collect();
+        StreamFixture {
+            store,
+            key,
+            samples,
+            runs: 0,
+        }
+    }
+}
+
+thread_local! {
+    static STREAM: RefCell<Option<StreamFixture>> = const { RefCell::new(None) };
+}
+
+/// Streaming decryption (`KeyStore::decrypt_stream`) of arbitrary bytes,
+/// of sample streams with edits (flips, truncation, insertion, changed
+/// associated data), and of fresh streams of fuzzer bytes: no panic, and a
+/// stream decrypts exactly when it is an unedited sample (or the fresh
+/// stream), to its own plaintext.
+pub fn stream(data: &[u8]) {
+    STREAM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|f| f.runs >= 2_000) {
+            *slot = Some(fixture(StreamFixture::new));
+        }
+        if let Some(f) = slot.as_mut() {
+            f.runs += 1;
+            stream_with(f, data);
+        }
+    });
+}
+
+fn stream_with(f: &StreamFixture, data: &[u8]) {
+    let open = |ct: &[u8], aad: &[u8]| {
+        let mut out = Vec::new();
+        f.store
+            .decrypt_stream(&mut &ct[..], &mut out, aad)
+            .map(|_| out)
+    };
+    let expect = |ct: &[u8], aad: &[u8], what: &str| {
+        let sample = f
+            .samples
+            .iter()
+            .find(|(s, _)| s == ct)
+            .filter(|_| aad == AAD);
+        match (sample, open(ct, aad)) {
+            (Some((_, pt)), Ok(out)) => assert_eq!(&out, pt, "{what}: opened to another plaintext"),
+            (Some(_), Err(e)) => panic!("{what}: a valid stream did not open: {e}"),
+            (None, Ok(_)) => panic!("{what}: bytes that are no sample opened"),
+            (None, Err(_)) => {}
+        }
+    };
+    let Some((&mode, rest)) = data.split_first() else {
+        assert!(open(&[], AAD).is_err(), "empty input opened");
+        return;
+    };
+    let sel = usize::from(rest.first().copied().unwrap_or(0));
+    let rest = rest.get(1..).unwrap_or(&[]);
+    match mode % 3 {
+        0 => expect(&data[1..], AAD, "arbitrary bytes"),
+        1 => {
+            let (ct, _) = &f.samples[sel % f.samples.len()];
+            let (mut ct, mut aad) = (ct.clone(), AAD.to_vec());
+            edit(&mut ct, &mut aad, rest);
+            expect(&ct, &aad, "an edited sample");
+        }
+        _ => {
+            let split = usize::from(rest.first().copied().unwrap_or(0)) % (rest.len() + 1);
+            let (aad, pt) = rest.split_at(split);
+            let mut ct = Vec::new();
+            must(
+                f.key
+                    .encrypt_stream_with(&mut &pt[..], &mut ct, aad, SEGMENT),
+                "encrypt",
+            );
+            assert_eq!(must(open(&ct, aad), "decrypt fresh"), pt);
+            let bit = sel.wrapping_mul(31).wrapping_add(pt.len()) % (ct.len() * 8);
+            let mut bad = ct;
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                open(&bad, aad).is_err(),
+                "a stream with bit {bit} flipped opened"
+            );
+        }
+    }
+}
+
 /// The sample ciphertexts of a freshly built `ciphertext` fixture (a test
 /// builds it twice and compares: fixtures must not depend on the process).
 pub fn ciphertext_fixture_samples() -> Vec<Vec<u8>> {

@@ -15,6 +15,7 @@ use crate::output::{line, read_text, show, table, write_output};
 pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
     match cmd {
         AuditCmd::Verify { checkpoint } => {
+            let bar = crate::cmd::data::spinner("verifying the audit chain");
             let v = match checkpoint {
                 Some(path) => {
                     let cp = AuditCheckpoint::from_json(&read_text(path)?)
@@ -23,6 +24,7 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
                 }
                 None => store.verify_audit()?,
             };
+            bar.finish_and_clear();
             let out = json!({"ok": true, "entries": v.entries, "head_seq": v.head_seq, "head_mac": v.head_mac});
             line(g, &out, |_| {
                 format!(
@@ -88,12 +90,16 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
 /// `report`: the compliance report (table, JSON, and with `--html` the
 /// HTML page); exit 8 with `--fail-on-findings` when there is any finding.
 pub fn report(g: &Global, store: &KeyStore, a: &ReportArgs) -> Result<()> {
+    let bar = crate::cmd::data::spinner("building the report");
     let keys = store.list(&KeyFilter::new())?;
     let in_force = store.policy()?;
     let policy = in_force.clone().unwrap_or_default();
     let now = a.at.unwrap_or_else(|| store.now());
     let r = ComplianceReport::build(&keys, &policy, now);
     let json = r.to_json_pretty()?;
+    if a.html.is_none() {
+        bar.finish_and_clear();
+    }
     match (&a.html, g.format) {
         (_, Format::Json) => println!("{json}"),
         (None, Format::Table) => print_report(&r),
@@ -119,6 +125,7 @@ pub fn report(g: &Global, store: &KeyStore, a: &ReportArgs) -> Result<()> {
             events: &events,
             now,
         });
+        bar.finish_and_clear();
         write_output(path, page.as_bytes())?;
         if g.format == Format::Table {
             println!(

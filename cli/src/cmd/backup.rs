@@ -4,7 +4,6 @@ use keylife::{KeyStore, RestoreReport};
 use serde_json::json;
 
 use crate::args::{BackupCmd, Global, RestoreArgs};
-use crate::cmd::data::progress;
 use crate::cmd::key::resolve;
 use crate::fail::{Exit, Fail, Result};
 use crate::output::{line, read_input, read_text, show, table, write_new_secret, write_output};
@@ -31,7 +30,7 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &BackupCmd) -> Result<()> {
                 )
             })?;
             let names: Vec<&str> = custodians.iter().map(String::as_str).collect();
-            let bar = progress(ids.len() as u64, "backing up");
+            let bar = crate::cmd::data::spinner("backing up");
             let backup = store.backup(&ids, *threshold, &names)?;
             bar.finish_and_clear();
             write_output(output, &backup.bundle)?;
@@ -66,11 +65,14 @@ fn restore(g: &Global, store: &KeyStore, a: &RestoreArgs, drill: bool) -> Result
         .map(|p| read_text(p).map(|t| zeroize::Zeroizing::new(t.trim().to_owned())))
         .collect::<Result<Vec<_>>>()?;
     let refs: Vec<&str> = shares.iter().map(|s| s.as_str()).collect();
-    let r: RestoreReport = if drill {
-        store.restore_drill(&bundle, &refs)?
+    let bar = crate::cmd::data::spinner(if drill { "restore drill" } else { "restoring" });
+    let r = if drill {
+        store.restore_drill(&bundle, &refs)
     } else {
-        store.restore(&bundle, &refs)?
+        store.restore(&bundle, &refs)
     };
+    bar.finish_and_clear();
+    let r: RestoreReport = r?;
     let v = json!({
         "drill": r.drill,
         "restored": r.restored,

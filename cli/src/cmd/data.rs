@@ -120,6 +120,18 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A spinner on stderr for work without a known length (audit
+/// verification, reports, restores), only when stderr is a terminal.
+pub fn spinner(what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}
+
 /// `rewrap`: each file in place, atomically, under its key's primary
 /// version; files already under it are left alone.
 pub fn rewrap(g: &Global, store: &KeyStore, a: &RewrapArgs) -> Result<()> {

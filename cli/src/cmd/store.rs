@@ -68,7 +68,10 @@ pub fn info(g: &Global, store: &KeyStore) -> Result<()> {
 
 /// `store verify`: every record and the whole audit chain.
 pub fn verify(g: &Global, store: &KeyStore) -> Result<()> {
-    let r = store.verify_integrity()?;
+    let bar = crate::cmd::data::spinner("verifying every record and the audit chain");
+    let r = store.verify_integrity();
+    bar.finish_and_clear();
+    let r = r?;
     let v = json!({"ok": true, "keys": r.keys, "audit_entries": r.audit_entries});
     line(g, &v, |_| {
         format!(
