@@ -109,6 +109,10 @@ pub enum Command {
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Key transport to another party (HPKE, RFC 9180): trusted recipients,
+    /// export, import.
+    #[command(subcommand)]
+    Transport(TransportCmd),
     /// k-of-n custodian backups.
     #[command(subcommand)]
     Backup(BackupCmd),
@@ -652,6 +656,8 @@ pub enum ApprovalCmd {
         #[arg(required = true)]
         approvals: Vec<PathBuf>,
     },
+    /// Approvals submitted and not yet used by their operation.
+    List,
     /// Show a request file: operation, key, parameters, validity.
     Show {
         /// The request file.
@@ -707,6 +713,62 @@ pub enum AuditCmd {
         /// How many.
         #[arg(long, short = 'n', default_value_t = 20)]
         lines: usize,
+    },
+}
+
+/// `keylife transport …`
+#[derive(Debug, Subcommand)]
+pub enum TransportCmd {
+    /// Trust a recipient's P-256 agreement public key (PEM) as an export
+    /// destination (dual control when the policy says so).
+    Trust {
+        /// A name for the destination.
+        name: String,
+        /// The recipient's public key (PEM, from their `key public-key`).
+        #[arg(long)]
+        public_key: PathBuf,
+    },
+    /// Remove a trusted destination.
+    Untrust {
+        /// The destination's name.
+        name: String,
+    },
+    /// The trusted destinations.
+    List,
+    /// Export an exportable key to a trusted recipient: the transported key
+    /// (only the recipient can open it) to a file; its check value printed
+    /// for comparison out of band.
+    Export {
+        /// The key (id or name).
+        key: KeyRef,
+        /// The recipient's public key (PEM), already trusted.
+        #[arg(long)]
+        recipient: PathBuf,
+        /// The version (default: primary).
+        #[arg(long)]
+        version: Option<u32>,
+        /// The transported key goes here (`-`: stdout).
+        #[arg(long, short, default_value = "-")]
+        output: PathBuf,
+    },
+    /// Import a transported key as a new PreActive key, opened with one of
+    /// this store's agreement keys (the inbox); prints its check value.
+    Import {
+        /// The transported key file (`-`: stdin).
+        #[arg(default_value = "-")]
+        input: PathBuf,
+        /// The new key's name.
+        #[arg(long)]
+        name: String,
+        /// Its purpose (as the sender's key).
+        #[arg(long, value_enum)]
+        purpose: PurposeArg,
+        /// The agreement key whose public key the sender trusted.
+        #[arg(long)]
+        inbox: KeyRef,
+        /// The owner.
+        #[arg(long)]
+        owner: Option<String>,
     },
 }
 

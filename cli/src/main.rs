@@ -66,6 +66,7 @@ fn dispatch(cli: &Cli, store: &keylife::KeyStore) -> Result<()> {
         Command::Approval(c) => cmd::govern::approval(g, store, c),
         Command::Policy(c) => cmd::govern::policy(g, store, c),
         Command::Audit(c) => cmd::audit::run(g, store, c),
+        Command::Transport(c) => cmd::transport::run(g, store, c),
         Command::Backup(c) => cmd::backup::run(g, store, c),
         Command::Report(a) => cmd::audit::report(g, store, a),
         Command::Completion { .. } | Command::Man => Ok(()),

@@ -735,3 +735,136 @@ fn large_files_are_streamed_and_a_damaged_stream_leaves_no_output() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     env.assert_verifies();
 }
+
+#[test]
+fn a_key_travels_to_another_party_with_transport() {
+    let here = Env::new();
+    let partner = Env::new();
+    partner.key("inbox", "agreement");
+    let inbox_pem = here.path("inbox.pem");
+    partner
+        .run(&["key", "public-key", "inbox", "-o", s(&inbox_pem)])
+        .ok();
+    here.run(&[
+        "key",
+        "create",
+        "webhooks",
+        "--purpose",
+        "mac",
+        "--owner",
+        "t",
+        "--exportable",
+        "--active",
+    ])
+    .ok();
+    here.run(&[
+        "key",
+        "create",
+        "stay",
+        "--purpose",
+        "mac",
+        "--owner",
+        "t",
+        "--active",
+    ])
+    .ok();
+    let sent = here.path("webhooks.klt");
+    // Not yet trusted: refused.
+    here.run(&[
+        "transport",
+        "export",
+        "webhooks",
+        "--recipient",
+        s(&inbox_pem),
+        "-o",
+        s(&sent),
+    ])
+    .fails(5);
+    here.run(&[
+        "transport",
+        "trust",
+        "partner",
+        "--public-key",
+        s(&inbox_pem),
+    ])
+    .ok();
+    assert_eq!(here.json(&["transport", "list"])[0]["name"], "partner");
+    let out = here.json(&[
+        "transport",
+        "export",
+        "webhooks",
+        "--recipient",
+        s(&inbox_pem),
+        "-o",
+        s(&sent),
+    ]);
+    // A key not created exportable never leaves.
+    here.run(&[
+        "transport",
+        "export",
+        "stay",
+        "--recipient",
+        s(&inbox_pem),
+        "-o",
+        s(&here.path("x")),
+    ])
+    .fails(7);
+    let got = partner.json(&[
+        "transport",
+        "import",
+        s(&sent),
+        "--name",
+        "webhooks",
+        "--purpose",
+        "mac",
+        "--inbox",
+        "inbox",
+    ]);
+    assert_eq!(
+        got["check_value"], out["check_value"],
+        "the check values agree"
+    );
+    assert_eq!(got["state"], "pre_active");
+    // The copy computes the same MAC.
+    partner.run(&["key", "activate", "webhooks"]).ok();
+    let msg = here.path("msg");
+    std::fs::write(&msg, b"event 42").expect("write");
+    let a = here.json(&["mac", "-k", "webhooks", s(&msg)]);
+    let b = partner.json(&["mac", "-k", "webhooks", s(&msg)]);
+    assert_eq!(a["tag"], b["tag"]);
+    // An edited transport never imports; the wrong purpose neither.
+    let mut bytes = std::fs::read(&sent).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let bad = here.path("bad.klt");
+    std::fs::write(&bad, bytes).expect("write");
+    partner
+        .run(&[
+            "transport",
+            "import",
+            s(&bad),
+            "--name",
+            "x",
+            "--purpose",
+            "mac",
+            "--inbox",
+            "inbox",
+        ])
+        .fails(6);
+    partner
+        .run(&[
+            "transport",
+            "import",
+            s(&sent),
+            "--name",
+            "y",
+            "--purpose",
+            "aead",
+            "--inbox",
+            "inbox",
+        ])
+        .fails(4);
+    here.run(&["transport", "untrust", "partner"]).ok();
+    here.assert_verifies();
+    partner.assert_verifies();
+}

@@ -410,6 +410,32 @@ impl KeyStore {
         Ok(req)
     }
 
+    /// Approvals submitted and not yet consumed: each request with the
+    /// names of the approvers who signed it, oldest request id first.
+    /// They are consumed by the operation they approve, and refused once
+    /// the request expires. Any registered principal may list them.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, Principal};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// assert!(store.pending_approvals()?.is_empty());
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Storage errors; [`ErrorKind::Integrity`] for a damaged record.
+    pub fn pending_approvals(&self) -> Result<Vec<(ApprovalRequest, Vec<String>)>> {
+        authorize(&self.principal, Operation::ReadMetadata)?;
+        let mut out = Vec::new();
+        for (id, _) in self.inner.backend.scan(PENDING_PREFIX, None, usize::MAX)? {
+            if let Some((p, _)) = self.get_sealed::<Pending>(&id)? {
+                let names = p.approvals.iter().map(|a| a.approver.clone()).collect();
+                out.push((p.request, names));
+            }
+        }
+        Ok(out)
+    }
+
     /// Submits the approvals gathered for `request` (made by this
     /// principal). They are checked at once — signatures, approver list,
     /// separation of duties, expiry, replay — and held until the operation

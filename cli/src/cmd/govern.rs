@@ -137,6 +137,56 @@ pub fn approval(g: &Global, store: &KeyStore, cmd: &ApprovalCmd) -> Result<()> {
                 },
             )
         }
+        ApprovalCmd::List => {
+            let pending: Vec<serde_json::Value> = store
+                .pending_approvals()?
+                .into_iter()
+                .map(|(r, approvers)| {
+                    json!({
+                        "request_id": r.request_id,
+                        "operation": r.operation,
+                        "key_id": r.key_id,
+                        "requester": r.requester,
+                        "expires_at": r.expires_at,
+                        "approvers": approvers,
+                    })
+                })
+                .collect();
+            show(g, &pending, |rows| {
+                let mut t = table(&[
+                    "request",
+                    "operation",
+                    "key",
+                    "requester",
+                    "expires",
+                    "approved by",
+                ]);
+                for r in rows {
+                    let text = |k: &str| match &r[k] {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Null => "-".to_owned(),
+                        v => v.to_string(),
+                    };
+                    let by: Vec<String> = r["approvers"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    t.add_row(vec![
+                        text("request_id"),
+                        text("operation"),
+                        text("key_id"),
+                        text("requester"),
+                        text("expires_at"),
+                        by.join(", "),
+                    ]);
+                }
+                t
+            })
+        }
         ApprovalCmd::Show { request } => {
             let req = read_request(request)?;
             show(g, &req, |r| {

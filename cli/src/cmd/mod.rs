@@ -6,3 +6,4 @@ pub mod data;
 pub mod govern;
 pub mod key;
 pub mod store;
+pub mod transport;
