@@ -1252,7 +1252,7 @@ impl StreamFixture {
         let samples = [0usize, 1, 4095, 4096, 4097, 9000]
             .iter()
             .map(|&n| {
-                let pt: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                let pt: Vec<u8> = (0..n).map(|i| u8::try_from(i % 251).unwrap_or(0)).collect();
                 let mut ct = Vec::new();
                 must(
                     key.encrypt_stream_with(&mut pt.as_slice(), &mut ct, AAD, SEGMENT),
