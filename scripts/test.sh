@@ -31,7 +31,7 @@ step "API docs build without warnings (broken links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features "$FEATURES" --quiet
 
 step "lint the CLI (cli/, warnings are errors)"
-cargo clippy -p keylife-cli --all-targets -- -D warnings
+cargo clippy -p keylife-cli --features hazmat --all-targets -- -D warnings
 
 step "build without default features"
 cargo check --no-default-features --lib
@@ -76,6 +76,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 bash scripts/pg.sh cargo nextest run -p keylife-cli --no-fail-fast
+# Plaintext key export exists only in the hazmat build of the CLI.
+cargo nextest run -p keylife-cli --features hazmat --test hazmat
 
 step "the main job: scripts/demo.sh, the CLI on the default SQLite store"
 bash scripts/demo.sh > target/demo.out

@@ -298,6 +298,23 @@ pub enum KeyCmd {
     },
     /// Export a signing or agreement key's public key.
     PublicKey(PublicKeyArgs),
+    /// Export a version's raw key material to a new file (mode 0600). Only
+    /// in a `hazmat` build, and only with --allow-plaintext-output: the
+    /// bytes are the key.
+    #[cfg(feature = "hazmat")]
+    ExportRaw {
+        /// The key (id or name).
+        key: KeyRef,
+        /// The version (default: primary).
+        #[arg(long)]
+        version: Option<u32>,
+        /// A new file for the material (never stdout).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Say that you mean it: the material leaves the store unprotected.
+        #[arg(long)]
+        allow_plaintext_output: bool,
+    },
     /// The key check value of a version (identifies the material, reveals nothing).
     CheckValue {
         /// The key (id or name).

@@ -55,20 +55,32 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
             .and_then(|()| out.flush())
             .map_err(|e| Fail::new(Exit::Io, format!("cannot write stdout: {e}")));
     }
-    let fail =
-        |e: std::io::Error| Fail::new(Exit::Io, format!("cannot write {}: {e}", path.display()));
+    let tmp = synced_temp(path, bytes)?;
+    tmp.persist(path).map_err(|e| write_fail(path, &e.error))?;
+    Ok(())
+}
+
+fn write_fail(path: &Path, e: &std::io::Error) -> Fail {
+    Fail::new(Exit::Io, format!("cannot write {}: {e}", path.display()))
+}
+
+/// A temporary file beside `path` (mode 0600) holding `bytes`, synced.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
+    tempfile::Builder::new()
         .prefix(".keylife-")
         .tempfile_in(dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
+        .map_err(|e| write_fail(path, &e))
+}
+
+fn synced_temp(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    let mut tmp = temp_beside(path)?;
+    tmp.write_all(bytes).map_err(|e| write_fail(path, &e))?;
+    tmp.as_file().sync_all().map_err(|e| write_fail(path, &e))?;
+    Ok(tmp)
 }
 
 /// Opens an input file, or stdin for `-`, as a stream.
@@ -114,14 +126,7 @@ impl Sink {
                 std::io::stdout(),
             )));
         }
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".keylife-")
-            .tempfile_in(dir)
-            .map_err(|e| Fail::new(Exit::Io, format!("cannot write {}: {e}", path.display())))?;
+        let tmp = temp_beside(path)?;
         Ok(Sink::File(
             std::io::BufWriter::with_capacity(1 << 20, tmp),
             path.to_path_buf(),
@@ -162,19 +167,9 @@ pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<()> {
             "secrets are never written to stdout; name a file",
         ));
     }
-    let fail =
-        |e: std::io::Error| Fail::new(Exit::Io, format!("cannot write {}: {e}", path.display()));
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".keylife-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist_noclobber(path).map_err(|e| fail(e.error))?;
+    let tmp = synced_temp(path, bytes)?;
+    tmp.persist_noclobber(path)
+        .map_err(|e| write_fail(path, &e.error))?;
     Ok(())
 }
 

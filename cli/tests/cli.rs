@@ -653,6 +653,60 @@ fn secrets_stay_off_the_command_line_and_out_of_output() {
         .output()
         .expect("runs");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
+    // Raw export does not exist without the hazmat build.
+    #[cfg(not(feature = "hazmat"))]
+    env.run(&[
+        "key",
+        "export-raw",
+        "k",
+        "-o",
+        "x",
+        "--allow-plaintext-output",
+    ])
+    .fails(2);
+    // The passphrase from an inherited file descriptor.
+    let fd_run = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "exec 3<'{}'; '{}' --store '{}' --passphrase-fd 3 key list",
+            s(&env.pw),
+            s(&assert_cmd::cargo::cargo_bin("keylife")),
+            s(&env.store)
+        ))
+        .output()
+        .expect("bash runs");
+    assert!(
+        fd_run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fd_run.stderr)
+    );
+    // On a terminal the passphrase is asked for (script(1) gives the
+    // command a pseudo-terminal and types the answer).
+    let mut child = std::process::Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "'{}' --store '{}' key list",
+            s(&assert_cmd::cargo::cargo_bin("keylife")),
+            s(&env.store)
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"correct horse battery staple\n")
+            .expect("types");
+    }
+    let tty = child.wait_with_output().expect("script ends");
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{shown}");
+    assert!(shown.contains("store passphrase:"), "{shown}");
     // A data key's plaintext never goes to stdout.
     env.key("k", "aead");
     env.run(&["data-key", "-k", "k", "--plaintext-output", "-"])

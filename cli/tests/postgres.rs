@@ -43,24 +43,7 @@ impl Pg {
     }
 
     fn run(&self, args: &[&str]) -> common::Run {
-        let kek = self.dir.path().join("kek");
-        let o = bin()
-            .args([
-                "--store",
-                &url(),
-                "--schema",
-                &self.schema,
-                "--kek-file",
-                s(&kek),
-            ])
-            .args(args)
-            .output()
-            .expect("runs");
-        common::Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: o.stdout,
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        self.run_in(args, b"")
     }
 
     fn run_in(&self, args: &[&str], stdin: &[u8]) -> common::Run {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::{Key, KeyCell, KeyHandle, KeyStore};
 use crate::base::{Error, Result};
-use crate::crypto::stream::{SegmentKey, open_stream, seal_stream};
+use crate::crypto::stream::{SegmentKey, open_stream, read_full, seal_stream};
 use crate::key::stream::{
     self, BOUND_LEN, DEFAULT_SEGMENT_SIZE, PREFIX_LEN, SALT_LEN, STREAM_HEADER_LEN,
     STREAM_INFO_LABEL,
@@ -100,7 +100,7 @@ impl KeyStore {
     /// [`crate::ErrorKind::AuthenticationFailed`]; storage errors for I/O.
     pub fn decrypt_stream(&self, r: &mut dyn Read, w: &mut dyn Write, aad: &[u8]) -> Result<u64> {
         let mut hb = [0u8; STREAM_HEADER_LEN];
-        let n = read_up_to(r, &mut hb)?;
+        let n = read_full(r, &mut hb)?;
         let parsed = match stream::parse(&hb[..n]) {
             Ok(h) => h,
             Err(e) => {
@@ -137,24 +137,6 @@ impl KeyStore {
             }
         }
     }
-}
-
-fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Error::new(
-                    crate::ErrorKind::Storage,
-                    format!("stream read: {e}"),
-                ));
-            }
-        }
-    }
-    Ok(n)
 }
 
 impl Key<Aead, Active> {
@@ -223,7 +205,7 @@ impl KeyHandle {
     pub fn decrypt_stream(&self, r: &mut dyn Read, w: &mut dyn Write, aad: &[u8]) -> Result<u64> {
         let (store, _) = self.live()?;
         let mut hb = [0u8; STREAM_HEADER_LEN];
-        let n = read_up_to(r, &mut hb)?;
+        let n = read_full(r, &mut hb)?;
         let info = stream::parse(&hb[..n])?.info;
         check_key(&info.key_id, &self.id())?;
         store.decrypt_stream(&mut hb[..n].chain(r), w, aad)

@@ -356,6 +356,35 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &KeyCmd) -> Result<()> {
             changed(g, &k, &format!("grant of {principal} revoked"))
         }
         KeyCmd::PublicKey(a) => public_key(store, a),
+        #[cfg(feature = "hazmat")]
+        KeyCmd::ExportRaw {
+            key,
+            version,
+            output,
+            allow_plaintext_output,
+        } => {
+            if !allow_plaintext_output {
+                return Err(Fail::usage(
+                    "key export-raw writes the key itself, unprotected: add --allow-plaintext-output",
+                ));
+            }
+            if output.as_os_str() == "-" {
+                return Err(Fail::usage(
+                    "raw key material is never written to stdout; name a file",
+                ));
+            }
+            let k = resolve(store, key)?;
+            let material = k.hazmat_export_raw(*version)?;
+            crate::output::write_new_secret(output, material.expose_secret())?;
+            let v = json!({"id": k.id(), "output": output});
+            line(g, &v, |_| {
+                format!(
+                    "wrote the raw material of key {} to {} (mode 0600)",
+                    k.id(),
+                    output.display()
+                )
+            })
+        }
         KeyCmd::CheckValue { key, version } => {
             let k = resolve(store, key)?;
             let kcv = store.check_value(&k.id(), *version)?;

@@ -66,19 +66,32 @@ pub fn info(g: &Global, store: &KeyStore) -> Result<()> {
     })
 }
 
-/// `store verify`: every record and the whole audit chain.
+/// `store verify`: every record and the whole audit chain. A store that
+/// verifies but has a finding — an interrupted KEK rotation — exits 8.
 pub fn verify(g: &Global, store: &KeyStore) -> Result<()> {
     let bar = crate::cmd::data::spinner("verifying every record and the audit chain");
     let r = store.verify_integrity();
     bar.finish_and_clear();
     let r = r?;
-    let v = json!({"ok": true, "keys": r.keys, "audit_entries": r.audit_entries});
+    let pending = store.kek_rotation_pending()?;
+    let findings: Vec<&str> = if pending {
+        vec![
+            "a KEK rotation was interrupted: run `keylife store rotate-kek` again with the same new KEK",
+        ]
+    } else {
+        Vec::new()
+    };
+    let v = json!({"ok": findings.is_empty(), "keys": r.keys, "audit_entries": r.audit_entries, "findings": findings});
     line(g, &v, |_| {
         format!(
             "store verified: {} key records, {} audit entries",
             r.keys, r.audit_entries
         )
-    })
+    })?;
+    if let Some(f) = findings.first() {
+        return Err(crate::fail::Fail::new(crate::fail::Exit::Findings, *f));
+    }
+    Ok(())
 }
 
 /// `store rotate-kek`
