@@ -1624,6 +1624,16 @@ kl_result kl_key_grant(const kl_key *key,
 kl_result kl_key_revoke_grant(const kl_key *key, const char *principal);
 
 /**
+ * Sets the key's owner (the team or person answerable for it), in any
+ * state. Administrators and operators; audited.
+ *
+ * Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for a blank or
+ * over-long owner (256 bytes); `KL_ERR_ALREADY_CONSUMED`;
+ * `KL_ERR_PERMISSION_DENIED`; storage errors.
+ */
+kl_result kl_key_set_owner(const kl_key *key, const char *owner);
+
+/**
  * Starts a dual-control request by this store handle's principal for
  * `operation` (a `KL_APPROVAL_*` value) on the key `key_id_hex` (32 hex
  * digits, or `""` for operations on no key: restore, policy change), valid

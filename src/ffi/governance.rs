@@ -279,6 +279,21 @@ pub extern "C" fn kl_key_revoke_grant(key: *const kl_key, principal: *const c_ch
     })
 }
 
+/// Sets the key's owner (the team or person answerable for it), in any
+/// state. Administrators and operators; audited.
+///
+/// Errors: `KL_ERR_NULL_POINTER`; `KL_ERR_INVALID_ARGUMENT` for a blank or
+/// over-long owner (256 bytes); `KL_ERR_ALREADY_CONSUMED`;
+/// `KL_ERR_PERMISSION_DENIED`; storage errors.
+#[unsafe(no_mangle)]
+pub extern "C" fn kl_key_set_owner(key: *const kl_key, owner: *const c_char) -> kl_result {
+    guard(|| {
+        // SAFETY: per the contract, each pointer is NULL or valid.
+        let (key, owner) = unsafe { (try_ref(key, "key")?, try_str(owner, "owner")?) };
+        key.0.set_owner(owner)
+    })
+}
+
 // ----- dual control -----
 
 /// `{"name": "value", …}` (or the empty string for none).

@@ -241,6 +241,7 @@ FUNCTIONS: dict[str, tuple[str, list[str]]] = {
     "kl_key_info_json": ("kl_result", ["const kl_key *", "uint8_t *", "size_t", "size_t *"]),
     "kl_key_activate": ("kl_result", ["kl_key *"]),
     "kl_key_suspend": ("kl_result", ["kl_key *", "const char *"]),
+    "kl_key_set_owner": ("kl_result", ["const kl_key *", "const char *"]),
     "kl_key_resume": ("kl_result", ["kl_key *"]),
     "kl_key_deactivate": ("kl_result", ["kl_key *", "const char *"]),
     "kl_key_compromise": ("kl_result", ["kl_key *", "const char *"]),

@@ -89,6 +89,10 @@ class Key(Managed):
     def activate(self) -> None:
         check(lib.kl_key_activate(self._handle))
 
+    def set_owner(self, owner: str) -> None:
+        """Sets the key's owner (the team or person answerable for it)."""
+        check(lib.kl_key_set_owner(self._handle, _s(owner)))
+
     def suspend(self, reason: str = "") -> None:
         check(lib.kl_key_suspend(self._handle, _s(reason)))
 

@@ -247,3 +247,11 @@ def test_large_files_stream(store, tmp_path):
     assert not (tmp_path / "never").exists()
     with pytest.raises(keylife.NotFoundError):
         key.encrypt_file(tmp_path / "missing", tmp_path / "x")
+
+
+def test_set_owner(store):
+    key = store.create(Purpose.MAC, "orphan")
+    key.set_owner("payments")
+    assert key.info()["owner"] == "payments"
+    with pytest.raises(keylife.InvalidArgumentError):
+        key.set_owner("   ")
