@@ -348,6 +348,10 @@ pub struct CreateArgs {
     /// Activate at once.
     #[arg(long)]
     pub active: bool,
+    /// Create this many keys, named `NAME-1` … `NAME-N`, in one durable
+    /// commit (each key still gets its own audit entry).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: Option<u32>,
 }
 
 /// `key list`
@@ -483,8 +487,15 @@ pub struct DecryptArgs {
 #[derive(Debug, Args)]
 pub struct RewrapArgs {
     /// Ciphertext files, rewritten in place (each atomically).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "lines", conflicts_with = "lines")]
     pub files: Vec<PathBuf>,
+    /// A file of many ciphertexts instead, one per line in base64 (`-`:
+    /// stdin), rewrapped as one batch — all or nothing — to `--output`.
+    #[arg(long, value_name = "FILE")]
+    pub lines: Option<PathBuf>,
+    /// Where the rewrapped lines go (`-`: stdout), with `--lines`.
+    #[arg(long, short, default_value = "-", requires = "lines")]
+    pub output: PathBuf,
     /// Associated data (the same for every file).
     #[command(flatten)]
     pub aad: Aad,

@@ -922,3 +922,91 @@ fn a_key_travels_to_another_party_with_transport() {
     here.assert_verifies();
     partner.assert_verifies();
 }
+
+#[test]
+fn batches_create_many_keys_and_rewrap_a_file_of_ciphertexts() {
+    use base64ct::{Base64, Encoding};
+    let env = Env::new();
+    let made = env.json(&[
+        "key",
+        "create",
+        "tenant",
+        "--purpose",
+        "aead",
+        "--owner",
+        "t",
+        "--active",
+        "--count",
+        "12",
+    ]);
+    assert_eq!(made["created"], 12);
+    let list = env.json(&["key", "list", "--state", "active"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(12));
+    assert_eq!(env.json(&["key", "show", "tenant-07"])["state"], "active");
+    env.run(&["key", "create", "x", "--purpose", "aead", "--count", "0"])
+        .fails(2);
+    // Ciphertexts of three keys, one per line in base64.
+    let mut lines = String::new();
+    let mut plain = Vec::new();
+    for (i, k) in ["tenant-01", "tenant-02", "tenant-12"].iter().enumerate() {
+        let pt = format!("record {i}");
+        let ct = env
+            .run_in(&["encrypt", "-k", k, "--aad", "db"], pt.as_bytes())
+            .ok()
+            .stdout;
+        lines.push_str(&Base64::encode_string(&ct));
+        lines.push('\n');
+        plain.push(pt);
+        env.run(&["key", "rotate", k]).ok();
+    }
+    let input = env.path("cts.b64");
+    std::fs::write(&input, &lines).expect("write");
+    let output = env.path("new.b64");
+    let r = env.json(&[
+        "rewrap",
+        "--lines",
+        s(&input),
+        "-o",
+        s(&output),
+        "--aad",
+        "db",
+    ]);
+    assert_eq!(r["rewrapped"], 3);
+    let new = std::fs::read_to_string(&output).expect("read");
+    for (line, pt) in new.lines().zip(&plain) {
+        let ct = Base64::decode_vec(line).expect("base64");
+        assert_eq!(
+            u32::from_be_bytes([ct[18], ct[19], ct[20], ct[21]]),
+            2,
+            "under version 2"
+        );
+        assert_eq!(
+            env.run_in(&["decrypt", "--aad", "db"], &ct).ok().stdout,
+            pt.as_bytes()
+        );
+    }
+    // All or nothing: one bad ciphertext fails the batch, naming it; no output.
+    let mut bad: Vec<String> = lines.lines().map(str::to_owned).collect();
+    let mut ct = Base64::decode_vec(&bad[1]).expect("base64");
+    ct[40] ^= 1;
+    bad[1] = Base64::encode_string(&ct);
+    std::fs::write(&input, bad.join("\n")).expect("write");
+    let out2 = env.path("never.b64");
+    let r = env
+        .run(&[
+            "rewrap",
+            "--lines",
+            s(&input),
+            "-o",
+            s(&out2),
+            "--aad",
+            "db",
+        ])
+        .fails(6);
+    assert!(r.stderr.contains("ciphertext 1"), "{}", r.stderr);
+    assert!(!out2.exists());
+    std::fs::write(&input, "not base64 at all!\n").expect("write");
+    env.run(&["rewrap", "--lines", s(&input), "-o", s(&out2)])
+        .fails(9);
+    env.assert_verifies();
+}

@@ -101,6 +101,33 @@ impl KeyStore {
         })
     }
 
+    /// [`KeyStore::create_many_active`] for a purpose known at run time:
+    /// every key created Active, all in one durable commit.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, Purpose, StateName, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let keys = store.create_many_active_handles(
+    ///     Purpose::Mac,
+    ///     (0..3).map(|i| KeySpec::<Aead>::new(&format!("tenant-{i}"))),
+    /// )?;
+    /// assert!(keys.iter().all(|k| k.state().ok() == Some(StateName::Active)));
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`KeyStore::create_many_active`].
+    pub fn create_many_active_handles<Q: KeyPurpose>(
+        &self,
+        purpose: Purpose,
+        specs: impl IntoIterator<Item = KeySpec<Q>>,
+    ) -> Result<Vec<KeyHandle>> {
+        crate::key::with_purpose_type!(purpose, P => {
+            self.create_many_active::<P>(specs.into_iter().map(KeySpec::retype))
+                .map(|keys| keys.into_iter().map(KeyHandle::from).collect())
+        })
+    }
+
     /// Imports raw key material as a new PreActive key of `purpose`, as
     /// [`KeyStore::import_raw`].
     ///

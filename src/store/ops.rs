@@ -321,6 +321,49 @@ impl KeyStore {
         }
     }
 
+    /// Rewraps many ciphertexts (of any keys this principal may rewrap)
+    /// under their keys' primary versions, all or nothing: the result holds
+    /// one new ciphertext per input, in order, or the first failure, naming
+    /// its index. Successful uses are aggregated in the audit log, so a
+    /// batch costs a few commits however long it is; a ciphertext already
+    /// under its key's primary version is re-encrypted too (fresh nonce).
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::Aead};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let key = store.create_active(KeySpec::<Aead>::new("k"))?;
+    /// let cts: Vec<Vec<u8>> = (0..3).map(|i| key.encrypt(&[i], b"")).collect::<Result<_, _>>()?;
+    /// key.rotate()?;
+    /// let new = store.rewrap_many(&cts, b"")?;
+    /// assert!(new.iter().all(|c| keylife::CiphertextInfo::parse(c).map(|i| i.key_version).ok() == Some(2)));
+    /// let mut bad = cts.clone();
+    /// bad[1][40] ^= 1;
+    /// let err = store.rewrap_many(&bad, b"").unwrap_err();
+    /// assert!(err.to_string().contains("ciphertext 1"));
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`KeyStore::decrypt`] and [`Key::rewrap`], for the first
+    /// ciphertext that fails (its index in the message).
+    pub fn rewrap_many<C: AsRef<[u8]>>(&self, cts: &[C], aad: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::with_capacity(cts.len());
+        for (i, ct) in cts.iter().enumerate() {
+            let ct = ct.as_ref();
+            let res = self
+                .cell_of_ciphertext(ct)
+                .and_then(|cell| self.op_rewrap(&cell, ct, aad));
+            match res {
+                Ok(c) => out.push(c),
+                Err(e) => {
+                    let msg = format!("ciphertext {i} of the batch: {e}");
+                    return Err(Error::new(e.kind(), msg));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) fn op_rewrap(&self, cell: &KeyCell, ct: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         let pt = self.with_own_ciphertext(cell, Operation::Rewrap, ct, |data, p| {
             open_message(data, p, aad, false).map(zeroize::Zeroizing::new)

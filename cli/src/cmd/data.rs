@@ -136,6 +136,9 @@ pub fn spinner(what: &str) -> ProgressBar {
 /// version; files already under it are left alone.
 pub fn rewrap(g: &Global, store: &KeyStore, a: &RewrapArgs) -> Result<()> {
     let aad = aad(&a.aad)?;
+    if let Some(lines) = &a.lines {
+        return rewrap_lines(g, store, lines, &a.output, &aad);
+    }
     let bar = progress(a.files.len() as u64, "rewrapping");
     let mut moved = 0u64;
     for file in &a.files {
@@ -153,6 +156,52 @@ pub fn rewrap(g: &Global, store: &KeyStore, a: &RewrapArgs) -> Result<()> {
             a.files.len() as u64 - moved
         )
     })
+}
+
+/// `rewrap --lines`: base64 ciphertexts, one per line, as one batch.
+fn rewrap_lines(
+    g: &Global,
+    store: &KeyStore,
+    input: &std::path::Path,
+    output: &std::path::Path,
+    aad: &[u8],
+) -> Result<()> {
+    use base64ct::{Base64, Encoding};
+    let text = crate::output::read_text(input)?;
+    let mut cts = Vec::new();
+    for (n, l) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        cts.push(Base64::decode_vec(l.trim()).map_err(|_| {
+            Fail::new(
+                Exit::Malformed,
+                format!("{} line {}: not base64", input.display(), n + 1),
+            )
+        })?);
+    }
+    let bar = spinner(&format!("rewrapping {} ciphertexts", cts.len()));
+    let new = store.rewrap_many(&cts, aad);
+    bar.finish_and_clear();
+    let new = new.map_err(|e| Fail::from(e).context(&input.display().to_string()))?;
+    let mut out = String::with_capacity(new.iter().map(|c| c.len() * 4 / 3 + 4).sum());
+    for c in &new {
+        out.push_str(&Base64::encode_string(c));
+        out.push('\n');
+    }
+    write_output(output, out.as_bytes())?;
+    if output.as_os_str() != "-" {
+        let v = json!({"rewrapped": new.len(), "output": output});
+        line(g, &v, |_| {
+            format!(
+                "rewrapped {} ciphertexts to {}",
+                new.len(),
+                output.display()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Rewraps one file; `false` when it was already under the primary version.

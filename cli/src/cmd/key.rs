@@ -180,21 +180,45 @@ fn changed(g: &Global, key: &KeyHandle, what: &str) -> Result<()> {
 }
 
 fn create(g: &Global, store: &KeyStore, a: &CreateArgs) -> Result<()> {
-    let mut spec = KeySpec::<Aead>::new(&a.name).exportable(a.exportable);
-    if let Some(o) = &a.owner {
-        spec = spec.owner(o);
-    }
-    if let Some(c) = &a.classification {
-        spec = spec.classification(c);
-    }
-    for (k, v) in &a.labels {
-        spec = spec.label(k, v);
-    }
-    let key = store.create_handle(purpose(a.purpose), spec)?;
-    if a.active {
-        key.activate()?;
-    }
-    changed(g, &key, "created")
+    let spec = |name: &str| {
+        let mut spec = KeySpec::<Aead>::new(name).exportable(a.exportable);
+        if let Some(o) = &a.owner {
+            spec = spec.owner(o);
+        }
+        if let Some(c) = &a.classification {
+            spec = spec.classification(c);
+        }
+        for (k, v) in &a.labels {
+            spec = spec.label(k, v);
+        }
+        spec
+    };
+    let Some(count) = a.count else {
+        let key = store.create_handle(purpose(a.purpose), spec(&a.name))?;
+        if a.active {
+            key.activate()?;
+        }
+        return changed(g, &key, "created");
+    };
+    let width = count.to_string().len();
+    let specs = (1..=count).map(|i| spec(&format!("{}-{i:0width$}", a.name)));
+    let keys = if a.active {
+        store.create_many_active_handles(purpose(a.purpose), specs)?
+    } else {
+        store.create_many_handles(purpose(a.purpose), specs)?
+    };
+    let ids: Vec<String> = keys.iter().map(|k| k.id().to_string()).collect();
+    let state = if a.active { "active" } else { "pre_active" };
+    let v = json!({"created": ids.len(), "state": state, "ids": ids});
+    line(g, &v, |_| {
+        format!(
+            "created {} keys ({}-{:0width$} … {}-{count}), {state}, in one commit",
+            ids.len(),
+            a.name,
+            1,
+            a.name
+        )
+    })
 }
 
 fn list(g: &Global, store: &KeyStore, a: &ListArgs) -> Result<()> {
