@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use keylife::backend::{Backend, PostgresBackend, PostgresOptions, SqliteBackend};
-use keylife::{Argon2Params, ErrorKind, KeyStore, Principal};
+use keylife::{ErrorKind, KekProvider, KeyStore, Principal};
 
 use crate::args::Global;
 use crate::fail::{Exit, Fail, Result};
@@ -128,8 +128,9 @@ pub fn open(g: &Global) -> Result<KeyStore> {
         })
 }
 
-/// Creates a new store with `admin` as its administrator.
-pub fn init(g: &Global, admin: &str, params: Argon2Params) -> Result<(KeyStore, Location)> {
+/// Creates a new store with `admin` as its administrator, under `kek`
+/// (obtained first: nothing is created when there is no passphrase).
+pub fn init(g: &Global, admin: &str, kek: &dyn KekProvider) -> Result<(KeyStore, Location)> {
     let loc = Location::of(g)?;
     if let Location::Sqlite(path) = &loc {
         if path.exists() {
@@ -150,8 +151,7 @@ pub fn init(g: &Global, admin: &str, params: Argon2Params) -> Result<(KeyStore, 
             format!("a store already exists at {}", loc.describe()),
         ));
     }
-    let kek = secret::kek(g, Some(params))?;
-    let store = builder.open(&*kek, Principal::admin(admin)).map_err(|e| {
+    let store = builder.open(kek, Principal::admin(admin)).map_err(|e| {
         if let Location::Sqlite(path) = &loc {
             // Leave nothing half-made behind.
             let _ = std::fs::remove_file(path);

@@ -633,6 +633,18 @@ fn secrets_stay_off_the_command_line_and_out_of_output() {
         .args(["--store", s(&env.store), "key", "list"])
         .assert()
         .code(2);
+    // A failed init leaves no store behind: no passphrase, a bad policy.
+    let fresh = Env::empty();
+    bin()
+        .args(["--store", s(&fresh.store), "store", "init"])
+        .assert()
+        .code(2);
+    assert!(!fresh.store.exists(), "no store without a passphrase");
+    let bad_policy = fresh.path("p.toml");
+    std::fs::write(&bad_policy, "version = 0\n").expect("write");
+    let r = fresh.run(&["store", "init", "--policy", s(&bad_policy)]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(!fresh.store.exists(), "no store with a bad policy");
     // There is no option that takes a secret value.
     bin()
         .args(["--store", s(&env.store), "--passphrase", "x", "key", "list"])

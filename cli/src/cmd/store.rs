@@ -12,12 +12,19 @@ use crate::secret;
 
 /// `store init`
 pub fn init(g: &Global, a: &InitArgs) -> Result<()> {
+    // Everything that can fail on input is checked before the store exists.
+    let policy = match &a.policy {
+        Some(path) => Some(
+            keylife::Policy::from_toml(&read_text(path)?)
+                .map_err(|e| crate::fail::Fail::from(e).context(&path.display().to_string()))?,
+        ),
+        None => None,
+    };
     let params = Argon2Params::new(a.argon2_memory, a.argon2_passes, a.argon2_lanes);
-    let (store, loc) = open::init(g, &a.admin, params)?;
-    if let Some(path) = &a.policy {
-        let policy = keylife::Policy::from_toml(&read_text(path)?)
-            .map_err(|e| crate::fail::Fail::from(e).context(&path.display().to_string()))?;
-        store.set_policy(&policy)?;
+    let kek = secret::kek(g, Some(params))?;
+    let (store, loc) = open::init(g, &a.admin, &*kek)?;
+    if let Some(policy) = &policy {
+        store.set_policy(policy)?;
     }
     store.flush_audit()?;
     let v = json!({"store": loc.describe(), "administrator": a.admin});
