@@ -6,13 +6,16 @@
 # location ($XDG_DATA_HOME/keylife/store.db) without touching your home.
 #   bash scripts/demo.sh
 #   KEEP=1 bash scripts/demo.sh     # keep the directory and print its path
+#   KEYLIFE_DEMO_PROFILE=dev bash scripts/demo.sh   # the debug build (the test command's)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p keylife-cli
+profile="${KEYLIFE_DEMO_PROFILE:-release}"
+cargo build --quiet --profile "$profile" --manifest-path "$root/Cargo.toml" -p keylife-cli
+bindir="$root/target/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 dir=$(mktemp -d)
 if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$dir"' EXIT; fi
 cd "$dir"
-export PATH="$root/target/release:$PATH" XDG_DATA_HOME="$dir/data"
+export PATH="$bindir:$PATH" XDG_DATA_HOME="$dir/data"
 unset KEYLIFE_STORE KEYLIFE_PASSPHRASE KEYLIFE_PRINCIPAL KEYLIFE_FORMAT KEYLIFE_KEK_FILE
 # The commands of the README's session, in order (lines starting "$ ").
 mapfile -t cmds < <(awk '/<!-- cli-session -->/ {on = 1; next}

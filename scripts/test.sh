@@ -80,7 +80,8 @@ bash scripts/pg.sh cargo nextest run -p keylife-cli --no-fail-fast
 cargo nextest run -p keylife-cli --features hazmat --test hazmat
 
 step "the main job: scripts/demo.sh, the CLI on the default SQLite store"
-bash scripts/demo.sh > target/demo.out
+# The debug build the CLI tests made (a release build would add minutes).
+KEYLIFE_DEMO_PROFILE=dev bash scripts/demo.sh > target/demo.out
 tail -n 3 target/demo.out
 
 step "examples/lifecycle.rs: the same story through the Rust API"
