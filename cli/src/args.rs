@@ -607,6 +607,8 @@ pub enum PrincipalCmd {
         /// The name.
         name: String,
     },
+    /// Every registered principal and its roles.
+    List,
 }
 
 /// `keylife approver …`
@@ -620,6 +622,8 @@ pub enum ApproverCmd {
         #[arg(long)]
         public_key: PathBuf,
     },
+    /// The registered approvers and their key fingerprints.
+    List,
 }
 
 /// Operations under dual control.

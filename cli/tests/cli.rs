@@ -382,6 +382,21 @@ fn dual_control_policy_and_backup_through_the_cli() {
 fn every_documented_exit_code_is_provoked() {
     let env = Env::new();
     env.key("k", "aead");
+    // 1: a failure without a more specific code (storage: the store path
+    // is a directory).
+    let dir = env.path("a-directory");
+    std::fs::create_dir(&dir).expect("mkdir");
+    bin()
+        .args([
+            "--store",
+            s(&dir),
+            "--passphrase-file",
+            s(&env.pw),
+            "key",
+            "list",
+        ])
+        .assert()
+        .code(1);
     // 2: usage.
     env.run(&["key", "frobnicate"]).fails(2);
     env.run(&["--format", "yaml", "key", "list"]).fails(2);

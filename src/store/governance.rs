@@ -333,6 +333,41 @@ impl KeyStore {
         Ok(found)
     }
 
+    /// Every registered principal with its roles, by name.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, Principal, Role};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// store.register_principal(&Principal::new("billing", &[Role::Application]))?;
+    /// let names: Vec<String> = store.principals()?.iter().map(|p| p.name().to_owned()).collect();
+    /// assert_eq!(names, ["billing", "ops"]);
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Storage errors; [`ErrorKind::Integrity`] for a damaged record.
+    pub fn principals(&self) -> Result<Vec<Principal>> {
+        authorize(&self.principal, Operation::ReadMetadata)?;
+        let mut out = Vec::new();
+        self.scan_prefix(PRINCIPAL_PREFIX, |id, _| {
+            if let Some((p, _)) = self.get_sealed::<StoredPrincipal>(id)? {
+                out.push(Principal::new(&p.name, &p.roles));
+            }
+            Ok(())
+        })?;
+        out.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(out)
+    }
+
+    /// The registered approvers and their public keys.
+    ///
+    /// # Errors
+    /// Storage errors; [`ErrorKind::Integrity`] for a damaged record.
+    pub fn approver_registry(&self) -> Result<ApproverRegistry> {
+        authorize(&self.principal, Operation::ReadMetadata)?;
+        self.approvers()
+    }
+
     /// A registered principal, with its registered roles.
     ///
     /// # Errors

@@ -46,6 +46,24 @@ pub fn principal(g: &Global, store: &KeyStore, cmd: &PrincipalCmd) -> Result<()>
             p
         }
         PrincipalCmd::Show { name } => store.registered_principal(name)?,
+        PrincipalCmd::List => {
+            let all: Vec<serde_json::Value> =
+                store.principals()?.iter().map(principal_json).collect();
+            return show(g, &all, |rows| {
+                let mut t = table(&["name", "roles"]);
+                for r in rows {
+                    let roles: Vec<&str> = r["roles"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                        .unwrap_or_default();
+                    t.add_row(vec![
+                        r["name"].as_str().unwrap_or("").to_owned(),
+                        roles.join(", "),
+                    ]);
+                }
+                t
+            });
+        }
     };
     let v = principal_json(&p);
     line(g, &v, |_| {
@@ -57,6 +75,27 @@ pub fn principal(g: &Global, store: &KeyStore, cmd: &PrincipalCmd) -> Result<()>
 /// `approver …`
 pub fn approver(g: &Global, store: &KeyStore, cmd: &ApproverCmd) -> Result<()> {
     match cmd {
+        ApproverCmd::List => {
+            let reg = store.approver_registry()?;
+            let mut rows = Vec::new();
+            for name in reg.names() {
+                let fp = match reg.get(name) {
+                    Some(pk) => pk.fingerprint()?,
+                    None => String::new(),
+                };
+                rows.push(json!({"approver": name, "fingerprint": fp}));
+            }
+            show(g, &rows, |rows| {
+                let mut t = table(&["approver", "key fingerprint"]);
+                for r in rows {
+                    t.add_row(vec![
+                        r["approver"].as_str().unwrap_or("").to_owned(),
+                        r["fingerprint"].as_str().unwrap_or("").to_owned(),
+                    ]);
+                }
+                t
+            })
+        }
         ApproverCmd::Add { name, public_key } => {
             let pem = read_text(public_key)?;
             let pk = PublicKey::from_spki_pem(&pem)
