@@ -479,3 +479,71 @@ fn uses_counted_from_many_threads_are_exact_and_precede_later_changes() {
     );
     f.store.verify_audit().unwrap();
 }
+
+#[test]
+fn incremental_verification_reads_only_what_came_after_a_checkpoint() {
+    let f = populated();
+    let signer = f
+        .store
+        .create_active(KeySpec::<Signing>::new("audit-signer"))
+        .unwrap();
+    let public = signer.public_key(None).unwrap();
+    let cp = f.store.audit_checkpoint(&signer).unwrap();
+    for i in 0..5 {
+        f.store
+            .create(KeySpec::<Aead>::new(&format!("later-{i}")))
+            .unwrap();
+    }
+    f.store.flush_audit().unwrap();
+    let full = f.store.verify_audit().unwrap();
+    let since = f.store.verify_audit_since(&cp, &public).unwrap();
+    // Only the entries after the checkpoint were checked, up to the head.
+    assert!(
+        since.entries >= 5 && since.entries < full.entries,
+        "{since:?} vs {full:?}"
+    );
+    assert!(since.head_seq >= full.head_seq);
+    assert_eq!(since.head_seq - since.entries, cp.seq);
+
+    // Another key's signature over the checkpoint: refused.
+    let other = f
+        .store
+        .create_active(KeySpec::<Signing>::new("someone-else"))
+        .unwrap();
+    let err = f
+        .store
+        .verify_audit_since(&cp, &other.public_key(None).unwrap())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AuthenticationFailed);
+
+    // An entry after the checkpoint edited: found.
+    let ids = entry_ids(&f);
+    let after = ids
+        .iter()
+        .find(|(id, _)| id > &format!("audit/{:020}", cp.seq + 1))
+        .cloned()
+        .unwrap();
+    let (id, mut rec) = after;
+    let n = rec.value.len();
+    rec.value[n - 20] ^= 1;
+    f.backend.tamper(&id, rec).unwrap();
+    let err = f.store.verify_audit_since(&cp, &public).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+
+    // The checkpoint's own entry replaced: found as a rewrite.
+    let g = populated();
+    let s2 = g
+        .store
+        .create_active(KeySpec::<Signing>::new("audit-signer"))
+        .unwrap();
+    let cp2 = g.store.audit_checkpoint(&s2).unwrap();
+    let (_, earlier) = entry_ids(&g)[1].clone();
+    g.backend
+        .tamper(&format!("audit/{:020}", cp2.seq), earlier)
+        .unwrap();
+    let err = g
+        .store
+        .verify_audit_since(&cp2, &s2.public_key(None).unwrap())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+}

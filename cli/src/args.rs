@@ -719,11 +719,20 @@ pub enum PolicyCmd {
 /// `keylife audit …`
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Verify the whole hash chain (and a signed checkpoint, if given).
+    /// Verify the whole hash chain (and a signed checkpoint, if given), or
+    /// only what was added since a checkpoint (`--since`).
     Verify {
-        /// A checkpoint from `audit checkpoint`.
-        #[arg(long)]
+        /// A checkpoint from `audit checkpoint`: the log must still hold it.
+        #[arg(long, conflicts_with = "since")]
         checkpoint: Option<PathBuf>,
+        /// Verify only the entries after this checkpoint (its signature
+        /// first): work proportional to what was added.
+        #[arg(long)]
+        since: Option<PathBuf>,
+        /// The checkpoint signer's public key (PEM) [default: the signing
+        /// key of this store the checkpoint names, its primary version].
+        #[arg(long, requires = "since")]
+        signer_public_key: Option<PathBuf>,
     },
     /// Every entry as JSON Lines.
     Export {

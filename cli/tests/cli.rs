@@ -184,6 +184,12 @@ fn a_whole_lifecycle_through_the_cli() {
         .ok();
     let v = env.json(&["audit", "verify", "--checkpoint", s(&cp)]);
     assert_eq!(v["ok"], true);
+    let inc = env.json(&["audit", "verify", "--since", s(&cp)]);
+    assert_eq!(inc["incremental"], true);
+    assert!(
+        inc["entries"].as_u64() < v["entries"].as_u64(),
+        "{inc} vs {v}"
+    );
     let jsonl = env.run(&["audit", "export"]).ok().out();
     assert!(jsonl.lines().count() > 20, "{jsonl}");
     assert!(jsonl.contains("\"compromise\""), "{jsonl}");

@@ -14,21 +14,39 @@ use crate::output::{line, read_text, show, table, write_output};
 /// `audit …`
 pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
     match cmd {
-        AuditCmd::Verify { checkpoint } => {
+        AuditCmd::Verify {
+            checkpoint,
+            since,
+            signer_public_key,
+        } => {
+            let read_cp = |path: &std::path::Path| {
+                AuditCheckpoint::from_json(&read_text(path)?)
+                    .map_err(|e| Fail::from(e).context(&path.display().to_string()))
+            };
             let bar = crate::cmd::data::spinner("verifying the audit chain");
-            let v = match checkpoint {
-                Some(path) => {
-                    let cp = AuditCheckpoint::from_json(&read_text(path)?)
-                        .map_err(|e| Fail::from(e).context(&path.display().to_string()))?;
-                    store.verify_audit_against(&cp)?
+            let v = match (checkpoint, since) {
+                (_, Some(path)) => {
+                    let cp = read_cp(path)?;
+                    let signer = match signer_public_key {
+                        Some(pem) => keylife::PublicKey::from_spki_pem(&read_text(pem)?)
+                            .map_err(|e| Fail::from(e).context(&pem.display().to_string()))?,
+                        None => store.load_handle(&cp.signer)?.public_key(None)?,
+                    };
+                    store.verify_audit_since(&cp, &signer)?
                 }
-                None => store.verify_audit()?,
+                (Some(path), None) => store.verify_audit_against(&read_cp(path)?)?,
+                (None, None) => store.verify_audit()?,
             };
             bar.finish_and_clear();
-            let out = json!({"ok": true, "entries": v.entries, "head_seq": v.head_seq, "head_mac": v.head_mac});
+            let out = json!({"ok": true, "entries": v.entries, "head_seq": v.head_seq, "head_mac": v.head_mac, "incremental": since.is_some()});
             line(g, &out, |_| {
+                let what = if since.is_some() {
+                    "entries since the checkpoint"
+                } else {
+                    "entries"
+                };
                 format!(
-                    "audit chain verified: {} entries, head #{} {}",
+                    "audit chain verified: {} {what}, head #{} {}",
                     v.entries, v.head_seq, v.head_mac
                 )
             })

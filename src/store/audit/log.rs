@@ -498,12 +498,25 @@ pub struct AuditVerification {
 pub(crate) fn verify(
     backend: &dyn Backend,
     sealer: &Sealer,
+    each: impl FnMut(&AuditEntry) -> Result<()>,
+) -> Result<AuditVerification> {
+    verify_from(backend, sealer, 0, [0; 32], each)
+}
+
+/// [`verify`] from entry `start + 1` on, trusting that entry `start` (when
+/// not 0) has the MAC `start_mac` — what a verified checkpoint vouches for.
+/// `entries` in the result counts only the entries checked.
+pub(crate) fn verify_from(
+    backend: &dyn Backend,
+    sealer: &Sealer,
+    start: u64,
+    start_mac: [u8; 32],
     mut each: impl FnMut(&AuditEntry) -> Result<()>,
 ) -> Result<AuditVerification> {
     let broken = |msg: String| Error::new(ErrorKind::Integrity, format!("audit log: {msg}"));
-    let mut expect_seq = 1u64;
-    let mut prev = [0u8; 32];
-    let mut after: Option<String> = None;
+    let mut expect_seq = start + 1;
+    let mut prev = start_mac;
+    let mut after: Option<String> = (start > 0).then(|| entry_id(start));
     loop {
         let page = backend.scan(ENTRY_PREFIX, after.as_deref(), 512)?;
         let Some((last, _)) = page.last() else { break };
@@ -549,7 +562,7 @@ pub(crate) fn verify(
         )));
     }
     Ok(AuditVerification {
-        entries: last,
+        entries: last - start,
         head_seq: last,
         head_mac: hex(&prev),
     })
