@@ -547,3 +547,133 @@ fn incremental_verification_reads_only_what_came_after_a_checkpoint() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
 }
+
+#[test]
+fn archiving_a_prefix_keeps_the_rest_verifiable_and_rollbacks_detectable() {
+    let f = populated();
+    let signer = f
+        .store
+        .create_active(KeySpec::<Signing>::new("audit-signer"))
+        .unwrap();
+    let public = signer.public_key(None).unwrap();
+    let k = f
+        .store
+        .create_active(KeySpec::<Aead>::new("rolled"))
+        .unwrap();
+    let rid = format!("key/{}", k.id());
+    // A copy of the key's record before a write, to roll back to later.
+    let old_record = f
+        .backend
+        .raw_records()
+        .unwrap()
+        .into_iter()
+        .find(|(id, _)| *id == rid)
+        .map(|(_, r)| r)
+        .unwrap();
+    k.rotate().unwrap();
+    let cp = f.store.audit_checkpoint(&signer).unwrap();
+    let mut archive = Vec::new();
+    let n = f.store.archive_audit(&cp, &public, &mut archive).unwrap();
+    assert_eq!(n, cp.seq);
+    // The archive: every entry up to the checkpoint, the last one its MAC.
+    let lines: Vec<keylife::AuditEntry> = String::from_utf8(archive)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, cp.seq);
+    assert_eq!(lines.last().unwrap().mac, cp.head_mac);
+    assert!(lines.windows(2).all(|w| w[1].prev == w[0].mac));
+    // The archived entries are gone; the rest verifies from the base.
+    let left = entry_ids(&f);
+    assert!(
+        left.iter()
+            .all(|(id, _)| *id > format!("audit/{:020}", cp.seq)),
+        "{}",
+        left.len()
+    );
+    let v = f.store.verify_audit().unwrap();
+    assert_eq!(v.head_seq - v.entries, cp.seq);
+    f.store.verify_integrity().unwrap();
+    f.store.verify_audit_against(&cp).unwrap();
+    f.store.verify_audit_since(&cp, &public).unwrap();
+    // A key record rolled back to before the archived rotation: still caught.
+    f.backend.tamper(&rid, old_record).unwrap();
+    let err = f
+        .reopen(StoreOptions::default())
+        .verify_integrity()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(err.to_string().contains("rolled back"), "{err}");
+}
+
+#[test]
+fn an_archived_log_detects_a_removed_base_and_finishes_an_interrupted_prune() {
+    let f = populated();
+    let signer = f
+        .store
+        .create_active(KeySpec::<Signing>::new("audit-signer"))
+        .unwrap();
+    let public = signer.public_key(None).unwrap();
+    let first = f.store.audit_checkpoint(&signer).unwrap();
+    let before = f.backend.raw_records().unwrap();
+    f.store
+        .archive_audit(&first, &public, &mut Vec::new())
+        .unwrap();
+    // An archived entry comes back (as after a crash between recording the
+    // base and removing the entries): verification skips it, and the next
+    // archival with the same checkpoint removes it and writes nothing.
+    let (id, rec) = before
+        .iter()
+        .find(|(id, _)| id.starts_with("audit/"))
+        .cloned()
+        .unwrap();
+    f.backend.tamper(&id, rec).unwrap();
+    f.store.verify_audit().unwrap();
+    assert_eq!(
+        f.store
+            .archive_audit(&first, &public, &mut Vec::new())
+            .unwrap(),
+        0
+    );
+    assert!(
+        f.backend
+            .raw_records()
+            .unwrap()
+            .iter()
+            .all(|(i, _)| *i != id)
+    );
+    // A later checkpoint archives further; an earlier one is refused.
+    f.store.create(KeySpec::<Aead>::new("more")).unwrap();
+    let second = f.store.audit_checkpoint(&signer).unwrap();
+    let mut out = Vec::new();
+    let n = f.store.archive_audit(&second, &public, &mut out).unwrap();
+    assert_eq!(n, second.seq - first.seq);
+    let err = f
+        .store
+        .archive_audit(&first, &public, &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        f.store.verify_audit_against(&first).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    // Only administrators archive.
+    let auditor = f.store.mint(Principal::new("aud", &[Role::Auditor]));
+    assert_eq!(
+        auditor
+            .archive_audit(&second, &public, &mut Vec::new())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::PermissionDenied
+    );
+    // Removing the base record breaks the chain: the log no longer starts.
+    f.backend
+        .delete("meta/audit-base", keylife::backend::Expect::Any)
+        .unwrap();
+    let err = f
+        .reopen(StoreOptions::default())
+        .verify_audit()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+}

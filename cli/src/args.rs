@@ -749,6 +749,21 @@ pub enum AuditCmd {
         #[arg(long, short, default_value = "-")]
         output: PathBuf,
     },
+    /// Archive the log up to a signed checkpoint: the entries go to a file
+    /// (JSON Lines, synced and in place before anything is removed), the
+    /// store keeps a base so the rest stays verifiable.
+    Archive {
+        /// The checkpoint (from `audit checkpoint`) to archive up to.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The checkpoint signer's public key (PEM) [default: the signing
+        /// key of this store the checkpoint names, its primary version].
+        #[arg(long)]
+        signer_public_key: Option<PathBuf>,
+        /// The archive file (new).
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// The last entries.
     Tail {
         /// How many.

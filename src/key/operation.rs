@@ -100,6 +100,8 @@ pub enum Operation {
     RestoreDrill,
     /// Change a key's owner (the compliance report's "without owner" fix).
     SetOwner,
+    /// Archive a prefix of the audit log (export it, then remove it).
+    ArchiveAudit,
 }
 
 impl Operation {

@@ -720,7 +720,7 @@ pub(crate) fn authorize(p: &Principal, op: Operation) -> Result<()> {
         | Maintenance
         | Destroy
         | DestroyVersion => &[Role::Administrator, Role::Operator],
-        CompromisedRewrap | Export | RotateKek => &[Role::Administrator],
+        CompromisedRewrap | Export | RotateKek | ArchiveAudit => &[Role::Administrator],
         Backup | Restore | RestoreDrill => &[Role::Administrator],
         ReadAudit | VerifyIntegrity => &[Role::Administrator, Role::Auditor],
         SetPolicy | RegisterPrincipal => &[Role::Administrator],

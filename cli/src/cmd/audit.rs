@@ -11,6 +11,71 @@ use crate::cmd::key::{operation_name, resolve};
 use crate::fail::{Exit, Fail, Result};
 use crate::output::{line, read_text, show, table, write_output};
 
+fn read_checkpoint(path: &std::path::Path) -> Result<AuditCheckpoint> {
+    AuditCheckpoint::from_json(&read_text(path)?)
+        .map_err(|e| Fail::from(e).context(&path.display().to_string()))
+}
+
+/// The key a checkpoint is verified with: a PEM file, or the signing key of
+/// this store it names (primary version).
+fn signer_key(
+    store: &KeyStore,
+    cp: &AuditCheckpoint,
+    pem: Option<&std::path::Path>,
+) -> Result<keylife::PublicKey> {
+    match pem {
+        Some(p) => keylife::PublicKey::from_spki_pem(&read_text(p)?)
+            .map_err(|e| Fail::from(e).context(&p.display().to_string())),
+        None => Ok(store.load_handle(&cp.signer)?.public_key(None)?),
+    }
+}
+
+/// A new file written through a temporary one, synced and renamed into
+/// place at the first flush: `archive_audit` flushes before it removes
+/// anything, so the archive is durable first.
+struct DurableOnFlush {
+    tmp: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
+    dest: std::path::PathBuf,
+}
+
+impl DurableOnFlush {
+    fn create(dest: &std::path::Path) -> Result<DurableOnFlush> {
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".keylife-")
+            .tempfile_in(dir)
+            .map_err(|e| Fail::new(Exit::Io, format!("cannot write {}: {e}", dest.display())))?;
+        Ok(DurableOnFlush {
+            tmp: Some(std::io::BufWriter::new(tmp)),
+            dest: dest.to_path_buf(),
+        })
+    }
+}
+
+impl std::io::Write for DurableOnFlush {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.tmp {
+            Some(w) => w.write(buf),
+            None => Err(std::io::Error::other("the archive is already in place")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let Some(w) = self.tmp.take() else {
+            return Ok(());
+        };
+        let tmp = w
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist_noclobber(&self.dest).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
 /// `audit …`
 pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
     match cmd {
@@ -19,19 +84,12 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
             since,
             signer_public_key,
         } => {
-            let read_cp = |path: &std::path::Path| {
-                AuditCheckpoint::from_json(&read_text(path)?)
-                    .map_err(|e| Fail::from(e).context(&path.display().to_string()))
-            };
+            let read_cp = read_checkpoint;
             let bar = crate::cmd::data::spinner("verifying the audit chain");
             let v = match (checkpoint, since) {
                 (_, Some(path)) => {
                     let cp = read_cp(path)?;
-                    let signer = match signer_public_key {
-                        Some(pem) => keylife::PublicKey::from_spki_pem(&read_text(pem)?)
-                            .map_err(|e| Fail::from(e).context(&pem.display().to_string()))?,
-                        None => store.load_handle(&cp.signer)?.public_key(None)?,
-                    };
+                    let signer = signer_key(store, &cp, signer_public_key.as_deref())?;
                     store.verify_audit_since(&cp, &signer)?
                 }
                 (Some(path), None) => store.verify_audit_against(&read_cp(path)?)?,
@@ -48,6 +106,36 @@ pub fn run(g: &Global, store: &KeyStore, cmd: &AuditCmd) -> Result<()> {
                 format!(
                     "audit chain verified: {} {what}, head #{} {}",
                     v.entries, v.head_seq, v.head_mac
+                )
+            })
+        }
+        AuditCmd::Archive {
+            checkpoint,
+            signer_public_key,
+            output,
+        } => {
+            let cp = read_checkpoint(checkpoint)?;
+            let signer = signer_key(store, &cp, signer_public_key.as_deref())?;
+            if output.exists() {
+                return Err(Fail::new(
+                    Exit::Io,
+                    format!(
+                        "{} exists: an archive never overwrites a file",
+                        output.display()
+                    ),
+                ));
+            }
+            let mut file = DurableOnFlush::create(output)?;
+            let bar = crate::cmd::data::spinner("archiving the audit log");
+            let n = store.archive_audit(&cp, &signer, &mut file);
+            bar.finish_and_clear();
+            let n = n?;
+            let v = json!({"archived": n, "output": output, "up_to": cp.seq});
+            line(g, &v, |_| {
+                format!(
+                    "archived {n} entries (up to #{}) to {}; the store keeps the rest",
+                    cp.seq,
+                    output.display()
                 )
             })
         }

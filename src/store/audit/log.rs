@@ -41,6 +41,8 @@ use crate::store::seal::Sealer;
 
 pub(crate) const ENTRY_PREFIX: &str = "audit/";
 const HEAD_ID: &str = "meta/audit-head";
+/// Where the log starts after an archival (`KeyStore::archive_audit`).
+pub(crate) const BASE_ID: &str = "meta/audit-base";
 const MAC_DOMAIN: &[u8] = b"keylife/audit/v1\0";
 
 /// One entry of the audit log, as stored and as exported (JSON Lines).
@@ -493,14 +495,99 @@ pub struct AuditVerification {
     pub head_mac: String,
 }
 
-/// Walks the whole log: every seal, MAC, `prev` link and sequence number,
-/// then the head record. Calls `each` for every verified entry.
+/// What remains of the entries an archival removed: the last one's
+/// sequence number and MAC (the next entry links to it), and what
+/// `verify_integrity` and restores need from them — each key's last
+/// logged record generation, and the keys destroyed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Base {
+    pub(crate) seq: u64,
+    pub(crate) mac: String,
+    pub(crate) generations: std::collections::BTreeMap<KeyId, u64>,
+    pub(crate) destroyed: std::collections::BTreeSet<KeyId>,
+}
+
+impl Base {
+    pub(crate) fn mac_bytes(&self) -> Result<[u8; 32]> {
+        crate::base::encoding::parse_hex::<32>(&self.mac).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Integrity,
+                format!("record {BASE_ID} has a malformed MAC"),
+            )
+        })
+    }
+
+    /// Folds one archived entry in.
+    pub(crate) fn absorb(&mut self, e: &AuditEntry) {
+        if let Some(k) = e.key_id {
+            if let Some(g) = e.generation {
+                let best = self.generations.entry(k).or_insert(g);
+                *best = (*best).max(g);
+            }
+            if e.operation == Operation::Destroy && e.outcome == Outcome::Success {
+                self.destroyed.insert(k);
+            }
+        }
+        self.seq = e.seq;
+        self.mac.clone_from(&e.mac);
+    }
+}
+
+/// The log's base, when part of it was archived.
+pub(crate) fn base(backend: &dyn Backend, sealer: &Sealer) -> Result<Option<Base>> {
+    let Some(rec) = backend.get(BASE_ID)? else {
+        return Ok(None);
+    };
+    let plain = sealer.open(BASE_ID, &rec.value)?;
+    serde_json::from_slice(plain.expose_secret())
+        .map(Some)
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Integrity,
+                format!("record {BASE_ID} does not decode"),
+            )
+        })
+}
+
+/// Walks the log from its start (or its base, after an archival): every
+/// seal, MAC, `prev` link and sequence number, then the head record. Calls
+/// `each` for every verified entry.
 pub(crate) fn verify(
     backend: &dyn Backend,
     sealer: &Sealer,
     each: impl FnMut(&AuditEntry) -> Result<()>,
 ) -> Result<AuditVerification> {
-    verify_from(backend, sealer, 0, [0; 32], each)
+    match base(backend, sealer)? {
+        Some(b) => verify_from(backend, sealer, b.seq, b.mac_bytes()?, each),
+        None => verify_from(backend, sealer, 0, [0; 32], each),
+    }
+}
+
+/// Deletes the entries up to `seq` (archived: the base record holds what
+/// verification needs of them), in batches. Idempotent: an interrupted
+/// prune is finished by the next one, and verification skips entries at
+/// or before the base meanwhile.
+pub(crate) fn prune(backend: &dyn Backend, seq: u64) -> Result<u64> {
+    let last = entry_id(seq);
+    let mut deleted = 0u64;
+    loop {
+        let page = backend.scan(ENTRY_PREFIX, None, 512)?;
+        let ops: Vec<WriteOp> = page
+            .into_iter()
+            .map(|(id, _)| id)
+            .take_while(|id| *id <= last)
+            .map(|id| WriteOp::Delete {
+                id,
+                expect: Expect::Any,
+            })
+            .collect();
+        if ops.is_empty() {
+            return Ok(deleted);
+        }
+        deleted += ops.len() as u64;
+        backend.commit(&ops)?;
+    }
 }
 
 /// [`verify`] from entry `start + 1` on, trusting that entry `start` (when

@@ -6,7 +6,7 @@
 mod log;
 
 pub use self::log::{AuditEntry, AuditVerification};
-pub(crate) use self::log::{AuditLog, Draft, verify};
+pub(crate) use self::log::{AuditLog, Draft, base, verify};
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -42,7 +42,10 @@ impl KeyStore {
             authorize(&self.principal, Operation::VerifyIntegrity)?;
             self.flush_audit()?;
             let sealer = self.sealer()?;
-            let mut audited: HashMap<KeyId, u64> = HashMap::new();
+            // Generations logged by archived entries come from the base.
+            let mut audited: HashMap<KeyId, u64> = log::base(&*self.inner.backend, &sealer)?
+                .map(|b| b.generations.into_iter().collect())
+                .unwrap_or_default();
             let log = log::verify(&*self.inner.backend, &sealer, |e| {
                 if let (Some(k), Some(g)) = (e.key_id, e.generation) {
                     // Each write of a key record is logged with the next
@@ -409,6 +412,163 @@ impl KeyStore {
         })
     }
 
+    /// The MAC of entry `seq` as the log holds it now — from the entry, or
+    /// from the base when it was the last one archived. `Ok(None)` when the
+    /// log ends before `seq`.
+    fn mac_at(&self, seq: u64) -> Result<Option<String>> {
+        let backend = &*self.inner.backend;
+        let sealer = self.sealer()?;
+        let base = log::base(backend, &sealer)?;
+        match &base {
+            Some(b) if seq == b.seq => return Ok(Some(b.mac.clone())),
+            Some(b) if seq < b.seq => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "audit log: entry {seq} was archived (the log starts after entry {}): \
+                         check this checkpoint against the archive",
+                        b.seq
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        Ok(log::entry(backend, &sealer, seq)?.map(|e| e.mac))
+    }
+
+    /// Whether the log still holds the entry `checkpoint` vouches for.
+    fn check_checkpoint_entry(
+        &self,
+        checkpoint: &crate::governance::audit::AuditCheckpoint,
+    ) -> Result<[u8; 32]> {
+        let bad = |msg: String| Error::new(ErrorKind::Integrity, format!("audit log: {msg}"));
+        match self.mac_at(checkpoint.seq)? {
+            Some(m) if crate::crypto::ct_eq(m.as_bytes(), checkpoint.head_mac.as_bytes()) => {
+                crate::base::encoding::parse_hex::<32>(&m)
+                    .ok_or_else(|| bad(format!("entry {} has a malformed MAC", checkpoint.seq)))
+            }
+            Some(_) => Err(bad(format!(
+                "entry {} differs from the checkpoint: the log was rewritten",
+                checkpoint.seq
+            ))),
+            None => Err(bad(format!(
+                "the entry {} a checkpoint vouches for is gone: entries were cut off",
+                checkpoint.seq
+            ))),
+        }
+    }
+
+    /// Archives the log up to a signed checkpoint: verifies the log, writes
+    /// every entry up to the checkpoint's (after any earlier archival) to
+    /// `out` as JSON Lines, records a base — the checkpoint's entry and MAC,
+    /// each key's last logged record generation, the keys destroyed — and
+    /// removes those entries. The log stays verifiable from the base on
+    /// (and rollback detection keeps working); the archive is verifiable on
+    /// its own against the checkpoint, whose MAC is its last line's.
+    /// Administrators only; audited. An interrupted archival is finished by
+    /// calling it again with the same checkpoint. Returns the number of
+    /// entries written to `out`.
+    ///
+    /// `out` is flushed before anything is removed: give it a flush that
+    /// makes the archive durable (`keylife audit archive` syncs the file and
+    /// renames it into place there), so a crash never loses entries.
+    ///
+    /// ```
+    /// # use keylife::{KeyStore, KeySpec, Principal, purpose::{Aead, Signing}};
+    /// let store = KeyStore::in_memory(Principal::admin("ops"))?;
+    /// let signer = store.create_active(KeySpec::<Signing>::new("audit-signer"))?;
+    /// store.create(KeySpec::<Aead>::new("k"))?;
+    /// let cp = store.audit_checkpoint(&signer)?;
+    /// let mut archive = Vec::new();
+    /// let n = store.archive_audit(&cp, &signer.public_key(None)?, &mut archive)?;
+    /// assert_eq!(n, cp.seq);
+    /// store.create(KeySpec::<Aead>::new("later"))?;
+    /// let v = store.verify_audit()?; // from the base on
+    /// assert!(v.entries < v.head_seq);
+    /// store.verify_integrity()?;
+    /// # Ok::<(), keylife::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::AuthenticationFailed`] for a checkpoint `signer` did not
+    /// sign; [`ErrorKind::Integrity`] when the log does not verify or does
+    /// not hold the checkpoint's entry; [`ErrorKind::InvalidArgument`] for a
+    /// checkpoint before the current base; [`ErrorKind::PermissionDenied`];
+    /// I/O errors on `out` as [`ErrorKind::Storage`] (nothing is removed
+    /// then).
+    pub fn archive_audit(
+        &self,
+        checkpoint: &crate::governance::audit::AuditCheckpoint,
+        signer: &crate::PublicKey,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64> {
+        let reason = format!("entries up to {} archived", checkpoint.seq);
+        let res = (|| {
+            authorize(&self.principal, Operation::ArchiveAudit)?;
+            checkpoint.verify(signer)?;
+            self.flush_audit()?;
+            let backend = &*self.inner.backend;
+            let sealer = self.sealer()?;
+            let old = log::base(backend, &sealer)?;
+            let mut base = old.clone().unwrap_or_default();
+            if checkpoint.seq < base.seq {
+                return Err(Error::invalid(format!(
+                    "the log is archived up to entry {} already; this checkpoint is at {}",
+                    base.seq, checkpoint.seq
+                )));
+            }
+            let mut written = 0u64;
+            log::verify(backend, &sealer, |e| {
+                if e.seq <= checkpoint.seq {
+                    writeln!(out, "{}", e.to_json()?).map_err(|err| {
+                        Error::new(ErrorKind::Storage, format!("audit archive: {err}"))
+                    })?;
+                    base.absorb(e);
+                    written += 1;
+                }
+                Ok(())
+            })?;
+            out.flush()
+                .map_err(|err| Error::new(ErrorKind::Storage, format!("audit archive: {err}")))?;
+            self.check_checkpoint_entry(checkpoint)?;
+            if base.seq != checkpoint.seq {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "audit log: entry {} was not found while archiving",
+                        checkpoint.seq
+                    ),
+                ));
+            }
+            if old.as_ref().is_none_or(|o| o.seq != base.seq) {
+                let put =
+                    self.sealed_put(log::BASE_ID, &base, crate::store::backend::Expect::Any)?;
+                let draft = self.draft(
+                    &self.principal,
+                    Operation::ArchiveAudit,
+                    None,
+                    None,
+                    &Ok(()),
+                    Some(&reason),
+                );
+                self.commit_logged(std::slice::from_ref(&draft), vec![put])?;
+            }
+            log::prune(backend, checkpoint.seq)?;
+            Ok(written)
+        })();
+        if let Err(e) = &res {
+            self.audit_as(
+                &self.principal,
+                Operation::ArchiveAudit,
+                None,
+                None,
+                Err(e.clone()),
+                Some(&reason),
+            )?;
+        }
+        res
+    }
+
     /// Verifies only what was added to the log since a checkpoint: the
     /// checkpoint's signature under `signer` (the public key of the key
     /// that signed it), the checkpoint's entry against the log, and every
@@ -445,37 +605,7 @@ impl KeyStore {
             self.flush_audit()?;
             let sealer = self.sealer()?;
             let backend = &*self.inner.backend;
-            let at = log::entry(backend, &sealer, checkpoint.seq)?;
-            let mac = match at {
-                Some(e)
-                    if crate::crypto::ct_eq(e.mac.as_bytes(), checkpoint.head_mac.as_bytes()) =>
-                {
-                    crate::base::encoding::parse_hex::<32>(&e.mac).ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Integrity,
-                            format!("audit log: entry {} has a malformed MAC", checkpoint.seq),
-                        )
-                    })?
-                }
-                Some(_) => {
-                    return Err(Error::new(
-                        ErrorKind::Integrity,
-                        format!(
-                            "audit log: entry {} differs from the checkpoint: the log was rewritten",
-                            checkpoint.seq
-                        ),
-                    ));
-                }
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::Integrity,
-                        format!(
-                            "audit log: the entry {} a checkpoint vouches for is gone: entries were cut off",
-                            checkpoint.seq
-                        ),
-                    ));
-                }
-            };
+            let mac = self.check_checkpoint_entry(checkpoint)?;
             log::verify_from(backend, &sealer, checkpoint.seq, mac, |_| Ok(()))
         })();
         let audited = self.audit(
@@ -500,25 +630,7 @@ impl KeyStore {
         checkpoint: &crate::governance::audit::AuditCheckpoint,
     ) -> Result<AuditVerification> {
         let v = self.verify_audit()?;
-        let entry = log::entry(&*self.inner.backend, &*self.sealer()?, checkpoint.seq)?;
-        match entry {
-            Some(e) if crate::crypto::ct_eq(e.mac.as_bytes(), checkpoint.head_mac.as_bytes()) => {
-                Ok(v)
-            }
-            Some(_) => Err(Error::new(
-                ErrorKind::Integrity,
-                format!(
-                    "audit log: entry {} differs from the checkpoint: the log was rewritten",
-                    checkpoint.seq
-                ),
-            )),
-            None => Err(Error::new(
-                ErrorKind::Integrity,
-                format!(
-                    "audit log ends at entry {} but a checkpoint vouches for entry {}: entries were cut off",
-                    v.head_seq, checkpoint.seq
-                ),
-            )),
-        }
+        self.check_checkpoint_entry(checkpoint)?;
+        Ok(v)
     }
 }

@@ -327,6 +327,11 @@ impl KeyStore {
         // written per key (a rewritten record must not be older).
         let mut destroyed: HashSet<KeyId> = HashSet::new();
         let mut logged: HashMap<KeyId, u64> = HashMap::new();
+        // What archived entries contributed, kept in the log's base.
+        if let Some(b) = crate::store::audit::base(&*self.inner.backend, &sealer)? {
+            destroyed.extend(b.destroyed);
+            logged.extend(b.generations);
+        }
         self.flush_audit()?;
         crate::store::audit::verify(&*self.inner.backend, &sealer, |e| {
             if let Some(k) = e.key_id {
