@@ -361,10 +361,19 @@ impl KeyStore {
         &self,
         each: impl FnMut(&AuditEntry) -> Result<()>,
     ) -> Result<AuditVerification> {
+        self.audited_read(|| log::verify(&*self.inner.backend, &*self.sealer()?, each))
+    }
+
+    /// A read of the log: authorized for auditors and administrators,
+    /// buffered entries written first, audited itself.
+    fn audited_read(
+        &self,
+        read: impl FnOnce() -> Result<AuditVerification>,
+    ) -> Result<AuditVerification> {
         let res = (|| {
             authorize(&self.principal, Operation::ReadAudit)?;
             self.flush_audit()?;
-            log::verify(&*self.inner.backend, &*self.sealer()?, each)
+            read()
         })();
         let audited = self.audit(
             Operation::ReadAudit,
@@ -599,24 +608,17 @@ impl KeyStore {
         checkpoint: &crate::governance::audit::AuditCheckpoint,
         signer: &crate::PublicKey,
     ) -> Result<AuditVerification> {
-        let res = (|| {
-            authorize(&self.principal, Operation::ReadAudit)?;
+        self.audited_read(|| {
             checkpoint.verify(signer)?;
-            self.flush_audit()?;
-            let sealer = self.sealer()?;
-            let backend = &*self.inner.backend;
             let mac = self.check_checkpoint_entry(checkpoint)?;
-            log::verify_from(backend, &sealer, checkpoint.seq, mac, |_| Ok(()))
-        })();
-        let audited = self.audit(
-            Operation::ReadAudit,
-            None,
-            None,
-            res.as_ref().map(|_| ()).map_err(Clone::clone),
-        );
-        let v = res?;
-        audited?;
-        Ok(v)
+            log::verify_from(
+                &*self.inner.backend,
+                &*self.sealer()?,
+                checkpoint.seq,
+                mac,
+                |_| Ok(()),
+            )
+        })
     }
 
     /// Verifies the log and that it still contains the entry a checkpoint
