@@ -351,7 +351,10 @@ fn listen(
 /// The statements of one schema, built once.
 struct Statements {
     get: String,
-    scan: String,
+    /// A page of a prefix scan from the prefix (`id >= $1`) or after an id
+    /// (`id > $1`): one lower bound, so the index seeks straight to the page.
+    scan_from: String,
+    scan_after: String,
     revisions: String,
     insert: String,
     upsert: String,
@@ -368,10 +371,13 @@ impl Statements {
     fn new(s: &str) -> Statements {
         Statements {
             get: format!("SELECT value, revision FROM {s}.records WHERE id = $1"),
-            scan: format!(
+            scan_from: format!(
                 "SELECT id, value, revision FROM {s}.records
-                 WHERE id >= $1 AND ($2::text IS NULL OR id < $2) AND ($3::text IS NULL OR id > $3)
-                 ORDER BY id LIMIT $4"
+                 WHERE id >= $1 AND ($2::text IS NULL OR id < $2) ORDER BY id LIMIT $3"
+            ),
+            scan_after: format!(
+                "SELECT id, value, revision FROM {s}.records
+                 WHERE id > $1 AND ($2::text IS NULL OR id < $2) ORDER BY id LIMIT $3"
             ),
             revisions: format!("SELECT id, revision FROM {s}.records WHERE id = ANY($1)"),
             insert: format!(
@@ -896,13 +902,16 @@ impl Backend for PostgresBackend {
         }
         let upper = prefix_upper_bound(prefix);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (sql, lower) = match start_after {
+            Some(after) if after >= prefix => (&self.sql.scan_after, after),
+            _ => (&self.sql.scan_from, prefix),
+        };
         let rows = self.with_conn("scan", |c| {
             Ok(c.query_typed(
-                &self.sql.scan,
+                sql,
                 &[
-                    (&prefix, Type::TEXT),
+                    (&lower, Type::TEXT),
                     (&upper, Type::TEXT),
-                    (&start_after, Type::TEXT),
                     (&limit, Type::INT8),
                 ],
             )?)
