@@ -115,10 +115,6 @@ static void test_policy_and_grants(const kl_store *admin) {
     EXPECT(KL_ERR_PERMISSION_DENIED, kl_key_grant(ka, "billing", KL_OP_DECRYPT, 0));
     OK(kl_key_revoke_grant(k, "billing"));
     EXPECT(KL_ERR_NOT_FOUND, kl_key_revoke_grant(k, "billing"));
-    OK(kl_key_set_owner(k, "payments"));
-    EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_set_owner(k, " "));
-    EXPECT(KL_ERR_NULL_POINTER, kl_key_set_owner(k, NULL));
-
     char *info = NULL;
     FETCH_TEXT(info, kl_key_info_json(k, buf, cap, len));
     if (info) {
@@ -132,6 +128,16 @@ static void test_policy_and_grants(const kl_store *admin) {
     if (report) {
         CHECK(strstr(report, "\"without_owner\"") != NULL);
         CHECK(strstr(report, id) != NULL);
+        free(report);
+    }
+    /* The fix for that finding: an owner. The key leaves the report. */
+    OK(kl_key_set_owner(k, "payments"));
+    EXPECT(KL_ERR_INVALID_ARGUMENT, kl_key_set_owner(k, " "));
+    EXPECT(KL_ERR_NULL_POINTER, kl_key_set_owner(k, NULL));
+    report = NULL;
+    FETCH_TEXT(report, kl_store_compliance_report_json(admin, buf, cap, len));
+    if (report) {
+        CHECK(strstr(report, id) == NULL);
         free(report);
     }
     kl_key_free(ka);
