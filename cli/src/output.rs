@@ -64,8 +64,8 @@ fn write_fail(path: &Path, e: &std::io::Error) -> Fail {
     Fail::new(Exit::Io, format!("cannot write {}: {e}", path.display()))
 }
 
-/// A temporary file beside `path` (mode 0600) holding `bytes`, synced.
-fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+/// A new temporary file beside `path` (mode 0600).
+pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -76,6 +76,7 @@ fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
         .map_err(|e| write_fail(path, &e))
 }
 
+/// A temporary file beside `path` holding `bytes`, synced.
 fn synced_temp(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
     let mut tmp = temp_beside(path)?;
     tmp.write_all(bytes).map_err(|e| write_fail(path, &e))?;

@@ -40,14 +40,7 @@ struct DurableOnFlush {
 
 impl DurableOnFlush {
     fn create(dest: &std::path::Path) -> Result<DurableOnFlush> {
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => std::path::Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".keylife-")
-            .tempfile_in(dir)
-            .map_err(|e| Fail::new(Exit::Io, format!("cannot write {}: {e}", dest.display())))?;
+        let tmp = crate::output::temp_beside(dest)?;
         Ok(DurableOnFlush {
             tmp: Some(std::io::BufWriter::new(tmp)),
             dest: dest.to_path_buf(),
